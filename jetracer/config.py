@@ -1,0 +1,133 @@
+"""The user's configuration: which car profile, which I2C bus (real or emulated), which camera.
+
+Read from ``$JETRACER_CONFIG`` or ``~/.config/jetracer/config.yaml`` (missing file = defaults);
+the environment variables ``JETRACER_PROFILE``, ``JETRACER_I2C`` and ``JETRACER_CAMERA`` override it,
+so a notebook, the CLI or a service can be moved onto the emulated chips or the simulator without
+editing code.
+"""
+import copy
+import os
+from typing import Any, Dict, Mapping, Optional
+
+import yaml
+
+from .profiles import Profile, deep_merge, load_profile
+
+I2C_MODES = ("hardware", "emulated")
+CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
+
+DEFAULTS = {
+    "profile": "latrax",
+    "i2c": "hardware",
+    "i2c_bus": None,
+    "profile_overrides": {},
+    "camera": {"source": "csi"},
+    "sim": {},
+    "drive": {},
+    "display": {},
+}
+
+
+class ConfigError(ValueError):
+    """The user configuration has a wrong key or value."""
+
+
+def default_config_path() -> str:
+    """Where the configuration is read from and where calibration writes to."""
+    env = os.environ.get("JETRACER_CONFIG")
+    if env:
+        return os.path.expanduser(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "jetracer", "config.yaml")
+
+
+class Config(object):
+    """The merged configuration (defaults < file < environment < explicit overrides)."""
+
+    def __init__(self, data: Mapping[str, Any], path: Optional[str] = None) -> None:
+        self.data = dict(data)
+        self.path = path
+
+    profile_name = property(lambda self: self.data["profile"])
+    i2c = property(lambda self: self.data["i2c"])
+    camera = property(lambda self: self.data["camera"])
+    sim = property(lambda self: self.data["sim"])
+    drive = property(lambda self: self.data["drive"])
+    display = property(lambda self: self.data["display"])
+    profile_overrides = property(lambda self: self.data["profile_overrides"])
+
+    @property
+    def i2c_bus(self) -> int:
+        """The bus number: the config's ``i2c_bus`` if set, else the profile's."""
+        bus = self.data.get("i2c_bus")
+        return int(bus) if bus is not None else int(self.load_profile().i2c_bus)
+
+    def load_profile(self) -> Profile:
+        """The configured car profile with the user's overrides (e.g. from calibration) applied."""
+        return load_profile(self.data["profile"], self.data["profile_overrides"])
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        """A copy with some top-level keys replaced (``None`` values are ignored)."""
+        data = copy.deepcopy(self.data)
+        data.update((k, v) for k, v in overrides.items() if v is not None)
+        _validate(data, self.path or "overrides")
+        return Config(data, self.path)
+
+    def __repr__(self) -> str:
+        return "Config(profile=%r, i2c=%r, camera=%r)" % (self.profile_name, self.i2c, self.camera.get("source"))
+
+
+def _validate(data: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(data) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError("%s: unknown key(s) %s; known keys: %s" % (where, ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    if data["i2c"] not in I2C_MODES:
+        raise ConfigError("%s: i2c must be one of %s (set JETRACER_I2C=emulated to run without a car), found %r"
+                          % (where, ", ".join(I2C_MODES), data["i2c"]))
+    for key in ("camera", "sim", "drive", "display", "profile_overrides"):
+        if not isinstance(data[key], Mapping):
+            raise ConfigError("%s: %s must be a mapping, found %r" % (where, key, data[key]))
+    source = data["camera"].get("source")
+    if source not in CAMERA_SOURCES:
+        raise ConfigError("%s: camera.source must be one of %s, found %r" % (where, ", ".join(CAMERA_SOURCES), source))
+
+
+def load_config(path: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Config:
+    """Read the configuration file (if any), apply environment overrides and validate."""
+    env = os.environ if env is None else env
+    path = path or default_config_path()
+    data = copy.deepcopy(DEFAULTS)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                loaded = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError("%s is not valid YAML: %s" % (path, e))
+        if not isinstance(loaded, dict):
+            raise ConfigError("%s must hold a mapping, found %s" % (path, type(loaded).__name__))
+        data = deep_merge(data, loaded)
+    if env.get("JETRACER_PROFILE"):
+        data["profile"] = env["JETRACER_PROFILE"]
+    if env.get("JETRACER_I2C"):
+        data["i2c"] = env["JETRACER_I2C"]
+    if env.get("JETRACER_CAMERA"):
+        data["camera"] = dict(data["camera"], source=env["JETRACER_CAMERA"])
+    _validate(data, path)
+    return Config(data, path)
+
+
+def save_user_settings(updates: Mapping[str, Any], path: Optional[str] = None) -> str:
+    """Merge ``updates`` into the user's config file (creating it) atomically; return its path."""
+    path = path or default_config_path()
+    current = {}  # type: Dict[str, Any]
+    if os.path.exists(path):
+        with open(path) as f:
+            current = yaml.safe_load(f) or {}
+    merged = deep_merge(current, updates)
+    _validate(deep_merge(copy.deepcopy(DEFAULTS), merged), path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        yaml.safe_dump(merged, f, default_flow_style=False, sort_keys=False)
+    os.replace(tmp, path)
+    return path

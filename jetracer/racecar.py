@@ -1,0 +1,244 @@
+"""The car as a traitlets object: the meaning of a command, independent of any hardware.
+
+Everything that makes a command safe lives here, so every driver (PCA9685 servo/ESC, MotorHAT DC
+motors, the simulator) gets the same behaviour:
+
+* ``steering`` and ``throttle`` are clipped to [-1, 1]; ``|throttle|`` is also clipped to
+  ``max_throttle`` whatever the caller sends.
+* A NaN or infinite command is refused (``traitlets.TraitError`` naming the value) and the car keeps
+  its last safe state.
+* The value sent to the driver is ``clip(command * gain + offset, -1, 1)`` and is recomputed the
+  moment a gain or offset changes. A zero throttle is always the driver's neutral (the profile's
+  calibrated neutral pulse): ``throttle_offset`` trims moving commands, it never makes a stopped car creep.
+* ``stop()`` puts the throttle at the driver's neutral; an emergency stop latches neutral until
+  ``release_estop()``; with ``command_timeout_s > 0`` a watchdog stops the car when throttle
+  commands stop arriving. The car stops on context exit and at interpreter exit.
+"""
+import atexit
+import logging
+import math
+import threading
+import time
+import weakref
+from typing import Any, Optional
+
+import traitlets
+
+logger = logging.getLogger(__name__)
+
+
+def _clip(value: float, lo: float, hi: float) -> float:
+    return lo if value < lo else hi if value > hi else value
+
+
+def _finite(name: str, value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise traitlets.TraitError("%s must be a number, got %r; the car keeps its last command" % (name, value))
+    if not math.isfinite(value):
+        raise traitlets.TraitError("%s must be finite, got %r; the car keeps its last command" % (name, value))
+    return value
+
+
+class Racecar(traitlets.HasTraits):
+    """A car with normalised ``steering`` (+ is right) and ``throttle`` (+ is forward) in [-1, 1].
+
+    ``driver`` is any object with ``set_steering(v)``, ``set_throttle(v)``, ``neutral()`` and ``close()``
+    (see :mod:`jetracer.hardware.base`); ``None`` gives a car whose outputs are only observed
+    (``steering_output``/``throttle_output``), as the simulator does.
+    """
+
+    steering = traitlets.Float(default_value=0.0)
+    throttle = traitlets.Float(default_value=0.0)
+    steering_gain = traitlets.Float(default_value=1.0)
+    steering_offset = traitlets.Float(default_value=0.0)
+    throttle_gain = traitlets.Float(default_value=1.0)
+    throttle_offset = traitlets.Float(default_value=0.0)
+    max_throttle = traitlets.Float(default_value=1.0)
+    command_timeout_s = traitlets.Float(default_value=0.0)
+
+    steering_output = traitlets.Float(default_value=0.0, read_only=True)
+    throttle_output = traitlets.Float(default_value=0.0, read_only=True)
+    estopped = traitlets.Bool(default_value=False, read_only=True)
+    stop_reason = traitlets.Unicode(default_value="", read_only=True)
+
+    def __init__(self, driver: Any = None, **kwargs: Any) -> None:
+        self._lock = threading.RLock()
+        self._driver = driver
+        self._closed = False
+        self._last_throttle_command = time.monotonic()
+        self._watchdog = None  # type: Optional[threading.Thread]
+        super(Racecar, self).__init__(**kwargs)
+        self._send_steering()
+        self._send_throttle(neutral=True)
+        _live_cars.add(self)
+        if self.command_timeout_s > 0:
+            self._start_watchdog()
+
+    @property
+    def driver(self) -> Any:
+        return self._driver
+
+    # -- validation: runs on every assignment, so it also records command freshness --------------
+
+    @traitlets.validate("steering")
+    def _valid_steering(self, proposal: Any) -> float:
+        return _clip(_finite("steering", proposal["value"]), -1.0, 1.0)
+
+    @traitlets.validate("throttle")
+    def _valid_throttle(self, proposal: Any) -> float:
+        value = _finite("throttle", proposal["value"])
+        self._last_throttle_command = time.monotonic()
+        if self.estopped and value != 0.0:
+            logger.warning("throttle %.2f ignored: emergency stop is latched (call release_estop())", value)
+            return 0.0
+        limit = self.max_throttle
+        return _clip(value, -limit, limit)
+
+    @traitlets.validate("steering_gain", "steering_offset", "throttle_gain", "throttle_offset")
+    def _valid_gain(self, proposal: Any) -> float:
+        return _finite(proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("max_throttle")
+    def _valid_max_throttle(self, proposal: Any) -> float:
+        value = _finite("max_throttle", proposal["value"])
+        if not 0.0 <= value <= 1.0:
+            raise traitlets.TraitError("max_throttle must be in [0, 1], got %r" % value)
+        return value
+
+    @traitlets.validate("command_timeout_s")
+    def _valid_timeout(self, proposal: Any) -> float:
+        value = _finite("command_timeout_s", proposal["value"])
+        if value < 0:
+            raise traitlets.TraitError("command_timeout_s must be >= 0 (0 disables it), got %r" % value)
+        return value
+
+    # -- observers: any change of a command, gain or offset is sent at once ----------------------
+
+    @traitlets.observe("steering", "steering_gain", "steering_offset")
+    def _on_steering(self, change: Any) -> None:
+        self._send_steering()
+
+    @traitlets.observe("throttle", "throttle_gain", "throttle_offset")
+    def _on_throttle(self, change: Any) -> None:
+        self._send_throttle()
+
+    @traitlets.observe("max_throttle")
+    def _on_max_throttle(self, change: Any) -> None:
+        if abs(self.throttle) > self.max_throttle:
+            self.throttle = self.throttle
+
+    @traitlets.observe("command_timeout_s")
+    def _on_timeout(self, change: Any) -> None:
+        if change["new"] > 0:
+            self._start_watchdog()
+
+    def _send_steering(self) -> None:
+        value = _clip(self.steering * self.steering_gain + self.steering_offset, -1.0, 1.0)
+        with self._lock:
+            if self._closed:
+                return
+            if self._driver is not None:
+                self._driver.set_steering(value)
+            self.set_trait("steering_output", value)
+
+    def _send_throttle(self, neutral: bool = False) -> None:
+        if neutral or self.estopped or self.throttle == 0.0:
+            value = 0.0
+        else:
+            value = _clip(self.throttle * self.throttle_gain + self.throttle_offset, -1.0, 1.0)
+        with self._lock:
+            if self._closed:
+                return
+            if self._driver is not None:
+                if value == 0.0:
+                    self._driver.neutral()
+                else:
+                    self._driver.set_throttle(value)
+            self.set_trait("throttle_output", value)
+
+    # -- stopping ----------------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stop()") -> None:
+        """Throttle to the driver's neutral (the profile's neutral pulse, no offset) now."""
+        with self._lock:
+            self.set_trait("stop_reason", reason)
+            self.throttle = 0.0
+            self._send_throttle(neutral=True)
+
+    def estop(self, reason: str = "emergency stop") -> None:
+        """Latch an emergency stop: throttle neutral, and every throttle command refused until released."""
+        with self._lock:
+            self.set_trait("estopped", True)
+            self.stop(reason)
+        logger.warning("emergency stop latched: %s", reason)
+
+    def release_estop(self) -> None:
+        """Release a latched emergency stop; the car stays at neutral until the next command."""
+        with self._lock:
+            self.set_trait("estopped", False)
+            self.set_trait("stop_reason", "")
+
+    def heartbeat(self) -> None:
+        """Count as a fresh throttle command without changing it (for the command watchdog)."""
+        self._last_throttle_command = time.monotonic()
+
+    def close(self) -> None:
+        """Stop, centre the steering and release the driver; later commands are ignored."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.stop("close()")
+                if self._driver is not None:
+                    self._driver.set_steering(0.0)
+                    self._driver.close()
+            finally:
+                self._closed = True
+                _live_cars.discard(self)
+
+    def __enter__(self) -> "Racecar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- command watchdog --------------------------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is not None and self._watchdog.is_alive():
+            return
+        ref = weakref.ref(self)
+        self._watchdog = threading.Thread(target=_watchdog_loop, args=(ref,), name="racecar-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def command_age_s(self) -> float:
+        """Seconds since the last throttle command or heartbeat."""
+        return time.monotonic() - self._last_throttle_command
+
+
+def _watchdog_loop(ref: "weakref.ref[Racecar]") -> None:
+    while True:
+        car = ref()
+        if car is None or car._closed or car.command_timeout_s <= 0:
+            return
+        timeout = car.command_timeout_s
+        if car.throttle_output != 0.0 and car.command_age_s() > timeout:
+            car.stop("no throttle command for %.0f ms" % (1000 * timeout))
+            logger.warning("car stopped: no throttle command for %.0f ms", 1000 * timeout)
+        del car
+        time.sleep(min(0.01, timeout / 4.0))
+
+
+_live_cars = weakref.WeakSet()  # type: weakref.WeakSet
+
+
+@atexit.register
+def _stop_all_cars() -> None:
+    """Leave no PCA9685 holding a driving pulse when the interpreter exits."""
+    for car in list(_live_cars):
+        try:
+            car.close()
+        except Exception:  # noqa: BLE001 - at exit, stopping every other car matters more
+            logger.exception("could not stop %r at exit", car)

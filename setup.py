@@ -1,0 +1,56 @@
+"""jetracer: an autonomous RC car for the NVIDIA Jetson, with a simulator and emulated hardware.
+
+install_requires holds only what the car itself needs and what a Jetson Nano on JetPack 4.6
+(Python 3.6.9) can install from PyPI. OpenCV, PyTorch and torchvision come with JetPack on the car
+(a PyPI OpenCV there would lose GStreamer and the CSI camera), so they live in extras.
+"""
+from setuptools import find_packages, setup
+
+DESKTOP_ONLY = 'python_version >= "3.8"'
+
+extras = {
+    # the simulator and image handling off the Jetson (JetPack ships its own OpenCV with GStreamer)
+    "sim": ["opencv-python-headless>=4.5", "gymnasium>=0.29; " + DESKTOP_ONLY],
+    # training and portable inference backends
+    "train": [
+        "torch>=1.10",
+        "torchvision>=0.11",
+        "matplotlib>=3.3",
+        "onnx>=1.10; " + DESKTOP_ONLY,
+        "onnxruntime>=1.10; " + DESKTOP_ONLY,
+        "onnxslim>=0.1.30; " + DESKTOP_ONLY,
+    ],
+    "notebooks": ["jupyterlab>=3", "ipywidgets>=7.6", "ipyevents>=2.0", "ipykernel>=5"],
+    # on the car: jtop for GPU load/temperature on the OLED, evdev for a headless gamepad
+    "jetson": ["jetson-stats>=3.1", "evdev>=1.4"],
+}
+extras["demo"] = extras["sim"] + extras["train"]
+extras["dev"] = sorted(set(
+    extras["demo"] + extras["notebooks"]
+    + ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "vermin>=1.6", "nbclient>=0.7", "nbformat>=5",
+       "playwright>=1.40; " + DESKTOP_ONLY]
+))
+
+setup(
+    name="jetracer",
+    version="0.1.0",
+    description="Autonomous RC car for the NVIDIA Jetson Nano: car, emulated hardware, simulator, road following",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.6",
+    packages=find_packages(include=["jetracer", "jetracer.*"]),
+    package_data={"jetracer": ["profiles/*.yaml", "services/units/*.in", "data/*"]},
+    install_requires=[
+        "traitlets>=4.3",
+        "numpy>=1.13",
+        "PyYAML>=5.1",
+        "Pillow>=5.0",
+        "psutil>=5.4",
+        "tqdm>=4.40",
+        "Adafruit-MotorHAT>=1.4",
+        "Adafruit-SSD1306>=1.6",
+    ],
+    extras_require=extras,
+    entry_points={"console_scripts": ["jetracer=jetracer.cli.main:main"]},
+)
