@@ -79,7 +79,8 @@ SCHEMA = {
         "pca9685_esc": SERVO,
         "motorhat_dc": {
             "i2c_address": I2C_ADDRESS,
-            "pwm_frequency_hz": Field(int, 24, 1526),
+            # The Adafruit MotorHAT asks for 1600 Hz; the PCA9685 realises its top rate (~1526 Hz).
+            "pwm_frequency_hz": Field(int, 24, 1600),
             "motors": ListOf({"pwm_channel": CHANNEL, "in1_channel": CHANNEL, "in2_channel": CHANNEL}),
         },
     }),
