@@ -25,7 +25,7 @@ def test_vermin_finds_nothing_newer_than_python_3_6():
     files = sorted(on_car_files())
     assert len(files) > 10
     result = subprocess.run(
-        [sys.executable, "-m", "vermin", "-t=3.6-", "--no-tips", "--violations", "--eval-annotations",
+        [os.path.join(os.path.dirname(sys.executable), "vermin"), "-t=3.6-", "--no-tips", "--violations", "--eval-annotations",
          "--no-parse-comments"] + files,
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
     )
