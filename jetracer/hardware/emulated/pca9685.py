@@ -1,0 +1,157 @@
+"""A register-level model of the NXP PCA9685 16-channel 12-bit PWM controller.
+
+What the model keeps from the datasheet (rev. 4), because the drivers depend on it:
+
+* Power-on state: MODE1 = 0x11 (SLEEP | ALLCALL), MODE2 = 0x04 (OUTDRV), PRESCALE = 0x1E (200 Hz),
+  every channel full-off (bit 4 of LEDn_OFF_H).
+* PRESCALE is written only while MODE1.SLEEP is set; writes while awake are ignored. Values below 3
+  are raised to 3. Output frequency = 25 MHz / (4096 * (PRESCALE + 1)).
+* While asleep the oscillator is off and every output is low (duty 0). Going to sleep with a channel
+  active sets MODE1.RESTART; writing 1 to RESTART while awake clears it. Writing 0 to RESTART does nothing.
+* The register pointer auto-increments after each byte only when MODE1.AI (bit 5) is set.
+* Writing ALL_LED_ON/OFF_L/H writes that byte of every channel; reading them returns 0.
+* Bit 4 of LEDn_ON_H is full-on, bit 4 of LEDn_OFF_H is full-off; full-off wins.
+* A general-call SWRST (address 0x00, byte 0x06) restores the power-on state.
+"""
+import threading
+from typing import List
+
+OSC_HZ = 25e6
+MODE1, MODE2, PRESCALE = 0x00, 0x01, 0xFE
+LED0_ON_L = 0x06
+ALL_LED_ON_L = 0xFA
+RESTART, AI, SLEEP = 0x80, 0x20, 0x10
+FULL = 0x10
+CHANNELS = 16
+
+
+class PCA9685(object):
+    """The chip's 256 registers plus what an oscilloscope would read off each channel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.software_reset()
+
+    def software_reset(self) -> None:
+        """The power-on register state."""
+        with self._lock:
+            self.registers = bytearray(256)
+            self.registers[MODE1] = SLEEP | 0x01
+            self.registers[MODE2] = 0x04
+            self.registers[0x02], self.registers[0x03], self.registers[0x04] = 0xE2, 0xE4, 0xE8
+            self.registers[0x05] = 0xE0
+            self.registers[PRESCALE] = 0x1E
+            for channel in range(CHANNELS):
+                self.registers[LED0_ON_L + 4 * channel + 3] = FULL
+            self._pointer = 0
+            self._restart_pending = False
+
+    # -- I2C transactions --------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """One write transaction: the first byte sets the register pointer, the rest are written."""
+        with self._lock:
+            if not data:
+                return
+            self._pointer = data[0]
+            for value in bytearray(data[1:]):
+                self._write_register(self._pointer, value)
+                self._advance()
+
+    def read(self, length: int) -> bytes:
+        """Read ``length`` bytes from the register pointer (auto-increment only with MODE1.AI)."""
+        with self._lock:
+            out = bytearray()
+            for _ in range(length):
+                out.append(self._read_register(self._pointer))
+                self._advance()
+            return bytes(out)
+
+    def _advance(self) -> None:
+        if self.registers[MODE1] & AI:
+            self._pointer = (self._pointer + 1) & 0xFF
+
+    def _read_register(self, register: int) -> int:
+        if ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
+            return 0
+        if register == MODE1:
+            return (self.registers[MODE1] & ~RESTART & 0xFF) | (RESTART if self._restart_pending else 0)
+        return self.registers[register]
+
+    def _write_register(self, register: int, value: int) -> None:
+        if register == MODE1:
+            self._write_mode1(value)
+        elif register == PRESCALE:
+            if self.registers[MODE1] & SLEEP:
+                self.registers[PRESCALE] = max(3, value)
+        elif ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
+            for channel in range(CHANNELS):
+                self.registers[LED0_ON_L + 4 * channel + register - ALL_LED_ON_L] = value
+        elif 0xFA > register >= 0x46:
+            return  # reserved registers ignore writes
+        else:
+            self.registers[register] = value
+
+    def _write_mode1(self, value: int) -> None:
+        was_asleep = bool(self.registers[MODE1] & SLEEP)
+        asleep = bool(value & SLEEP)
+        if asleep and not was_asleep and any(self._active(c) for c in range(CHANNELS)):
+            self._restart_pending = True
+        if value & RESTART and not asleep and self._restart_pending:
+            self._restart_pending = False
+        self.registers[MODE1] = value & ~RESTART & 0xFF
+
+    # -- what the outputs do -------------------------------------------------------------------------
+
+    @property
+    def asleep(self) -> bool:
+        return bool(self.registers[MODE1] & SLEEP)
+
+    @property
+    def restart_pending(self) -> bool:
+        """MODE1.RESTART as read back: PWM was running when the chip was put to sleep."""
+        return self._restart_pending
+
+    @property
+    def prescale(self) -> int:
+        return self.registers[PRESCALE]
+
+    @property
+    def frequency_hz(self) -> float:
+        """The PWM frequency the programmed PRESCALE gives (25 MHz internal oscillator)."""
+        return OSC_HZ / (4096.0 * (self.prescale + 1))
+
+    def counts(self, channel: int) -> List[int]:
+        """``[on, off]`` 12-bit counts of a channel (without the full-on/off bits)."""
+        base = LED0_ON_L + 4 * self._check(channel)
+        r = self.registers
+        return [r[base] | (r[base + 1] & 0x0F) << 8, r[base + 2] | (r[base + 3] & 0x0F) << 8]
+
+    def is_full_on(self, channel: int) -> bool:
+        base = LED0_ON_L + 4 * self._check(channel)
+        return bool(self.registers[base + 1] & FULL) and not self.is_full_off(channel)
+
+    def is_full_off(self, channel: int) -> bool:
+        return bool(self.registers[LED0_ON_L + 4 * self._check(channel) + 3] & FULL)
+
+    def _active(self, channel: int) -> bool:
+        return not self.is_full_off(channel) and (self.is_full_on(channel) or len(set(self.counts(channel))) == 2)
+
+    def duty(self, channel: int) -> float:
+        """Fraction of each period the output is high, in [0, 1] (0 while asleep)."""
+        with self._lock:
+            if self.asleep or self.is_full_off(channel):
+                return 0.0
+            if self.is_full_on(channel):
+                return 1.0
+            on, off = self.counts(channel)
+            return ((off - on) % 4096) / 4096.0
+
+    def pulse_us(self, channel: int) -> float:
+        """High time of one period in microseconds (what a servo or ESC reads)."""
+        return self.duty(channel) * 1e6 / self.frequency_hz
+
+    def _check(self, channel: int) -> int:
+        if not 0 <= channel < CHANNELS:
+            raise ValueError("PCA9685 channel must be in 0..15, got %r" % (channel,))
+        return channel
