@@ -53,8 +53,14 @@ class PulseOutput(object):
         return self.center_us + value * span
 
     def ticks_for(self, pulse_us: float) -> int:
-        """12-bit counts of a ``pulse_us`` high time at the programmed frequency."""
-        return int(min(4095, max(0, math.floor(pulse_us * self.frequency_hz * 4096 / 1e6 + 0.5))))
+        """12-bit counts of a ``pulse_us`` high time at the programmed frequency.
+
+        Rounded to the nearest count but kept inside [min_us, max_us], so quantisation never takes the
+        pulse past a calibrated end stop.
+        """
+        per_us = self.frequency_hz * 4096 / 1e6
+        lo, hi = math.ceil(self.min_us * per_us), math.floor(self.max_us * per_us)
+        return int(min(hi, max(lo, math.floor(pulse_us * per_us + 0.5))))
 
     def set(self, value: float) -> None:
         pulse = self.pulse_for(value)
