@@ -97,6 +97,12 @@ SCHEMA = {
         "mount_forward_m": Field(float, -0.5, 1.0),
         "hfov_deg": Field(float, 30.0, 200.0),
         "vfov_deg": Field(float, 20.0, 200.0),
+        "projection": Field(str, choices=("pinhole", "equidistant"), required=False,
+                            doc="lens model for the simulator: pinhole (default) or equidistant fisheye r = f*theta"),
+        "fisheye_k1": Field(float, -1.0, 1.0, required=False, doc="Kannala-Brandt theta^3 coefficient (equidistant)"),
+        "fisheye_k2": Field(float, -1.0, 1.0, required=False, doc="Kannala-Brandt theta^5 coefficient (equidistant)"),
+        "hood_height_frac": Field(float, 0.0, 0.5, required=False,
+                                  doc="bottom fraction of the image showing the car's own hood (0 = not visible)"),
     },
     "dynamics": {
         "wheelbase_m": Field(float, 0.05, 1.0),
