@@ -1,0 +1,13 @@
+"""Every notebook runs top to bottom on emulated chips and the simulator, in smoke mode, and does what it says."""
+import glob
+import os
+
+from conftest import cell_text
+
+
+def test_basic_motion_steers_and_ends_stopped(run_notebook):
+    nb = run_notebook("basic_motion.ipynb")
+    sweep = cell_text(nb, "for value in (-0.5, 0.0, 0.5, 0.0)")
+    # LaTrax profile: steering_gain -0.65 (a longer pulse turns left), so +0.5 (right) sends -0.33
+    assert "steering +0.5 -> output sent to the servo -0.33" in sweep
+    assert "stopped: throttle output 0.00" in cell_text(nb, "car.stop()")
