@@ -1,0 +1,107 @@
+"""Text lines for the OLED and their 1-bit image: 4 lines on a 128x32 panel, 8 on a 128x64.
+
+The font is PIL's built-in 6x11 bitmap font (the same glyphs on every Pillow version); lines are
+8 pixels apart, so 21 characters fit on a line. Inputs come from :func:`jetracer.display.stats.collect_stats`
+and :func:`jetracer.state.read_state` (``None`` when no drive service is running).
+"""
+from typing import Any, List, Mapping, Optional, Sequence
+
+WIDTH = 128
+LINE_HEIGHT_PX = 8
+CHARS_PER_LINE = 21
+_INTERFACE_ORDER = ("wlan", "eth", "en", "wl", "usb", "l4tbr")
+
+
+def _font() -> Any:
+    from PIL import ImageFont
+
+    return getattr(ImageFont, "load_default_imagefont", ImageFont.load_default)()
+
+
+def _gb(n_bytes: float) -> str:
+    return "%.1f" % (n_bytes / 1e9)
+
+
+def _ranked_ips(ips: Sequence[Any]) -> List[Any]:
+    def rank(item: Any) -> int:
+        for i, prefix in enumerate(_INTERFACE_ORDER):
+            if item[0].startswith(prefix):
+                return i
+        return len(_INTERFACE_ORDER)
+    return sorted(ips, key=rank)
+
+
+def _ip_lines(stats: Mapping[str, Any], count: int) -> List[str]:
+    ips = _ranked_ips(stats.get("ips") or [])
+    if not ips:
+        return ["no network"]
+    return ["%s %s" % (name[:5], ip) for name, ip in ips[:count]]
+
+
+def _load_line(stats: Mapping[str, Any]) -> str:
+    parts = []
+    if "cpu_percent" in stats:
+        parts.append("CPU %d%%" % round(stats["cpu_percent"]))
+    if "gpu_percent" in stats:
+        parts.append("GPU %d%%" % round(stats["gpu_percent"]))
+    if stats.get("temps_c"):
+        parts.append("%dC" % round(max(stats["temps_c"].values())))
+    return " ".join(parts)
+
+
+def _memory_line(stats: Mapping[str, Any], with_disk: bool) -> str:
+    parts = []
+    if "mem_total_bytes" in stats:
+        parts.append("Mem %s/%sG" % (_gb(stats["mem_used_bytes"]), _gb(stats["mem_total_bytes"])))
+    if with_disk and "disk_percent" in stats:
+        parts.append("Dsk %d%%" % round(stats["disk_percent"]))
+    return " ".join(parts)
+
+
+def _drive_lines(state: Optional[Mapping[str, Any]]) -> List[str]:
+    if not state:
+        return ["drive: not running"]
+    head = "%s %.0ffps" % (str(state.get("mode", "?")).upper(), float(state.get("fps", 0.0)))
+    if state.get("estopped"):
+        head += " ESTOP"
+    reason = state.get("stop_reason") or ""
+    return [head, "stop: %s" % reason] if reason else [head]
+
+
+def status_lines(stats: Mapping[str, Any], state: Optional[Mapping[str, Any]], lines: int = 4) -> List[str]:
+    """``lines`` (4 or 8) lines of at most 21 characters; empty lines where there is nothing to say."""
+    if lines <= 4:
+        drive = _drive_lines(state)
+        out = _ip_lines(stats, 1) + [_load_line(stats), _memory_line(stats, True), drive[0]]
+        if len(drive) > 1 and len(out) >= 4:
+            out[2] = drive[1]  # a stop reason matters more than memory while a drive service runs
+    else:
+        out = _ip_lines(stats, 2) + [_load_line(stats), _memory_line(stats, False)]
+        if "disk_total_bytes" in stats:
+            out.append("Dsk %s/%sG %d%%" % (_gb(stats["disk_used_bytes"]), _gb(stats["disk_total_bytes"]),
+                                             round(stats["disk_percent"])))
+        out += _drive_lines(state)
+    out = [line[:CHARS_PER_LINE] for line in out[:lines]]
+    return out + [""] * (lines - len(out))
+
+
+def render_lines(lines: Sequence[str], height: int = 32) -> Any:
+    """A PIL mode-"1" image ``128 x height``; line ``i`` occupies pixel rows ``8*i`` to ``8*i + 7``."""
+    from PIL import Image, ImageDraw
+
+    if height not in (32, 64):
+        raise ValueError("OLED height must be 32 or 64 pixels, got %r" % (height,))
+    image = Image.new("1", (WIDTH, height))
+    draw = ImageDraw.Draw(image)
+    font = _font()
+    for i, line in enumerate(lines[:height // LINE_HEIGHT_PX]):
+        draw.text((0, i * LINE_HEIGHT_PX - 2), line, font=font, fill=255)  # the font has 2 blank rows on top
+    return image
+
+
+def render_status(stats: Mapping[str, Any], state: Optional[Mapping[str, Any]], height: int = 32) -> Any:
+    """The status screen for a ``128 x height`` panel."""
+    return render_lines(status_lines(stats, state, height // LINE_HEIGHT_PX), height)
+
+
+__all__ = ["status_lines", "render_lines", "render_status"]
