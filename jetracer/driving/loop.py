@@ -1,0 +1,308 @@
+"""The drive loop: camera frame -> pilot -> steering law -> car, at the camera's rate, with failsafes.
+
+One iteration (:meth:`DriveLoop.step`):
+
+1. take the newest frame (a capture thread's, waited for at most one frame period; or, in lockstep
+   mode for the simulator, ``camera.read()``); a frame already processed is not processed again;
+2. in ``auto``/``auto-steer`` mode run the pilot on a new frame and the steering law on its ``x``;
+3. in ``manual``/``auto-steer`` mode take the gamepad's commands;
+4. check the failsafes; any of them puts the throttle at neutral (``car.stop(reason)``) in this
+   iteration: the newest frame older than ``max_frame_age_s``, gamepad commands older than
+   ``command_timeout_s`` (in modes that use them), the browser heartbeat older than
+   ``heartbeat_timeout_s``, the pilot raising or returning NaN. The car's latched e-stop overrides
+   every mode. Failsafes other than the e-stop clear by themselves when the cause goes away.
+
+All ages are measured on ``clock`` (``time.monotonic`` in real time, simulated seconds in lockstep).
+"""
+import logging
+import math
+import time
+from typing import Any, Callable, Dict, Optional
+
+import traitlets
+
+from .frames import LockstepFrames, ThreadedFrames
+from .settings import MODES
+from .steering_law import SteeringLaw
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuation_ms", "overhead_ms", "total_ms")
+
+
+class DriveLoop(traitlets.HasTraits):
+    """Drive ``car`` from ``camera`` frames through ``pilot`` (``pilot(frame_bgr) -> (x, y)``).
+
+    ``teleop`` (see :class:`jetracer.driving.gamepad.Teleop`) supplies ``steering``, ``throttle`` and
+    ``stamp`` (its last input on ``clock``); ``heartbeat`` supplies ``send(now)``/``age_s(now)``;
+    ``recorder`` supplies ``record(frame, x, y)``. ``advance`` (lockstep only) is called after the car
+    is commanded, e.g. ``world.step``. ``publish(state)`` is called about ``publish_hz`` times a second
+    of wall time (e.g. :func:`jetracer.state.publish_state` for the OLED).
+    """
+
+    mode = traitlets.Enum(MODES, default_value="auto")
+    stop_reason = traitlets.Unicode(default_value="")
+    target = traitlets.Tuple(default_value=(0.0, 0.0))
+    fps = traitlets.Float(default_value=0.0)
+    timing_ms = traitlets.Dict()
+    iterations = traitlets.Int(default_value=0)
+
+    def __init__(self, car: Any, camera: Any, pilot: Optional[Callable[[Any], Any]] = None,
+                 law: Optional[SteeringLaw] = None, teleop: Any = None, heartbeat: Any = None, recorder: Any = None,
+                 mode: str = "auto", lockstep: bool = False, clock: Optional[Callable[[], float]] = None,
+                 advance: Optional[Callable[[], Any]] = None, period_s: float = 1.0 / 30,
+                 max_frame_age_s: float = 0.06, command_timeout_s: float = 0.06, heartbeat_timeout_s: float = 0.3,
+                 watchdog_s: float = 0.2, publish: Optional[Callable[[Dict[str, Any]], None]] = None,
+                 publish_hz: float = 2.0) -> None:
+        super(DriveLoop, self).__init__()
+        if mode != "manual" and pilot is None:
+            raise ValueError("mode %r needs a pilot (a model: --model PATH); only manual mode drives without one" % mode)
+        self.car = car
+        self.camera = camera
+        self.pilot = pilot
+        self.law = law or SteeringLaw()
+        self.teleop = teleop
+        self.heartbeat = heartbeat
+        self.recorder = recorder
+        self.lockstep = lockstep
+        self.period_s = float(period_s)
+        if clock is None:
+            clock = _LockstepClock(self.period_s) if lockstep else time.monotonic
+        self.clock = clock
+        self.advance = advance
+        self.max_frame_age_s = max_frame_age_s
+        self.command_timeout_s = command_timeout_s
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.publish = publish
+        self.publish_period_s = 1.0 / publish_hz
+        if not lockstep and watchdog_s > 0:
+            car.command_timeout_s = watchdog_s
+        self._frames = None  # type: Any
+        self._last_id = -1
+        self._stop_requested = False
+        self._record_requested = False
+        self._sums = dict((k, 0.0) for k in STAGES)
+        self._stops = {}  # type: Dict[str, int]
+        self._processed = 0
+        self._recorded = 0
+        self._started = None  # type: Optional[float]
+        self._elapsed_s = 0.0
+        self._last_publish = float("-inf")
+        self._auto_throttle = 0.0
+        self.mode = mode
+
+    # -- controls (safe to call from widgets, buttons, signal handlers) ----------------------------
+
+    def request_stop(self, *args: Any) -> None:
+        """End :meth:`run` after the current iteration."""
+        self._stop_requested = True
+
+    def request_record(self, *args: Any) -> None:
+        """Save the next processed frame with the current steering target (needs a ``recorder``)."""
+        self._record_requested = True
+
+    def next_mode(self, *args: Any) -> str:
+        """Cycle manual -> auto-steer -> auto -> manual (modes needing a pilot are skipped without one)."""
+        modes = MODES if self.pilot is not None else ("manual",)
+        i = modes.index(self.mode) if self.mode in modes else -1
+        self.mode = modes[(i + 1) % len(modes)]
+        return self.mode
+
+    @traitlets.validate("mode")
+    def _valid_mode(self, proposal: Any) -> str:
+        if proposal["value"] != "manual" and self.pilot is None:
+            raise traitlets.TraitError("mode %r needs a pilot; this loop has none" % proposal["value"])
+        return proposal["value"]
+
+    @traitlets.observe("mode")
+    def _on_mode(self, change: Any) -> None:
+        self.law.reset()
+        logger.info("drive mode: %s", change["new"])
+
+    # -- one iteration -----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Run one iteration (see the module docstring)."""
+        if self._frames is None:
+            self._open()
+        t0 = time.perf_counter()
+        frame, frame_id, stamp = self._frames.next(self._last_id)
+        t1 = time.perf_counter()
+        now = self.clock()
+        timing = {"capture_age_ms": 1000.0 * (now - stamp) if frame is not None else float("inf"),
+                  "wait_ms": 1000.0 * (t1 - t0), "preprocess_ms": 0.0, "inference_ms": 0.0}
+        mode = self.mode
+        fresh = frame is not None and frame_id != self._last_id
+        reason = ""
+        if frame is None or now - stamp > self.max_frame_age_s:
+            reason = "no camera frame for %.0f ms" % (1000.0 * (now - stamp)) if frame is not None else "no camera frame yet"
+        steering = None  # type: Optional[float]
+        throttle = None  # type: Optional[float]
+        if fresh:
+            self._last_id = frame_id
+            self._processed += 1
+        if mode != "manual" and fresh and not reason:
+            ts = time.perf_counter()
+            try:
+                x, y = self.pilot(frame)
+                x, y = float(x), float(y)
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    raise ValueError("returned (%r, %r)" % (x, y))
+                steering, self._auto_throttle = self.law(x, stamp)
+                self.target = (x, y)
+            except Exception as e:  # noqa: BLE001 - any model failure must stop the car, not the program
+                reason = "model failed: %s" % (e,)
+                self._auto_throttle = 0.0
+            pilot_ms = 1000.0 * (time.perf_counter() - ts)
+            last = getattr(self.pilot, "last_timing_ms", None) or {}
+            timing["preprocess_ms"] = float(last.get("preprocess", last.get("preprocess_ms", 0.0)))
+            timing["inference_ms"] = pilot_ms - timing["preprocess_ms"]
+        if mode == "auto":
+            throttle = self._auto_throttle
+        else:
+            teleop = self.teleop
+            if teleop is None or now - teleop.stamp > self.command_timeout_s:
+                reason = reason or ("no gamepad command for %.0f ms" % (1000.0 * (now - teleop.stamp))
+                                    if teleop is not None else "mode %s needs a gamepad" % mode)
+            else:
+                throttle = teleop.throttle
+                if mode == "manual":
+                    steering = teleop.steering
+                    self.target = (self.law.x_for_steering(steering), self.target[1])
+        if self.heartbeat is not None:
+            self.heartbeat.send(now)
+            age = self.heartbeat.age_s(now)
+            if age > self.heartbeat_timeout_s:
+                reason = reason or "browser heartbeat lost for %.0f ms" % (1000.0 * age)
+        if self.car.estopped:
+            reason = self.car.stop_reason or "emergency stop"
+        t2 = time.perf_counter()
+        self._actuate(steering, throttle, reason)
+        t3 = time.perf_counter()
+        if fresh and self._record_requested and self.recorder is not None and not self.car.estopped:
+            self._record_requested = False
+            if self.recorder.record(frame, self.target[0], self.target[1]):
+                self._recorded += 1
+        if self.advance is not None:
+            self.advance()
+        if isinstance(self.clock, _LockstepClock):
+            self.clock.ticks += 1
+        t4 = time.perf_counter()
+        timing["actuation_ms"] = 1000.0 * (t3 - t2)
+        timing["total_ms"] = 1000.0 * (t4 - t0)
+        timing["overhead_ms"] = max(0.0, timing["total_ms"] - timing["wait_ms"] - timing["preprocess_ms"]
+                                    - timing["inference_ms"] - timing["actuation_ms"])
+        self._account(timing, reason)
+
+    def _actuate(self, steering: Optional[float], throttle: Optional[float], reason: str) -> None:
+        car = self.car
+        if steering is not None:
+            car.steering = steering
+        if reason:
+            if car.throttle_output != 0.0 or car.throttle != 0.0 or self.stop_reason != reason:
+                car.stop(reason)
+            else:
+                car.heartbeat()
+        elif throttle is not None:
+            car.throttle = throttle
+        else:
+            car.heartbeat()
+        if reason != self.stop_reason:
+            if reason:
+                logger.warning("throttle at neutral: %s", reason)
+            self.stop_reason = reason
+
+    def _account(self, timing: Dict[str, float], reason: str) -> None:
+        self.iterations += 1
+        for key in STAGES:
+            if key != "capture_age_ms" or math.isfinite(timing[key]):
+                self._sums[key] += timing[key]
+        if reason:
+            key = reason.split(" for ")[0].split(":")[0]
+            self._stops[key] = self._stops.get(key, 0) + 1
+        self.timing_ms = timing
+        wall = time.monotonic()
+        if self._started is not None:
+            self._elapsed_s = wall - self._started
+            if self._elapsed_s > 0:
+                self.fps = self._processed / self._elapsed_s
+        if self.publish is not None and wall - self._last_publish >= self.publish_period_s:
+            self._last_publish = wall
+            try:
+                self.publish(self.state())
+            except Exception:  # noqa: BLE001 - the display is not worth stopping the car for
+                logger.exception("could not publish the drive state")
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.lockstep:
+            self._frames = LockstepFrames(self.camera, self.clock)
+        else:
+            self._frames = ThreadedFrames(self.camera, self.period_s)
+        self._started = time.monotonic()
+
+    def run(self, max_iterations: Optional[int] = None, duration_s: Optional[float] = None) -> Dict[str, Any]:
+        """Iterate until :meth:`request_stop`, ``max_iterations`` or ``duration_s`` (on ``clock``).
+
+        The car is stopped (throttle neutral) when the loop ends, however it ends. Returns :meth:`metrics`.
+        """
+        self._stop_requested = False
+        start = self.clock() if duration_s is not None else 0.0
+        try:
+            while not self._stop_requested:
+                if max_iterations is not None and self.iterations >= max_iterations:
+                    break
+                if duration_s is not None and self.clock() - start >= duration_s:
+                    break
+                self.step()
+        finally:
+            self.car.stop("drive loop ended")
+            self.close()
+        return self.metrics()
+
+    def close(self) -> None:
+        """Stop the capture thread this loop started (the camera itself is the caller's)."""
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
+
+    def metrics(self) -> Dict[str, Any]:
+        """Counts and mean per-stage timings since the loop started (JSON-serialisable)."""
+        n = max(1, self.iterations)
+        return {
+            "iterations": self.iterations,
+            "frames_processed": self._processed,
+            "frames_recorded": self._recorded,
+            "elapsed_s": round(self._elapsed_s, 3),
+            "fps": round(self.fps, 2),
+            "mean_ms": dict((k, round(v / n, 4)) for k, v in self._sums.items()),
+            "stops": dict(self._stops),
+            "mode": self.mode,
+        }
+
+    def state(self) -> Dict[str, Any]:
+        """The state published for the OLED display and other observers."""
+        car = self.car
+        return {
+            "mode": self.mode,
+            "fps": round(self.fps, 1),
+            "steering": round(car.steering, 3),
+            "throttle": round(car.throttle, 3),
+            "stop_reason": self.stop_reason,
+            "estopped": bool(car.estopped),
+            "target": [round(v, 3) for v in self.target],
+            "timing_ms": dict((k, round(v, 2)) for k, v in self.timing_ms.items() if math.isfinite(v)),
+            "iterations": self.iterations,
+        }
+
+
+class _LockstepClock(object):
+    """Simulated seconds for a lockstep loop given no clock: one frame period per iteration."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.ticks = 0
+
+    def __call__(self) -> float:
+        return self.ticks * self.period_s

@@ -1,0 +1,144 @@
+"""Each failsafe puts the emulated throttle channel at the profile's neutral within 100 ms of simulated time."""
+import pytest
+from ipywidgets.widgets.widget_controller import Axis, Button, Controller
+
+from jetracer.driving.gamepad import BrowserHeartbeat, Teleop, connect_controller
+from jetracer.driving.loop import DriveLoop
+from jetracer.driving.steering_law import SteeringLaw
+
+from driving_doubles import at_neutral, pulse
+
+PERIOD = 1.0 / 30
+
+
+def make_loop(car, camera, pilot, **kwargs):
+    kwargs.setdefault("law", SteeringLaw(gain=0.8, throttle=0.3))
+    return DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, max_frame_age_s=0.06,
+                     command_timeout_s=0.06, heartbeat_timeout_s=0.06, **kwargs)
+
+
+def neutral_delay(loop, car, inject, before=10, after=10, each_step=None):
+    """Drive ``before`` iterations (asserting the car moves), call ``inject()``, return the simulated
+    seconds from the injection until the throttle channel first reads neutral (None if never)."""
+    for _ in range(before):
+        if each_step:
+            each_step()
+        loop.step()
+    assert not at_neutral(car), "the car should be driving before the fault: %s" % loop.stop_reason
+    t_fault = loop.clock()
+    inject()
+    if at_neutral(car):
+        return 0.0
+    for _ in range(after):
+        if each_step:
+            each_step()
+        loop.step()
+        if at_neutral(car):
+            return loop.clock() - t_fault
+    return None
+
+
+def test_frames_stop(car, camera, pilot):
+    loop = make_loop(car, camera, pilot)
+
+    def freeze():
+        camera.frozen = True
+
+    delay = neutral_delay(loop, car, freeze)
+    assert delay is not None and delay <= 0.1
+    assert "no camera frame" in loop.stop_reason
+    calls = pilot.calls
+    loop.step()
+    assert pilot.calls == calls, "a stale frame must not be processed again"
+
+
+@pytest.mark.parametrize("fault", ["nan", "raise"])
+def test_model_fails(car, camera, pilot, fault):
+    loop = make_loop(car, camera, pilot)
+
+    def break_model():
+        pilot.fail = fault
+
+    delay = neutral_delay(loop, car, break_model)
+    assert delay is not None and delay <= 0.1
+    assert loop.stop_reason.startswith("model failed")
+
+
+def pad_with(n_axes=4, n_buttons=12):
+    pad = Controller()
+    pad.set_trait("axes", tuple(Axis() for _ in range(n_axes)))
+    pad.set_trait("buttons", tuple(Button() for _ in range(n_buttons)))
+    pad.set_trait("connected", True)
+    return pad
+
+
+def test_gamepad_commands_stop(car, camera, pilot):
+    pad = pad_with()
+    loop = make_loop(car, camera, pilot, mode="auto-steer")
+    teleop = Teleop("standard", clock=loop.clock)
+    loop.teleop = teleop
+    connect_controller(pad, teleop, car=car, loop=loop)
+    pad.axes[1].set_trait("value", -0.8)  # stick up: forward (the browser sets these read-only traits)
+    alive = [True]
+
+    def pad_ticks():  # what the evdev reader / browser poll does while the pad is there
+        if alive[0]:
+            pad.set_trait("timestamp", pad.timestamp + 1)
+
+    def unplug():
+        alive[0] = False
+
+    delay = neutral_delay(loop, car, unplug, each_step=pad_ticks)
+    assert delay is not None and delay <= 0.1
+    assert "no gamepad command" in loop.stop_reason
+
+
+def test_heartbeat_lost(car, camera, pilot):
+    heartbeat = BrowserHeartbeat()
+    loop = make_loop(car, camera, pilot, heartbeat=heartbeat)
+    browser = [True]
+
+    def browser_echo():  # the browser's jsdlink copies pulse_out to pulse_in
+        if browser[0]:
+            heartbeat.pulse_in.value = heartbeat.pulse_out.value
+
+    def close_tab():
+        browser[0] = False
+
+    delay = neutral_delay(loop, car, close_tab, each_step=browser_echo)
+    assert delay is not None and delay <= 0.1
+    assert "heartbeat" in loop.stop_reason
+
+
+def test_estop_button_in_auto_mode_latches_until_released(car, camera, pilot):
+    pad = pad_with()
+    loop = make_loop(car, camera, pilot, mode="auto")
+    connect_controller(pad, Teleop("standard", clock=loop.clock), car=car, loop=loop)
+    estop = pad.buttons[1]
+
+    def press():
+        estop.set_trait("pressed", True)
+
+    delay = neutral_delay(loop, car, press)
+    assert delay is not None and delay == 0.0, "the e-stop acts at once, not at the next frame"
+    estop.set_trait("pressed", False)
+    for _ in range(10):
+        loop.step()
+        assert at_neutral(car), "the e-stop must latch over auto mode"
+    pad.buttons[9].set_trait("pressed", True)  # release button
+    loop.step()
+    assert not at_neutral(car)
+
+
+def test_failsafe_clears_when_frames_return(car, camera, pilot):
+    loop = make_loop(car, camera, pilot)
+    for _ in range(5):
+        loop.step()
+    camera.frozen = True
+    for _ in range(5):
+        loop.step()
+    assert at_neutral(car)
+    camera.frozen = False
+    loop.step()
+    assert not at_neutral(car) and loop.stop_reason == ""
+    assert pulse(car, "throttle") > car.profile.throttle.center_us
