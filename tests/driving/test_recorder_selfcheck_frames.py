@@ -1,0 +1,96 @@
+"""Recording while driving, the model self-check, and the threaded newest-frame source."""
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from jetracer.driving.failsafe import SelfCheckError, self_check
+from jetracer.driving.frames import ThreadedFrames
+from jetracer.driving.loop import DriveLoop
+from jetracer.driving.recorder import Recorder
+from jetracer.learning.dataset import parse_name
+
+
+def test_record_button_saves_the_frame_with_the_steering_target(car, camera, pilot, tmp_path):
+    recorder = Recorder(str(tmp_path / "data"), "apex")
+    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder)
+    for _ in range(3):
+        loop.step()
+    loop.request_record()
+    loop.step()
+    recorder.close()
+    files = [f for _, _, names in os.walk(str(tmp_path / "data")) for f in names if f.endswith(".jpg")]
+    assert len(files) == 1
+    u, v = parse_name(files[0])
+    expected_u = (loop.target[0] + 1) * camera.width / 2
+    assert abs(u - expected_u) <= 1 and v == camera.height // 2
+
+
+class SlowWriter(object):
+    def __init__(self):
+        self.release = threading.Event()
+        self.saved = []
+
+    def save(self, frame, u, v):
+        self.release.wait(5)
+        self.saved.append((u, v))
+
+
+def test_recording_never_blocks_when_the_writer_is_slow():
+    writer = SlowWriter()
+    recorder = Recorder(writer=writer, maxsize=2)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    start = time.perf_counter()
+    accepted = [recorder.record(frame, 0.0, 0.0) for _ in range(10)]
+    assert time.perf_counter() - start < 0.5
+    assert sum(accepted) <= 3 and recorder.dropped >= 7
+    writer.release.set()
+    recorder.close()
+    assert len(writer.saved) == sum(accepted)
+
+
+def test_self_check_refuses_constant_and_nan_models(camera, pilot):
+    frames = [camera.read() for _ in range(3)]
+    self_check(pilot, frames)
+    with pytest.raises(SelfCheckError, match="x=0.1230 for all 9"):
+        self_check(lambda frame: (0.123, 0.0), frames)
+    with pytest.raises(SelfCheckError, match="nan"):
+        self_check(lambda frame: (float("nan"), 0.0), frames)
+
+
+class ThreadCamera(object):
+    """A camera whose read() blocks like a 100 fps sensor."""
+
+    def __init__(self):
+        self.frames = 0
+
+    def read(self):
+        time.sleep(0.01)
+        self.frames += 1
+        return np.full((8, 8, 3), self.frames % 256, np.uint8)
+
+
+def test_threaded_loop_never_processes_a_frame_twice(car, pilot):
+    camera = ThreadCamera()
+    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=0.5, watchdog_s=0.0)
+    metrics = loop.run(max_iterations=40)
+    assert pilot.calls == metrics["frames_processed"] <= camera.frames
+    assert metrics["iterations"] == 40
+    assert at_rest_after_run(car)
+
+
+def at_rest_after_run(car):
+    return car.throttle == 0.0 and car.throttle_output == 0.0
+
+
+def test_frame_source_waits_at_most_one_period():
+    class Dead(object):
+        def read(self):
+            time.sleep(10)
+
+    frames = ThreadedFrames(Dead(), period_s=0.02)
+    start = time.perf_counter()
+    frame, frame_id, _ = frames.next(-1)
+    assert frame is None and time.perf_counter() - start < 0.2
