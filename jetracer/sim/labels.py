@@ -1,0 +1,49 @@
+"""Training labels: the point on the ideal path a fixed distance ahead, as a pixel of the camera image.
+
+The look-ahead point is measured along the centreline from the projection of the rear axle (the one
+reference point of dynamics, expert and labels). It is projected with the renderer's camera, so the
+label matches the (possibly jittered) camera that took the frame. When it leaves the image (a sharp
+curve, the car turned away) the label is the farthest path point still visible; when no path point is
+visible it is the projected target clipped to the image border.
+
+Pixel (u, v): u to the right, v down; normalised ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)``.
+"""
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+LOOKAHEAD_M = 0.6
+PATH_SAMPLES = 24
+
+
+def path_ahead(track: Any, pose: Tuple[float, float, float], distance_m: float = LOOKAHEAD_M,
+               samples: int = PATH_SAMPLES, hint: Optional[int] = None) -> np.ndarray:
+    """(samples, 2) centreline points from the rear axle's projection to ``distance_m`` ahead (last = target)."""
+    s, _, _ = track.nearest(pose[0], pose[1], hint)
+    return track.point_at(s + np.linspace(distance_m / samples, distance_m, samples))
+
+
+def label_uv(renderer: Any, track: Any, pose: Tuple[float, float, float], width: int, height: int,
+             distance_m: float = LOOKAHEAD_M, hint: Optional[int] = None) -> Tuple[float, float]:
+    """The label pixel (u, v) (floats inside the ``width`` x ``height`` image) of the path point
+    ``distance_m`` ahead of ``pose``; ``renderer.project(points_xy, pose) -> (uv, visible)`` is the camera."""
+    pts = path_ahead(track, pose, distance_m, hint=hint)
+    uv, visible = renderer.project(pts, pose)
+    w, h = width, height
+    if visible[-1]:
+        u, v = uv[-1]
+    elif visible.any():
+        u, v = uv[int(np.flatnonzero(visible)[-1])]
+    else:
+        u, v = uv[-1] if np.all(np.isfinite(uv[-1])) else (w / 2.0, h - 1.0)
+    return float(np.clip(u, 0.0, w - 1e-3)), float(np.clip(v, 0.0, h - 1e-3))
+
+
+def normalise(u: float, v: float, width: int, height: int) -> Tuple[float, float]:
+    """Pixel (u, v) -> upstream's normalised (x, y) in [-1, 1]."""
+    return (u - width / 2.0) / (width / 2.0), (v - height / 2.0) / (height / 2.0)
+
+
+def pixel_label(u: float, v: float, width: int, height: int) -> Tuple[int, int]:
+    """Integer pixel label for a file name, kept inside the image."""
+    return int(min(max(round(u), 0), width - 1)), int(min(max(round(v), 0), height - 1))

@@ -1,0 +1,249 @@
+"""The simulated world: a track, a car (a real :class:`jetracer.racecar.Racecar`), its dynamics and camera.
+
+Lockstep and deterministic: ``world.step()`` advances exactly one frame period (``1/fps`` s of simulated
+time) from the car's current driver outputs, whatever the wall clock says; for a given seed the same
+commands give the same states and frames. Per episode (:meth:`SimWorld.reset`) three random streams are
+derived from ``(seed, episode index)`` (:mod:`jetracer.sim.rng`): ``episode`` draws the floor/line
+appearance and camera geometry jitter, ``frame`` the per-frame photometric noise of the renderer,
+``dynamics`` the start pose and the perturbed expert's noise.
+
+``world.lock`` (an RLock) guards ``step``/``render``/``reset`` so a real-time thread
+(:class:`RealTimeStepper`, or a camera) and a driver loop can share the world.
+
+The simulator needs numpy and OpenCV (desktop Python >= 3.6); it is not meant to run on the car.
+"""
+import math
+import threading
+import time
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..car import car_defaults
+from ..profiles import Profile, load_profile
+from ..racecar import Racecar
+from .dynamics import BicycleModel, min_turning_radius_m
+from .labels import LOOKAHEAD_M, label_uv
+from .rng import episode_streams
+from .track import DEFAULT_APPEARANCE, DEFAULT_MIN_RADIUS_M, Track, load_track, random_appearance
+
+TURN_MARGIN = 1.3
+
+SimState = NamedTuple("SimState", [
+    ("x", float), ("y", float), ("yaw", float), ("speed_mps", float), ("steer_rad", float),
+    ("cte_m", float), ("progress_m", float), ("distance_m", float), ("laps", int), ("offtrack", bool),
+    ("time_s", float), ("frame", int),
+])
+SimState.__doc__ = """Snapshot of the world: rear-axle pose (m, rad), speed, wheel angle (left +), signed
+cross-track error (m, left +), progress along the centreline (m, in [0, length)), distance driven along
+it since reset (m, negative when driving backwards), completed laps, whether the rear or front axle
+centre is beyond a track edge, simulated time (s) and frame count since reset."""
+
+
+def random_jitter(rng: np.random.Generator) -> Dict[str, float]:
+    """Per-episode camera geometry offsets (added to the profile's mount): the real mount is never exact."""
+    return {
+        "height_m": float(rng.uniform(-0.01, 0.01)),
+        "pitch_deg": float(rng.uniform(-3.0, 3.0)),
+        "hfov_deg": float(rng.uniform(-5.0, 5.0)),
+        "vfov_deg": float(rng.uniform(-5.0, 5.0)),
+        "roll_deg": float(rng.uniform(-2.0, 2.0)),
+        "forward_m": float(rng.uniform(-0.01, 0.01)),
+    }
+
+
+class SimWorld(object):
+    """A car on a track, stepped in lockstep; see the module docstring.
+
+    ``profile``: a profile name/path or :class:`Profile`; ``track``: a built-in name, an integer seed
+    (procedural track whose curves suit this car's turning radius) or a :class:`Track`; ``driver``: an
+    optional hardware driver (e.g. on the emulated I2C bus) that the car also drives.
+    """
+
+    def __init__(self, profile: Union[str, Profile] = "latrax", track: Any = "oval", seed: int = 0, fps: float = 30,
+                 width: int = 224, height: int = 224, randomize: bool = True, driver: Any = None,
+                 label_distance_m: float = LOOKAHEAD_M) -> None:
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        if fps <= 0:
+            raise ValueError("fps must be > 0, got %r" % fps)
+        self.fps = float(fps)
+        self.width, self.height = int(width), int(height)
+        self.randomize = bool(randomize)
+        self.label_distance_m = float(label_distance_m)
+        self.min_radius_m = max(DEFAULT_MIN_RADIUS_M, TURN_MARGIN * min_turning_radius_m(self.profile))
+        self.track = load_track(track, min_radius_m=self.min_radius_m)
+        self.car = Racecar(driver=driver, **car_defaults(self.profile))
+        self.dynamics = BicycleModel(self.profile["dynamics"])
+        self.lock = threading.RLock()
+        self._renderer = None  # type: Any
+        self._texture_key = None  # type: Any
+        self.seed = int(seed)
+        self.episode = -1
+        self.reset(seed)
+
+    # -- episodes ----------------------------------------------------------------------------------
+
+    def reset(self, seed: Optional[int] = None) -> SimState:
+        """Start an episode: with ``seed``, episode 0 of that seed; without, the next episode of the current seed."""
+        with self.lock:
+            if seed is not None:
+                self.seed = int(seed)
+                self.episode = 0
+            else:
+                self.episode += 1
+            self.streams = episode_streams(self.seed, self.episode)
+            erng, drng = self.streams.episode, self.streams.dynamics
+            if self.randomize:
+                self.appearance = random_appearance(erng)
+                self.jitter = random_jitter(erng)
+                self._texture_seed = int(erng.integers(2 ** 31))
+                start_s = float(drng.uniform(0.0, self.track.length_m))
+                pose = self.track.pose_at(start_s, float(drng.uniform(-0.05, 0.05)), float(drng.uniform(-0.1, 0.1)))
+            else:
+                self.appearance = dict(DEFAULT_APPEARANCE)
+                self.jitter = None
+                self._texture_seed = 0
+                pose = self.track.pose_at(0.0)
+            if self._renderer is not None:
+                self._renderer.set_geometry(jitter=self.jitter)
+            self.car.steering = 0.0
+            self.car.stop("simulator reset")
+            self.dynamics.reset(*pose)
+            self._hint = None  # type: Optional[int]
+            self._front_hint = None  # type: Optional[int]
+            s, cte, self._hint = self.track.nearest(pose[0], pose[1])
+            self._last_s = s
+            self.distance_m = 0.0
+            self.frame = 0
+            self.state = self._make_state(s, cte)
+            return self.state
+
+    # -- stepping ----------------------------------------------------------------------------------
+
+    def step(self) -> SimState:
+        """Send the car's current driver outputs and advance one frame period of simulated time."""
+        with self.lock:
+            self.dynamics.command(self.car.steering_output, self.car.throttle_output)
+            self.dynamics.advance(1.0 / self.fps)
+            d = self.dynamics
+            s, cte, self._hint = self.track.nearest(d.x, d.y, self._hint)
+            ds = s - self._last_s
+            half = self.track.length_m / 2.0
+            ds = ds - self.track.length_m if ds > half else ds + self.track.length_m if ds < -half else ds
+            self.distance_m += ds
+            self._last_s = s
+            self.frame += 1
+            self.state = self._make_state(s, cte)
+            return self.state
+
+    def _make_state(self, s: float, cte: float) -> SimState:
+        d = self.dynamics
+        L = d.params.wheelbase_m
+        fx, fy = d.x + L * math.cos(d.yaw), d.y + L * math.sin(d.yaw)
+        _, front_cte, self._front_hint = self.track.nearest(fx, fy, self._front_hint)
+        half = self.track.width_m / 2.0
+        laps = max(0, int(math.floor(self.distance_m / self.track.length_m + 1e-9)))
+        return SimState(d.x, d.y, d.yaw, d.speed_mps, d.steer_rad, cte, s, self.distance_m, laps,
+                        abs(cte) > half or abs(front_cte) > half, d.time_s, self.frame)
+
+    @property
+    def pose(self) -> Tuple[float, float, float]:
+        """Rear-axle ``(x, y, yaw)`` now."""
+        return self.dynamics.x, self.dynamics.y, self.dynamics.yaw
+
+    # -- camera ------------------------------------------------------------------------------------
+
+    @property
+    def renderer(self) -> Any:
+        """The camera renderer (:class:`jetracer.sim.render.Renderer`), built on first use."""
+        if self._renderer is None:
+            from .render import Renderer
+
+            self._renderer = Renderer(self.profile["camera"], width=self.width, height=self.height)
+            self._renderer.set_geometry(jitter=self.jitter)
+        return self._renderer
+
+    def _ensure_texture(self) -> None:
+        key = (id(self.track), self._texture_seed, repr(sorted(self.appearance.items())))
+        if key != self._texture_key:
+            self.track.rasterize(self.appearance, rng=np.random.default_rng(self._texture_seed))
+            self._texture_key = key
+
+    def render(self) -> np.ndarray:
+        """The camera frame (HxWx3 uint8 BGR) at the current pose; randomised photometrics when ``randomize``."""
+        with self.lock:
+            self._ensure_texture()
+            rng = self.streams.frame if self.randomize else None
+            return self.renderer.render(self.track, self.pose, rng=rng)
+
+    def label_uv(self) -> Tuple[float, float]:
+        """Pixel (u, v) of the path point ``label_distance_m`` ahead, in the current camera (see labels)."""
+        with self.lock:
+            return label_uv(self.renderer, self.track, self.pose, self.width, self.height,
+                            self.label_distance_m, hint=self._hint)
+
+    def top_down(self, trajectory: Optional[Sequence[Sequence[float]]] = None, max_px: int = 900) -> np.ndarray:
+        """A top-down BGR picture of the track with ``trajectory`` ((N, 2) world points) and the car drawn on it."""
+        import cv2
+
+        with self.lock:
+            self._ensure_texture()
+            tex = self.track.texture
+            scale = min(1.0, float(max_px) / max(tex.shape[:2]))
+            img = cv2.resize(tex, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+            def px(xy: Any) -> np.ndarray:
+                return np.round((self.track.world_to_px(np.asarray(xy, dtype=np.float64)) + 0.5) * scale - 0.5).astype(np.int32)
+
+            if trajectory is not None and len(trajectory) > 1:
+                cv2.polylines(img, [px(trajectory).reshape(-1, 1, 2)], False, (0, 0, 255), 2, cv2.LINE_AA)
+            x, y, yaw = self.pose
+            L = self.dynamics.params.wheelbase_m
+            a, b = px([x, y]), px([x + 2 * L * math.cos(yaw), y + 2 * L * math.sin(yaw)])
+            cv2.arrowedLine(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (255, 0, 0), 2, cv2.LINE_AA, 0, 0.4)
+            return img
+
+    def close(self) -> None:
+        """Stop the car and release its driver."""
+        self.car.close()
+
+
+class RealTimeStepper(object):
+    """Steps a world at wall-clock rate (``world.fps``) in a daemon thread, under ``world.lock``.
+
+    ``on_step(world)`` (optional) runs after each step, e.g. to render a frame for a camera. Falling
+    behind never makes the simulation jump: missed periods are skipped, not caught up.
+    """
+
+    def __init__(self, world: SimWorld, on_step: Any = None) -> None:
+        self.world = world
+        self.on_step = on_step
+        self._stop = threading.Event()
+        self._thread = None  # type: Optional[threading.Thread]
+
+    def start(self) -> "RealTimeStepper":
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="sim-realtime", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+
+    def _loop(self) -> None:
+        period = 1.0 / self.world.fps
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            with self.world.lock:
+                self.world.step()
+                if self.on_step is not None:
+                    self.on_step(self.world)
+            next_t += period
+            now = time.monotonic()
+            if next_t < now:
+                next_t = now
+            self._stop.wait(next_t - now)
