@@ -45,10 +45,15 @@ def reset_shared_bus(oled_height: int = 32) -> EmulatedBus:
         return _shared
 
 
-def fit_oled(bus: EmulatedBus, height: int, address: int = OLED_ADDRESS) -> SSD1306:
-    """Make the emulated OLED at ``address`` a 128 x ``height`` panel (like plugging in that module)."""
-    chip = bus.chip(address) if address in bus.scan() else None
-    if not isinstance(chip, SSD1306) or chip.height != height:
+def fit_oled(bus: EmulatedBus, height: int, address: int = OLED_ADDRESS) -> Optional[SSD1306]:
+    """Make the emulated OLED at ``address`` a 128 x ``height`` panel (like fitting that module instead).
+
+    An address with no chip stays empty (a fault test may have unplugged it); returns the chip or None.
+    """
+    if address not in bus.scan():
+        return None
+    chip = bus.chip(address)
+    if isinstance(chip, SSD1306) and chip.height != height:
         chip = bus.attach(address, SSD1306(height=height))
     return chip
 

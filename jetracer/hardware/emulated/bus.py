@@ -29,7 +29,7 @@ class EmulatedBus(object):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._chips = {}  # type: Dict[int, Any]
-        self._faults = {}  # type: Dict[int, int]
+        self._faults = {}  # type: Dict[int, List[int]]
         self.logging = False
         self.log = []  # type: List[Tuple[int, str, bytes]]
 
@@ -62,18 +62,22 @@ class EmulatedBus(object):
     def scan_text(self) -> str:
         return ", ".join("0x%02X" % a for a in self.scan()) or "none"
 
-    def fail_next(self, address: int, transactions: int = 1) -> None:
-        """Leave the next ``transactions`` transactions to ``address`` unacknowledged (fault injection)."""
+    def fail_next(self, address: int, transactions: int = 1, after: int = 0) -> None:
+        """Leave ``transactions`` transactions to ``address`` unacknowledged, once ``after`` more have
+        gone through (fault injection: a loose wire in the middle of a frame)."""
         with self._lock:
-            self._faults[address] = self._faults.get(address, 0) + transactions
+            self._faults[address] = [after, transactions]
 
     # -- raw transactions --------------------------------------------------------------------------
 
     def _target(self, address: int) -> Any:
-        pending = self._faults.get(address, 0)
-        if pending:
-            self._faults[address] = pending - 1
-            raise _nack(address)
+        fault = self._faults.get(address)
+        if fault:
+            if fault[0] > 0:
+                fault[0] -= 1
+            elif fault[1] > 0:
+                fault[1] -= 1
+                raise _nack(address)
         chip = self._chips.get(address)
         if chip is None:
             raise _nack(address)
