@@ -1,0 +1,74 @@
+"""``jetracer train DATASET... --out CKPT``: train a road-following model (see jetracer.learning.train).
+
+Also runs under ``torchrun --nproc_per_node=N $(which jetracer) train ...`` for DistributedDataParallel.
+"""
+import argparse
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _input_size(text: str) -> Any:
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        size = [int(p) for p in parts]
+    except ValueError:
+        size = []
+    if len(size) not in (1, 2) or min(size) <= 0:
+        raise argparse.ArgumentTypeError("input size is N or HxW (e.g. 224 or 120x160), got %r" % text)
+    return size[0] if len(size) == 1 else tuple(size)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training arguments, shared by ``jetracer train`` and ``python -m jetracer.learning.train``."""
+    parser.add_argument("dataset", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
+    parser.add_argument("--out", required=True, help="checkpoint file to write (a loss-curve PNG goes next to it)")
+    parser.add_argument("--arch", default="resnet18", help="torchvision backbone (resnet18, resnet34, resnet50, "
+                        "mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, ...; default resnet18)")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per step and per process (default 32)")
+    parser.add_argument("--input-size", type=_input_size, default=224, help="model input N or HxW pixels (default 224)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
+    parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and augmentation")
+    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better "
+                        "validation loss (0: never; default 5)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of sessions for validation (default 0.1)")
+    parser.add_argument("--test-fraction", type=float, default=0.1, help="share of sessions for test (default 0.1)")
+    parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
+    parser.add_argument("--no-pretrained", action="store_true", help="do not try ImageNet weights")
+    parser.add_argument("--no-augment", action="store_true", help="no flips, affine or colour jitter")
+    parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+    parser.add_argument("--save-optimizer", action="store_true", help="also store the optimizer state in the checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("train", help="train a road-following model on recorded datasets",
+                                   description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from jetracer.learning.train import options_from_args, train
+    try:
+        result = train(args.dataset, args.out, **options_from_args(args))
+    except (ValueError, FileNotFoundError) as e:
+        logger.error("%s", e)
+        return 2
+    if result.rank == 0:
+        test = result.metrics["test"]
+        print("checkpoint %s (best epoch %d of %d%s), loss curve %s" % (
+            result.checkpoint, result.best_epoch, result.epochs_run, ", stopped early" if result.stopped_early else "",
+            result.loss_plot))
+        print("test: loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px; %.1f training images/s" % (
+            test["loss"], test.get("mean_abs_du_px", float("nan")), test.get("median_abs_du_px", float("nan")),
+            test.get("mean_abs_dv_px", float("nan")), result.images_per_s))
+        if result.problems:
+            print("%d file(s) skipped; see `jetracer dataset info`" % len(result.problems))
+    return 0
