@@ -1,0 +1,18 @@
+"""``jetracer emulator show`` prints the pulses a command gives with the configured profile."""
+import pytest
+
+from jetracer.cli.main import main
+from jetracer.hardware.emulated import reset_shared_bus
+
+
+def test_emulator_show_prints_the_channel_pulses(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.delenv("JETRACER_PROFILE", raising=False)
+    reset_shared_bus()
+    with pytest.raises(SystemExit) as done:
+        main(["emulator", "show", "--steering", "0.5", "--throttle", "0.3"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "PCA9685 0x40 at 50.03 Hz" in out
+    assert "channel  0: duty   6.69%  pulse  1337.1 us" in out  # 1500 - 0.325 * 500, quantised
+    assert "channel  1: duty   8.11%  pulse  1620.2 us" in out  # 1500 + 0.24 * 500, quantised
