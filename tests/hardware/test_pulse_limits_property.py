@@ -1,7 +1,7 @@
 """Whatever a program sends the car, no channel ever leaves the profile's [min_us, max_us]."""
 import pytest
 import traitlets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetracer.car import create_car
@@ -23,7 +23,7 @@ def car_and_chip(tmp_path_factory):
     car.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(names, anything), min_size=1, max_size=12))
 def test_no_input_puts_a_channel_outside_its_pulse_range(car_and_chip, commands):
     car, chip, profile = car_and_chip
