@@ -43,7 +43,7 @@ setup(
     package_data={"jetracer": ["profiles/*.yaml", "services/units/*.in", "data/*"]},
     install_requires=[
         "traitlets>=4.3",
-        "numpy>=1.13",
+        "numpy>=1.17",
         "PyYAML>=5.1",
         "Pillow>=5.0",
         "psutil>=5.4",
