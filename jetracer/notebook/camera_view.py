@@ -4,6 +4,7 @@ Upstream notebooks ``dlink`` the camera to an Image through ``bgr8_to_jpeg``; th
 can also draw a point (the pilot's prediction or a label) on each frame.
 """
 import threading
+import time
 from typing import Any, Callable, Optional, Tuple
 
 from .frames import GREEN, draw_target, to_jpeg
@@ -52,6 +53,13 @@ class CameraView(object):
             self.frame = frame_bgr
             self.widget.value = data
             self.shown += 1
+
+    def wait_frame(self, timeout_s: float = 5.0) -> Any:
+        """The frame on screen, waiting up to ``timeout_s`` for the first one; None if none came."""
+        deadline = time.monotonic() + timeout_s
+        while self.frame is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.frame
 
     def follow(self, camera: Any) -> "CameraView":
         """Show every new ``camera.value`` (and the current one now); returns self."""

@@ -54,6 +54,7 @@ class ClickToLabel(object):
         self.root = root
         self.categories = list(categories)
         self.view = CameraView(width_px=width_px)
+        self.view.widget.add_class("jetracer-click-to-label")
         self.snapshot = image_widget(width_px)
         self.category = ipywidgets.Dropdown(options=self.categories, value=self.categories[0], description="category")
         self.status = ipywidgets.HTML()
@@ -78,7 +79,7 @@ class ClickToLabel(object):
 
     def click(self, u: int, v: int) -> str:
         """Save the frame on screen labelled with pixel ``(u, v)``; show it with the point; return its path."""
-        frame = self.view.frame
+        frame = self.view.wait_frame()
         if frame is None:
             raise RuntimeError("no camera frame on screen yet: run the camera cell first (camera.running = True)")
         h, w = frame.shape[:2]

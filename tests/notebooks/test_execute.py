@@ -11,3 +11,12 @@ def test_basic_motion_steers_and_ends_stopped(run_notebook):
     # LaTrax profile: steering_gain -0.65 (a longer pulse turns left), so +0.5 (right) sends -0.33
     assert "steering +0.5 -> output sent to the servo -0.33" in sweep
     assert "stopped: throttle output 0.00" in cell_text(nb, "car.stop()")
+
+
+def test_data_collection_saves_the_clicked_label(run_notebook, workdir):
+    nb = run_notebook("data_collection.ipynb")
+    saved = glob.glob(str(workdir / "data" / "road" / "apex" / "*.jpg"))
+    # the programmatic click at pixel (150, 60) is in the file name, upstream layout
+    assert [os.path.basename(p).split("_")[:2] for p in saved] == [["150", "60"]]
+    assert "1 images; per category: {'apex': 1}" in cell_text(nb, "scan_dataset")
+    assert "stopped: throttle output 0.00" in cell_text(nb, "panel.stop()")
