@@ -27,7 +27,8 @@ from .steering_law import SteeringLaw
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuation_ms", "overhead_ms", "total_ms")
+STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuation_ms", "advance_ms", "overhead_ms",
+          "total_ms")
 
 
 class DriveLoop(traitlets.HasTraits):
@@ -183,15 +184,17 @@ class DriveLoop(traitlets.HasTraits):
             self._record_requested = False
             if self.recorder.record(frame, self.target[0], self.target[1]):
                 self._recorded += 1
+        t4 = time.perf_counter()
         if self.advance is not None:
             self.advance()
         if isinstance(self.clock, _LockstepClock):
             self.clock.ticks += 1
-        t4 = time.perf_counter()
+        t5 = time.perf_counter()
         timing["actuation_ms"] = 1000.0 * (t3 - t2)
-        timing["total_ms"] = 1000.0 * (t4 - t0)
+        timing["advance_ms"] = 1000.0 * (t5 - t4)
+        timing["total_ms"] = 1000.0 * (t5 - t0)
         timing["overhead_ms"] = max(0.0, timing["total_ms"] - timing["wait_ms"] - timing["preprocess_ms"]
-                                    - timing["inference_ms"] - timing["actuation_ms"])
+                                    - timing["inference_ms"] - timing["actuation_ms"] - timing["advance_ms"])
         self._account(timing, reason)
 
     def _actuate(self, steering: Optional[float], throttle: Optional[float], reason: str) -> None:
@@ -253,7 +256,7 @@ class DriveLoop(traitlets.HasTraits):
             while not self._stop_requested:
                 if max_iterations is not None and self.iterations >= max_iterations:
                     break
-                if duration_s is not None and self.clock() - start >= duration_s:
+                if duration_s is not None and self.clock() - start >= duration_s - 1e-9:
                     break
                 self.step()
         finally:

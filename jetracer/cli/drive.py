@@ -1,0 +1,47 @@
+"""``jetracer drive``: the road-following service (real car, emulated chips, or the simulator)."""
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("drive", help="drive the car (or the simulator) with a model and/or a gamepad",
+                              description="Drive: camera -> model -> steering, with failsafes. Autostart entry point "
+                                          "(systemd). With JETRACER_I2C=emulated the car's outputs go to emulated chips.")
+    p.add_argument("--config", help="user config file (default: $JETRACER_CONFIG or ~/.config/jetracer/config.yaml)")
+    p.add_argument("--sim", action="store_true", help="drive the simulator instead of the camera (lockstep)")
+    p.add_argument("--fast", action="store_true", help="with --sim: do not pace to real time")
+    p.add_argument("--model", help="pilot file (checkpoint, .onnx, *_trt.pth), or \"expert\" with --sim (the simulator's label); default drive.model")
+    p.add_argument("--mode", choices=("auto", "auto-steer", "manual"), help="default drive.mode (auto)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (simulated with --sim)")
+    p.add_argument("--seed", type=int, default=0, help="with --sim: world seed")
+    p.add_argument("--state-file", help="where to publish the state for the OLED (default $JETRACER_STATE)")
+    p.add_argument("--neutral", action="store_true", help="only put throttle at neutral and steering centred, then exit "
+                                                          "(the service's ExecStopPost)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..driving.failsafe import SelfCheckError
+    from ..driving.session import drive, put_at_neutral
+
+    config = load_config(args.config)
+    try:
+        if args.neutral:
+            report = put_at_neutral(config)
+        else:
+            report = drive(config, sim=args.sim, model=args.model, mode=args.mode, duration_s=args.duration,
+                           fast=args.fast, state_file=args.state_file, seed=args.seed)
+    except (SelfCheckError, ValueError, ImportError, FileNotFoundError) as e:
+        print("jetracer drive: %s" % e, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        for key, value in sorted(report.items()):
+            print("%s: %s" % (key, value))
+    return 0

@@ -1,0 +1,214 @@
+"""One drive session as the service runs it: build car, camera, pilot and gamepad from the config, drive, report.
+
+:func:`drive` is what ``jetracer drive`` calls: the real car (camera capture thread, real time) or the
+simulator (``sim=True``: lockstep, paced to real time unless ``fast``). With ``config.i2c ==
+"emulated"`` the car's outputs go to the emulated PCA9685 chips, and the report includes their pulses.
+SIGTERM/SIGINT latch the car's e-stop at once and end the loop; the report then says when the
+throttle reached neutral (``signal.neutral_time``, wall clock).
+"""
+import logging
+import time
+from typing import Any, Dict, List, Optional
+
+from ..config import Config
+from ..state import publish_state
+from .failsafe import install_signal_handlers, self_check
+from .loop import DriveLoop
+from .settings import drive_settings
+from .steering_law import SteeringLaw
+
+logger = logging.getLogger(__name__)
+
+
+def emulated_outputs(config: Config, profile: Any) -> Optional[Dict[str, float]]:
+    """The emulated chips' steering/throttle pulses (us), or None on real hardware / a DC-motor profile."""
+    if config.i2c != "emulated":
+        return None
+    from ..hardware.emulated import shared_bus
+
+    out = {}
+    for section in ("steering", "throttle"):
+        s = profile[section]
+        if "channel" in s:
+            out["%s_pulse_us" % section] = round(shared_bus().chip(s.i2c_address).pulse_us(s.channel), 1)
+    return out
+
+
+def put_at_neutral(config: Config) -> Dict[str, Any]:
+    """Open the configured car, leave throttle at neutral and steering centred, close (``ExecStopPost=``)."""
+    from ..car import create_car
+
+    car = create_car(config)
+    car.close()
+    return {"neutral": True, "outputs": emulated_outputs(config, car.profile)}
+
+
+class WorldCamera(object):
+    """The simulator as a lockstep camera: ``read()`` renders the world's current pose."""
+
+    def __init__(self, world: Any) -> None:
+        self.world = world
+        self.width, self.height = world.width, world.height
+
+    @property
+    def frame_id(self) -> int:
+        return self.world.frame
+
+    def read(self) -> Any:
+        return self.world.render()
+
+    def release(self) -> None:
+        pass
+
+
+class LabelPilot(object):
+    """The simulator's own label as a pilot (``--model expert`` with ``--sim``): tests the service without a model.
+
+    It reads the world, not the frame, so it is exempt from the self-check.
+    """
+
+    backend = "sim-label"
+    last_timing_ms = {}  # type: Dict[str, float]
+
+    def __init__(self, world: Any) -> None:
+        self.world = world
+
+    def __call__(self, frame_bgr: Any) -> Any:
+        u, v = self.world.label_uv()
+        w, h = self.world.width, self.world.height
+        return (u - w / 2.0) / (w / 2.0), (v - h / 2.0) / (h / 2.0)
+
+
+class _Pacer(object):
+    """Steps the world, then sleeps so simulated time keeps up with (not ahead of) the wall clock."""
+
+    def __init__(self, world: Any, realtime: bool) -> None:
+        self.world = world
+        self.realtime = realtime
+        self.start = None  # type: Optional[float]
+
+    def __call__(self) -> None:
+        self.world.step()
+        if self.realtime:
+            if self.start is None:
+                self.start = time.monotonic() - self.world.state.time_s
+            delay = self.start + self.world.state.time_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def _gamepad(settings: Dict[str, Any], teleop: Any, car: Any, loop: Any) -> Any:
+    from .gamepad import EvdevGamepad, connect_controller
+
+    pad = EvdevGamepad(settings["gamepad_device"])
+    connect_controller(pad, teleop, car=car, loop=loop)
+    return pad
+
+
+def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: Optional[str] = None,
+          duration_s: Optional[float] = None, fast: bool = False, state_file: Optional[str] = None,
+          seed: int = 0, self_check_frames: Optional[int] = None) -> Dict[str, Any]:
+    """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
+
+    Raises ``SelfCheckError`` (without moving the car) when the model's output is NaN or constant.
+    """
+    settings = drive_settings(config.drive, model=model, mode=mode, self_check_frames=self_check_frames)
+    profile = config.load_profile()
+    pilot = None  # type: Any
+    expert = settings["model"] == "expert"
+    if expert and not sim:
+        raise ValueError("--model expert (the simulator's label) only works with --sim")
+    if settings["model"] and not expert:
+        from ..learning.pilot import load_pilot
+
+        pilot = load_pilot(settings["model"])
+    if settings["mode"] != "manual" and pilot is None and not expert:
+        raise ValueError("drive mode %r needs a model: pass --model PATH or set drive.model in %s"
+                         % (settings["mode"], config.path))
+    law = SteeringLaw(settings["steering_gain"], settings["steering_bias"], settings["steering_kd"],
+                      settings["throttle"], settings["throttle_mode"], settings["throttle_slowdown"])
+    closers = []  # type: List[Any]
+    if sim:
+        from ..sim.world import SimWorld
+
+        driver = None
+        if config.i2c == "emulated":
+            from ..car import create_driver
+
+            driver = create_driver(config, profile)
+        sim_cfg = config.sim
+        world = SimWorld(profile=profile, track=sim_cfg.get("track", "oval"), seed=seed, fps=sim_cfg.get("fps", 30),
+                         driver=driver)
+        car = world.car
+        camera = WorldCamera(world)
+        if expert:
+            pilot = LabelPilot(world)
+        kwargs = dict(lockstep=True, clock=lambda: world.state.time_s, advance=_Pacer(world, not fast),
+                      period_s=1.0 / world.fps)  # type: Dict[str, Any]
+        check_frames = []
+        for _ in range(settings["self_check_frames"]):
+            check_frames.append(world.render())
+    else:
+        from ..camera import create_camera
+        from ..car import create_car
+
+        car = create_car(config)
+        camera = create_camera(config)
+        closers.append(camera.release)
+        kwargs = dict(period_s=1.0 / profile.camera.capture_fps, watchdog_s=settings["watchdog_s"])
+        check_frames = [camera.read() for _ in range(settings["self_check_frames"])]
+    closers.append(car.close)
+    report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
+    try:
+        if pilot is not None and check_frames and not expert:
+            self_check(pilot, check_frames)
+        teleop = None
+        if settings["mode"] != "auto":
+            from .gamepad import Teleop
+
+            teleop = Teleop(settings["gamepad"], clock=kwargs.get("clock", time.monotonic))
+        recorder = None
+        if settings["record_root"]:
+            from .recorder import Recorder
+
+            recorder = Recorder(settings["record_root"], settings["record_category"])
+            closers.insert(0, recorder.close)
+
+        def publish(state: Dict[str, Any]) -> None:
+            state["outputs"] = emulated_outputs(config, profile)
+            publish_state(state, path=state_file)
+
+        loop = DriveLoop(car, camera, pilot, law=law, teleop=teleop, recorder=recorder, mode=settings["mode"],
+                         max_frame_age_s=settings["max_frame_age_s"], command_timeout_s=settings["command_timeout_s"],
+                         heartbeat_timeout_s=settings["heartbeat_timeout_s"], publish=publish,
+                         publish_hz=settings["publish_hz"], **kwargs)
+        if teleop is not None:
+            closers.insert(0, _gamepad(settings, teleop, car, loop).close)
+
+        def on_signal(name: str) -> None:
+            report["signal"] = {"name": name, "neutral_time": time.time(),
+                                "outputs": emulated_outputs(config, profile)}
+            loop.request_stop()
+
+        restore = install_signal_handlers(car, on_signal)
+        try:
+            report.update(loop.run(duration_s=duration_s))
+        finally:
+            restore()
+        if sim:
+            state = world.state
+            report["sim_state"] = {"laps": state.laps, "distance_m": round(state.distance_m, 2),
+                                   "offtrack": bool(state.offtrack), "time_s": round(state.time_s, 2)}
+    finally:
+        for close in closers:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - every other closer must still run (the car last)
+                logger.exception("cleanup failed")
+    report["outputs"] = emulated_outputs(config, profile)
+    try:
+        publish_state({"mode": "stopped", "stop_reason": "drive service ended", "outputs": report["outputs"]},
+                      path=state_file)
+    except OSError:
+        logger.warning("could not publish the final drive state")
+    return report
