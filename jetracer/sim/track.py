@@ -126,16 +126,15 @@ class Track(object):
     """A closed track: centreline samples, width, edges, nearest-point look-up, and its texture."""
 
     def __init__(self, control_points: Sequence[Sequence[float]], width_m: float = DEFAULT_WIDTH_M,
-                 name: str = "track", ds_m: float = DS_M) -> None:
+                 name: str = "track", ds_m: float = DS_M, spline: bool = True) -> None:
         if not 0.1 <= width_m <= 5.0:
             raise TrackError("track width must be in [0.1, 5] m, got %r" % width_m)
         self.name = name
         self.width_m = float(width_m)
         self.control_points = np.asarray(control_points, dtype=np.float64)
-        dense = periodic_spline(self.control_points)
-        if _signed_area(dense) < 0:   # always counter-clockwise, so the track's left is its inside
+        if _signed_area(self.control_points) < 0:   # always counter-clockwise: the track's left is its inside
             self.control_points = self.control_points[::-1].copy()
-            dense = periodic_spline(self.control_points)
+        dense = periodic_spline(self.control_points) if spline else self.control_points
         self.xy, self.length_m = _resample_closed(dense, ds_m)
         n = len(self.xy)
         self.ds_m = self.length_m / n

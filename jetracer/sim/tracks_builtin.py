@@ -44,7 +44,7 @@ def _blob(radius_m: float, harmonics: Tuple[Tuple[float, float], ...], aspect: f
 
 
 def oval() -> Track:
-    return Track(_stadium(3.0, 1.5), width_m=0.6, name="oval")
+    return Track(_stadium(3.0, 1.5, n=1600), width_m=0.6, name="oval", spline=False)
 
 
 def twisty() -> Track:
