@@ -126,3 +126,10 @@ def test_pixels_above_the_horizon_unproject_to_nan():
     r = renderer()
     xy = r.unproject(np.array([[112.0, 5.0], [112.0, 200.0]]), (0.0, 0.0, 0.0))
     assert np.isnan(xy[0]).all() and np.isfinite(xy[1]).all()
+
+
+def test_bench_render_reports_clean_and_randomised_rates():
+    from jetracer.sim.render import bench_render
+    result = bench_render("latrax", frames=5, runs=1, width=64, height=64)
+    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps"}
+    assert all(v > 0 for v in result.values())
