@@ -28,8 +28,11 @@ def label_uv(renderer: Any, track: Any, pose: Tuple[float, float, float], width:
     """The label pixel (u, v) (floats inside the ``width`` x ``height`` image) of the path point
     ``distance_m`` ahead of ``pose``; ``renderer.project(points_xy, pose) -> (uv, visible)`` is the camera."""
     pts = path_ahead(track, pose, distance_m, hint=hint)
-    uv, visible = renderer.project(pts, pose)
     w, h = width, height
+    uv, visible = renderer.project(pts[-1:], pose)   # usually the target is in view: one point is enough
+    if visible[0]:
+        return float(np.clip(uv[0, 0], 0.0, w - 1e-3)), float(np.clip(uv[0, 1], 0.0, h - 1e-3))
+    uv, visible = renderer.project(pts, pose)
     if visible[-1]:
         u, v = uv[-1]
     elif visible.any():

@@ -205,11 +205,19 @@ class Track(object):
         """
         n = len(self.xy)
         if hint is not None:
-            idx = (np.arange(-window, window + 1) + hint) % n
-            pts = self.xy[idx]
-            d2 = (pts[:, 0] - x) ** 2 + (pts[:, 1] - y) ** 2
-            i = int(idx[int(np.argmin(d2))])
-            if d2.min() > self.width_m ** 2:
+            lo = hint - window
+            if 0 <= lo and hint + window < n:   # the common case: a plain slice, no index array
+                pts = self.xy[lo:hint + window + 1]
+                d2 = (pts[:, 0] - x) ** 2 + (pts[:, 1] - y) ** 2
+                j = int(np.argmin(d2))
+                i = lo + j
+            else:
+                idx = (np.arange(-window, window + 1) + hint) % n
+                pts = self.xy[idx]
+                d2 = (pts[:, 0] - x) ** 2 + (pts[:, 1] - y) ** 2
+                j = int(np.argmin(d2))
+                i = int(idx[j])
+            if d2[j] > self.width_m ** 2:
                 hint = None
         if hint is None:
             d2 = (self.xy[:, 0] - x) ** 2 + (self.xy[:, 1] - y) ** 2

@@ -102,3 +102,22 @@ def test_gymnasium_env_passes_the_checker():
     assert obs.shape == (224, 224, 3)
     assert info["distance_m"] > 0.3 and total == pytest.approx(info["distance_m"], abs=0.1 * 20)
     env.close()
+
+
+def test_a_hardware_driver_on_the_emulated_bus_sees_the_same_commands_the_sim_drives():
+    from jetracer.hardware import create_driver, open_i2c
+    from jetracer.hardware.emulated import shared_bus
+    from jetracer.profiles import load_profile
+
+    profile = load_profile("latrax")
+    world = SimWorld(profile, track="oval", randomize=False, driver=create_driver(profile, open_i2c("emulated", 1)))
+    world.car.steering = 1.0    # right: the profile's negative gain gives a short pulse
+    world.car.throttle = 0.3
+    for _ in range(20):
+        state = world.step()
+    chip = shared_bus().chip(profile.steering.i2c_address)
+    assert chip.pulse_us(profile.steering.channel) < 1300
+    assert chip.pulse_us(profile.throttle.channel) > 1550
+    assert state.steer_rad < -0.2 and state.speed_mps > 0.5
+    world.close()
+    assert abs(chip.pulse_us(profile.throttle.channel) - 1500) < 5
