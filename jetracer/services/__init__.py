@@ -1,0 +1,1 @@
+"""Services: systemd units for the drive service, the OLED display and JupyterLab, and car calibration."""
