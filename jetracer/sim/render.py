@@ -20,7 +20,8 @@ from .camera_model import CameraModel, camera_section
 from .photometric import Photometric
 
 FAR_M = 1.0e4          # where above-horizon pixels look: far outside any texture, so they get the background
-MAX_RANGE_M = 100.0     # ground seen farther than this is drawn as background too (tiny, aliased texels)
+MAX_MIP_LEVEL = 4      # far ground samples textures down to 1/16 resolution
+MAX_RANGE_M = 100.0     # ground seen farther than this is drawn as background too
 CLEAN_BACKGROUND_BGR = (200, 190, 180)
 CLEAN_HOOD_BGR = (40, 40, 40)
 
@@ -75,6 +76,8 @@ class Renderer(object):
         self.photometric = photometric if photometric is not None else Photometric(self.width, self.height)
         self.background_bgr = CLEAN_BACKGROUND_BGR
         self.hood_bgr = CLEAN_HOOD_BGR
+        self._mip_source = None  # type: Any
+        self._mip_levels = []  # type: Sequence[np.ndarray]
         self.set_geometry(None)
 
     def set_geometry(self, jitter: Optional[Mapping[str, float]] = None) -> None:
@@ -87,7 +90,50 @@ class Renderer(object):
         ground[far] = (FAR_M, 0.0)
         self.background_mask = far.reshape(self.height, self.width)
         self._ground = np.ascontiguousarray(ground.reshape(self.height, self.width, 2), dtype=np.float32)
+        self._row_step_m = self._row_steps(np.where(far[:, None], np.nan, ground).reshape(self.height, self.width, 2))
+        self._bands = {}  # type: Dict[float, Sequence[Tuple[int, int, int]]]
         self._hood_runs = self._hood_runs_for(float(self.camera.get("hood_height_frac") or 0.0))
+
+    @staticmethod
+    def _row_steps(ground: np.ndarray) -> np.ndarray:
+        """Per image row, the median ground distance (m) between neighbouring pixels (inf: no ground)."""
+        du = np.hypot(*np.moveaxis(np.diff(ground, axis=1), -1, 0))
+        dv = np.hypot(*np.moveaxis(np.diff(ground, axis=0), -1, 0))
+        dv = np.concatenate([dv, dv[-1:]], axis=0)
+        both = np.concatenate([du, dv], axis=1)
+        steps = np.full(len(both), np.inf)
+        seen = np.isfinite(both).any(axis=1)
+        if seen.any():
+            steps[seen] = np.nanmedian(np.where(np.isfinite(both[seen]), both[seen], np.nan), axis=1)
+        return steps
+
+    def _bands_for(self, m_per_px: float) -> Sequence[Tuple[int, int, int]]:
+        """(first row, end row, mip level) bands: each row samples the level whose texels are about as
+        large as the ground its pixels cover, so far ground is averaged instead of aliased."""
+        if m_per_px not in self._bands:
+            with np.errstate(divide="ignore"):
+                level = np.floor(np.log2(np.maximum(self._row_step_m / m_per_px, 1.0)))
+            level = np.clip(np.nan_to_num(level, nan=MAX_MIP_LEVEL, posinf=MAX_MIP_LEVEL), 0, MAX_MIP_LEVEL).astype(int)
+            bands = []
+            start = 0
+            for row in range(1, self.height + 1):
+                if row == self.height or level[row] != level[start]:
+                    bands.append((start, row, int(level[start])))
+                    start = row
+            self._bands[m_per_px] = bands
+        return self._bands[m_per_px]
+
+    def _mips(self, texture: np.ndarray) -> Sequence[np.ndarray]:
+        """The texture and its ``cv2.pyrDown`` halvings, built once per texture object."""
+        import cv2
+        if self._mip_source is not texture:
+            mips = [texture]
+            for _ in range(MAX_MIP_LEVEL):
+                if min(mips[-1].shape[:2]) < 4:
+                    break
+                mips.append(cv2.pyrDown(mips[-1]))
+            self._mip_source, self._mip_levels = texture, mips
+        return self._mip_levels
 
     def _hood_runs_for(self, frac: float) -> Sequence[Tuple[int, int, int]]:
         """(row, first col, end col) runs of the hood: the lower half of an ellipse on the bottom edge."""
@@ -130,12 +176,20 @@ class Renderer(object):
         """
         import cv2
         look = self.photometric.sample(rng) if rng is not None else None
-        maps = cv2.transform(self._ground, self.texture_matrix(track, pose))
-        # fixed-point maps: converting them and remapping is ~15% faster than remapping float maps
-        map1, map2 = cv2.convertMaps(maps, None, cv2.CV_16SC2)
         background = look.background_bgr if look is not None else self.background_bgr
-        frame = cv2.remap(track.texture, map1, map2, cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=background)
+        matrix = self.texture_matrix(track, pose)
+        mips = self._mips(track.texture)
+        frame = np.empty((self.height, self.width, 3), np.uint8)
+        for r0, r1, level in self._bands_for(float(track.m_per_px)):
+            level = min(level, len(mips) - 1)
+            # texel centres of level L: col_L = (col_0 + 0.5) / 2^L - 0.5
+            m = matrix / float(1 << level)
+            m[:, 2] += 0.5 / float(1 << level) - 0.5
+            maps = cv2.transform(self._ground[r0:r1], m)
+            # fixed-point maps: converting them and remapping is ~15% faster than remapping float maps
+            map1, map2 = cv2.convertMaps(maps, None, cv2.CV_16SC2)
+            cv2.remap(mips[level], map1, map2, cv2.INTER_LINEAR, dst=frame[r0:r1],
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=background)
         if self._hood_runs:
             hood = look.hood_bgr if look is not None else self.hood_bgr
             for row, lo, hi in self._hood_runs:

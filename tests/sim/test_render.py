@@ -133,3 +133,15 @@ def test_bench_render_reports_clean_and_randomised_rates():
     result = bench_render("latrax", frames=5, runs=1, width=64, height=64)
     assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps"}
     assert all(v > 0 for v in result.values())
+
+
+def test_far_ground_is_averaged_not_aliased():
+    """A checkerboard of 8 mm squares is grey far away (as a camera sees it), not a random black/white mess."""
+    checks = (np.indices((2000, 2000)).sum(axis=0) // 2 % 2 * 255).astype(np.uint8)
+    board = TextureTrack(np.repeat(checks[:, :, None], 3, axis=2), (-4.0, 4.0), 0.004)
+    r = renderer()
+    frame = r.render(board, (0.0, -3.5, NORTH))
+    far = [row for row in range(224) if 2.0 < r.unproject([[112.0, row + 0.5]], (0.0, 0.0, 0.0))[0, 0] < 7.0]
+    assert len(far) > 5
+    values = frame[far, 60:164, 0].astype(float)
+    assert abs(values.mean() - 127.5) < 20 and values.std() < 25
