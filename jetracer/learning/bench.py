@@ -1,0 +1,203 @@
+"""Latency of preprocessing + inference at batch 1 for every backend/precision available on a device.
+
+Each candidate is timed next to the upstream-style reference measured in the same run: PIL
+``to_tensor`` + ``normalize`` + eager fp32 model on the device, as upstream's live_demo notebook
+preprocesses (``PIL.Image.fromarray`` -> ``transforms.functional.to_tensor`` -> sub/div). A call is
+timed from the BGR uint8 frame to the (x, y) floats on the host, so GPU work is included. p50 and p99
+are over ``runs`` calls after ``warmup`` calls. ``max_abs_dx`` is each candidate's largest |dx| against
+the fp32 model (torch eager on the CPU) over a few synthetic road frames; ``speedup`` is reference p50
+over the candidate's p50. Without a checkpoint the model is a randomly initialised ``arch`` (no download).
+
+torch.compile and CUDA graphs are measured on CUDA only; a candidate that cannot run here (no
+torch2trt, no CUDA provider in onnxruntime) is listed under ``skipped`` with the reason.
+"""
+import copy
+import logging
+import platform
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE = 0.02
+
+
+def road_frames(n: int, size: Tuple[int, int], seed: int = 0) -> List[np.ndarray]:
+    """``n`` synthetic BGR road frames (grass, a grey road curving left/right, lane lines, noise)."""
+    import cv2
+    rng = np.random.RandomState(seed)
+    h, w = size
+    frames = []
+    for _ in range(n):
+        img = np.empty((h, w, 3), np.uint8)
+        img[:] = rng.randint(40, 120, 3)
+        shift = rng.uniform(-0.4, 0.4) * w
+        top_l, top_r = w * 0.45 + shift, w * 0.55 + shift
+        road = np.array([[0, h], [w, h], [top_r, h * 0.35], [top_l, h * 0.35]], np.int32)
+        cv2.fillPoly(img, [road], tuple(int(c) for c in rng.randint(70, 150, 3)))
+        cv2.line(img, (w // 2, h), (int(shift + w / 2), int(h * 0.35)), (230, 230, 230), max(1, w // 60))
+        noise = rng.normal(0, 8, img.shape)
+        frames.append(np.clip(img + noise, 0, 255).astype(np.uint8))
+    return frames
+
+
+def upstream_reference(model: Any, device: str, mean: Any, std: Any) -> Callable[[np.ndarray], Tuple[float, float]]:
+    """Upstream live_demo's path: PIL -> to_tensor -> normalise -> eager fp32 model -> numpy (no BGR flip)."""
+    import PIL.Image
+    import torch
+    import torchvision.transforms as transforms
+    model = model.float().eval().to(device)
+    mean_t = torch.Tensor(list(mean)).to(device)
+    std_t = torch.Tensor(list(std)).to(device)
+
+    def preprocess(image: np.ndarray) -> "torch.Tensor":
+        image = PIL.Image.fromarray(image)
+        image = transforms.functional.to_tensor(image).to(device)
+        image.sub_(mean_t[:, None, None]).div_(std_t[:, None, None])
+        return image[None, ...]
+
+    def run(frame: np.ndarray) -> Tuple[float, float]:
+        with torch.no_grad():
+            output = model(preprocess(frame)).detach().cpu().numpy().flatten()
+        return float(output[0]), float(output[1])
+    return run
+
+
+def time_calls(fn: Callable[[np.ndarray], Any], frame: np.ndarray, runs: int, warmup: int) -> Dict[str, float]:
+    """p50/p99 (ms) of ``fn(frame)`` over ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn(frame)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn(frame)
+        times.append((time.perf_counter() - t) * 1000.0)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def candidates(device: str) -> List[Tuple[str, str, str, Dict[str, Any]]]:
+    """(key, backend, precision, options) to measure on ``device``."""
+    if device.startswith("cuda"):
+        return [("torch-fp32", "torch", "fp32", {}),
+                ("torch-fp16", "torch", "fp16", {}),
+                ("torch-fp16-cudagraph", "torch", "fp16", {"cuda_graph": True}),
+                ("torch-fp16-compile", "torch", "fp16", {"compile": True}),
+                ("onnxruntime-fp32", "onnxruntime", "fp32", {}),
+                ("tensorrt-fp16", "tensorrt", "fp16", {}),
+                ("tensorrt-int8", "tensorrt", "int8", {})]
+    return [("torch-fp32", "torch", "fp32", {}),
+            ("onnxruntime-fp32", "onnxruntime", "fp32", {}),
+            ("onnxruntime-int8", "onnxruntime", "int8", {})]
+
+
+def _build(model: Any, meta: Dict[str, Any], backend: str, precision: str, device: str, options: Dict[str, Any],
+           calib: List[np.ndarray], threads: Optional[int]) -> Any:
+    from .optimize import build_candidate
+    if backend == "torch":
+        from .torch_backend import TorchPilot
+        return TorchPilot(model, meta, device=device, precision=precision,
+                          cuda_graph=options.get("cuda_graph", False), compile=options.get("compile", False))
+    if backend == "onnxruntime" and device.startswith("cuda"):
+        from .onnx_backend import import_onnxruntime
+        if "CUDAExecutionProvider" not in import_onnxruntime().get_available_providers():
+            raise RuntimeError("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
+    return build_candidate(model, meta, backend, precision, device, calib, intra_op_threads=threads)[0]
+
+
+def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size: int = 224,
+              arch: str = "resnet18", checkpoint: Optional[str] = None, threads: Optional[int] = None,
+              parity_frames: int = 16, calib_frames: int = 32, only: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Measure every candidate on ``device``; returns the JSON-able report described in the module docstring.
+
+    ``threads``: ONNX Runtime intra-op threads (default physical cores); torch keeps its own default.
+    ``only``: keys to measure (e.g. ["onnxruntime-int8"]). Raises ValueError for CUDA without a GPU.
+    """
+    import torch
+    from .onnx_backend import physical_cores
+    from .parity import compare
+    from .preprocess import normalization_meta
+    from .torch_backend import TorchPilot
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked but torch sees no GPU (torch %s)" % torch.__version__)
+    if checkpoint:
+        from .checkpoint import load_checkpoint
+        model, meta = load_checkpoint(checkpoint)
+    else:
+        from .model import build_model
+        torch.manual_seed(0)
+        model = build_model(arch, 2, pretrained=False).eval()
+        meta = {"arch": arch, "input_size": [input_size, input_size], "categories": ["apex"], "num_outputs": 2,
+                "normalization": normalization_meta()}
+    size = tuple(meta["input_size"])
+    frames = road_frames(parity_frames + calib_frames + 1, size)
+    frame, heldout, calib = frames[0], frames[1:1 + parity_frames], frames[1 + parity_frames:]
+    fp32 = TorchPilot(copy.deepcopy(model), meta, device="cpu")
+    norm = meta["normalization"]
+    reference = upstream_reference(copy.deepcopy(model), device, norm["mean"], norm["std"])
+    ref = time_calls(reference, frame, runs, warmup)
+    report = {"device": device, "device_name": _device_name(device), "arch": meta.get("arch"),
+              "input_size": list(size), "runs": runs, "warmup": warmup,
+              "threads": {"torch": torch.get_num_threads(), "onnxruntime": int(threads or physical_cores())},
+              "checkpoint": checkpoint, "reference_ms": ref["p50_ms"],
+              "reference": dict(ref, what="PIL to_tensor + normalize + eager fp32 %s on %s" % (meta.get("arch"), device)),
+              "results": {}, "skipped": {}, "versions": _versions()}  # type: Dict[str, Any]
+    for key, backend, precision, options in candidates(device):
+        if only and key not in only:
+            continue
+        try:
+            t = time.time()
+            pilot = _build(copy.deepcopy(model), meta, backend, precision, device, options, calib, threads)
+            build_s = time.time() - t
+            timing = time_calls(pilot, frame, runs, warmup)
+            stages = pilot.last_timing_ms
+            dx = compare(fp32, pilot, heldout)["max_abs_dx"]
+        except Exception as e:  # a backend missing here is a result, not a crash
+            report["skipped"][key] = "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[0] if str(e) else "")
+            logger.info("skipped %s: %s", key, report["skipped"][key])
+            continue
+        report["results"][key] = dict(timing, speedup=ref["p50_ms"] / timing["p50_ms"], max_abs_dx=dx,
+                                      within_tolerance=dx <= TOLERANCE, build_s=build_s,
+                                      last_stage_ms=stages)
+    ok = [k for k, r in report["results"].items() if r["within_tolerance"]]
+    report["best"] = min(ok, key=lambda k: report["results"][k]["p50_ms"]) if ok else None
+    return report
+
+
+def _device_name(device: str) -> str:
+    import torch
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    import psutil
+    return "%s, %s physical / %s logical cores" % (platform.processor() or platform.machine(),
+                                                   psutil.cpu_count(logical=False), psutil.cpu_count())
+
+
+def _versions() -> Dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "torchvision", "onnxruntime", "tensorrt", "torch2trt"):
+        try:
+            out[name] = str(getattr(__import__(name), "__version__", "installed"))
+        except ImportError:
+            pass
+    return out
+
+
+def format_report(report: Dict[str, Any]) -> str:
+    """A table: backend-precision, p50, p99, speedup over the reference, max |dx|."""
+    lines = ["device: %s (%s), input %dx%d, %d runs after %d warm-up" % (
+        report["device"], report["device_name"], report["input_size"][0], report["input_size"][1],
+        report["runs"], report["warmup"]),
+        "%-24s %9s %9s %8s %10s" % ("backend-precision", "p50 ms", "p99 ms", "speedup", "max |dx|"),
+        "%-24s %9.2f %9.2f %8s %10s" % ("reference (upstream)", report["reference"]["p50_ms"],
+                                        report["reference"]["p99_ms"], "1.00x", "-")]
+    for key, r in report["results"].items():
+        lines.append("%-24s %9.2f %9.2f %7.2fx %10.4g%s" % (key, r["p50_ms"], r["p99_ms"], r["speedup"],
+                                                          r["max_abs_dx"], "" if r["within_tolerance"] else " (!)"))
+    for key, why in report["skipped"].items():
+        lines.append("%-24s skipped: %s" % (key, why))
+    if report.get("best"):
+        lines.append("best within |dx| <= %.2f: %s (%.2fx)" % (TOLERANCE, report["best"],
+                                                               report["results"][report["best"]]["speedup"]))
+    return "\n".join(lines)

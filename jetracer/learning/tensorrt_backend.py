@@ -1,0 +1,141 @@
+"""TensorRT through torch2trt (on the Jetson): build, save and load ``*_trt.pth`` engines.
+
+The engine file is exactly what torch2trt's ``TRTModule.state_dict()`` gives, so upstream's
+``TRTModule().load_state_dict(torch.load(path))`` keeps working. What jetracer needs beside it lives
+in a sidecar ``*_trt.json``: the TensorRT (and torch2trt) version that built it, the checkpoint's meta
+(input size, categories, normalisation), precision and parity. An engine only deserializes with the
+TensorRT that built it, so loading one built by another version is refused with the rebuild command.
+
+The Jetson Nano's GPU runs fp16, not int8; int8 (Xavier/Orin, desktop GPUs) is calibrated on
+training frames through torch2trt's ``int8_calib_dataset``.
+"""
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .pilot import MissingBackendError, Pilot, PilotLoadError, Stopwatch
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = ("torch2trt is not installed. On the Jetson install it with:\n"
+                "    git clone https://github.com/NVIDIA-AI-IOT/torch2trt && cd torch2trt && "
+                "sudo python3 setup.py install --plugins\n"
+                "Elsewhere use the portable paths: --backend onnxruntime or --backend torch.")
+
+
+def import_torch2trt() -> Any:
+    """The ``torch2trt`` module, or MissingBackendError with the Jetson install command."""
+    try:
+        import torch2trt
+    except ImportError:
+        raise MissingBackendError(INSTALL_HINT)
+    return torch2trt
+
+
+def tensorrt_version() -> str:
+    """The installed TensorRT's version string."""
+    import tensorrt
+    return tensorrt.__version__
+
+
+def sidecar_path(engine_path: str) -> str:
+    """``model_trt.pth`` -> ``model_trt.json``."""
+    return os.path.splitext(engine_path)[0] + ".json"
+
+
+def check_engine_version(path: str, built_with: Optional[str], running: str) -> None:
+    """Refuse an engine built by another TensorRT (it would fail to deserialize with an obscure error)."""
+    if built_with is not None and built_with != running:
+        raise PilotLoadError(
+            "%s was built with TensorRT %s but this machine runs TensorRT %s; engines only load with the "
+            "TensorRT that built them. Rebuild it here: jetracer optimize CHECKPOINT --backend tensorrt "
+            "--precision fp16 --out %s" % (path, built_with, running, path))
+
+
+def build_engine(model: Any, meta: Dict[str, Any], precision: str,
+                 calib_frames: Sequence[np.ndarray] = ()) -> Any:
+    """fp32 torch ``model`` -> torch2trt ``TRTModule`` (fp16 or int8) on the GPU, batch 1."""
+    import torch
+    from .preprocess import Preprocessor
+    t2t = import_torch2trt()
+    if precision not in ("fp32", "fp16", "int8"):
+        raise ValueError("precision must be fp32, fp16 or int8, got %s" % precision)
+    model = model.float().eval().cuda()
+    pre = Preprocessor(meta.get("input_size", 224), device="cuda", **_norm(meta))
+    example = torch.zeros((1, 3) + pre.input_size, device="cuda")
+    kwargs = {"fp16_mode": precision in ("fp16", "int8"), "max_batch_size": 1}
+    if precision == "int8":
+        if not len(calib_frames):
+            raise ValueError("int8 needs calibration frames: pass --calib-dataset DIR (the training data)")
+        kwargs.update(int8_mode=True, int8_calib_dataset=[[pre(f).contiguous()] for f in calib_frames])
+    with torch.no_grad():
+        return t2t.torch2trt(model, [example], **kwargs)
+
+
+def _norm(meta: Dict[str, Any]) -> Dict[str, Any]:
+    norm = meta.get("normalization") or {}
+    return {k: norm[k] for k in ("mean", "std") if k in norm}
+
+
+def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str, parity: Dict[str, Any]) -> List[str]:
+    """Write the TRTModule state dict (``*_trt.pth``) and its ``*_trt.json`` sidecar; returns both paths."""
+    import torch
+    if not path.endswith("_trt.pth"):
+        raise ValueError("TensorRT engine files are named *_trt.pth (got %s)" % path)
+    t2t = import_torch2trt()
+    torch.save(trt_module.state_dict(), path)
+    side = dict(meta, format="jetracer.tensorrt", version=1, backend="tensorrt", precision=precision,
+                parity=parity, tensorrt_version=tensorrt_version(),
+                torch2trt_version=getattr(t2t, "__version__", "unknown"), torch_version=torch.__version__)
+    with open(sidecar_path(path), "w") as f:
+        json.dump(side, f, indent=1, sort_keys=True)
+    return [path, sidecar_path(path)]
+
+
+class TensorRTPilot(Pilot):
+    """A torch2trt ``TRTModule`` fed by the GPU ``Preprocessor`` (uint8 upload, normalise on the GPU)."""
+
+    backend = "tensorrt"
+
+    def __init__(self, trt_module: Any, meta: Dict[str, Any], path: str = "") -> None:
+        from .preprocess import Preprocessor
+        super(TensorRTPilot, self).__init__(meta, path=path)
+        self.precision = meta.get("precision", "fp16")
+        self.module = trt_module
+        self.preprocessor = Preprocessor(self.input_size, self.mean, self.std, device="cuda")
+
+    @classmethod
+    def load(cls, path: str, device: str = "cuda", **_: Any) -> "TensorRTPilot":
+        """Load ``*_trt.pth`` (+ sidecar); refuses another TensorRT's engine and a missing torch2trt."""
+        side = sidecar_path(path)
+        meta = {}  # type: Dict[str, Any]
+        if os.path.exists(side):
+            try:
+                with open(side) as f:
+                    meta = json.load(f)
+            except ValueError as e:
+                raise PilotLoadError("%s is not valid JSON (%s); rebuild the engine with jetracer optimize" % (side, e))
+        else:
+            logger.warning("%s has no sidecar %s: assuming upstream's 224x224 ImageNet input and not checking "
+                           "the TensorRT version", path, side)
+        t2t = import_torch2trt()
+        if not str(device).startswith("cuda"):
+            raise PilotLoadError("%s is a TensorRT engine and runs on the GPU only (device %s asked)" % (path, device))
+        check_engine_version(path, meta.get("tensorrt_version"), tensorrt_version())
+        from .pilot import torch_load
+        module = t2t.TRTModule()
+        module.load_state_dict(torch_load(path, weights_only=False))
+        return cls(module, meta, path=path)
+
+    def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
+        import torch
+        watch = Stopwatch()
+        x = self.preprocessor(frame_bgr)
+        pre = watch.lap()
+        with torch.no_grad():
+            out = self.module(x).float().cpu().numpy()[0]
+        self.last_timing_ms = {"preprocess": pre, "inference": watch.lap()}
+        return out
