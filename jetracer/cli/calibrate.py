@@ -1,0 +1,35 @@
+"""``jetracer calibrate``: steering centre/end points and ESC neutral/forward/reverse, saved to the user config."""
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("calibrate", help="walk through steering and ESC calibration and save it",
+                              description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter; "
+                                          "the result goes to the user config (profile_overrides), which the car loads.")
+    p.add_argument("--config", help="user config file to read and update")
+    p.add_argument("--steering-only", action="store_true", help="skip the ESC steps")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..services.calibrate import CalibrationAborted, calibrate
+
+    config = load_config(args.config)
+
+    def ask(prompt: str) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise CalibrationAborted("input ended; nothing saved")
+        sys.stdout.write(prompt + line)
+        return line
+
+    try:
+        calibrate(config, ask=ask if not sys.stdin.isatty() else input, throttle=not args.steering_only)
+    except (CalibrationAborted, ValueError) as e:
+        print("jetracer calibrate: %s" % e, file=sys.stderr)
+        return 1
+    return 0
