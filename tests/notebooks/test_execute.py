@@ -20,3 +20,14 @@ def test_data_collection_saves_the_clicked_label(run_notebook, workdir):
     assert [os.path.basename(p).split("_")[:2] for p in saved] == [["150", "60"]]
     assert "1 images; per category: {'apex': 1}" in cell_text(nb, "scan_dataset")
     assert "stopped: throttle output 0.00" in cell_text(nb, "panel.stop()")
+
+
+def test_train_model_writes_a_checkpoint_that_loads(run_notebook, workdir):
+    run_notebook("data_collection.ipynb")  # its clicked image is part of the training data
+    nb = run_notebook("train_model.ipynb")
+    from jetracer.learning.pilot import load_pilot
+
+    pilot = load_pilot(str(workdir / "models" / "road.pth"))
+    assert pilot.input_size == (64, 64)
+    assert (workdir / "models" / "road_loss.png").stat().st_size > 1000
+    assert "test:" in cell_text(nb, 'result.metrics["test"]')
