@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import copy
 import logging
-import math
 import os
 import random
 import sys

@@ -1,0 +1,179 @@
+"""Training: session split, label-consistent augmentation, a tiny model that learns, checkpoint, DDP on gloo."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from jetracer.learning.augment import TrainTransform, affine, hflip, resize
+from jetracer.learning.checkpoint import load_checkpoint
+from jetracer.learning.dataset import Entry, scan_dataset
+from jetracer.learning.split import split_by_session
+from jetracer.learning.train import train
+
+torch.set_num_threads(1)
+
+
+def _entries(sessions, per_session):
+    return [Entry("/d/apex/%d_%d_%s-%d.jpg" % (k, k, s, k), "apex", k, k, 64, 64, s, float(k), "test")
+            for s in sessions for k in range(per_session)]
+
+
+def _dot_frame(u, v, w=64, h=48):
+    frame = np.zeros((h, w, 3), np.uint8)
+    frame[v, u] = (255, 255, 255)
+    return frame
+
+
+def _brightest(frame):
+    v, u = np.unravel_index(frame.sum(axis=2).argmax(), frame.shape[:2])
+    return u, v
+
+
+def test_split_keeps_each_session_on_one_side_and_is_deterministic():
+    entries = _entries(["drive-%03d" % i for i in range(40)], 5)
+    split = split_by_session(entries, 0.15, 0.15, seed=3)
+    assert split.method == "session-hash"
+    sides = [set(entries[i].session for i in getattr(split, s)) for s in ("train", "val", "test")]
+    assert all(sides) and not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert sorted(split.train + split.val + split.test) == list(range(len(entries)))
+    again = split_by_session(list(reversed(entries)), 0.15, 0.15, seed=3)
+    assert again.sessions == split.sessions
+    # a new session does not move the old ones
+    grown = split_by_session(entries + _entries(["drive-new"], 5), 0.15, 0.15, seed=3)
+    for side in ("train", "val", "test"):
+        assert set(split.sessions[side]) <= set(grown.sessions[side])
+
+
+def test_few_sessions_split_in_time_blocks_and_say_so():
+    entries = _entries(["only"], 20)
+    split = split_by_session(entries, 0.1, 0.1)
+    assert split.method == "time-blocks" and "contiguous time blocks" in split.note
+    times = {s: [entries[i].time for i in getattr(split, s)] for s in ("train", "val", "test")}
+    assert max(times["train"]) < min(times["val"]) and max(times["val"]) < min(times["test"])
+    assert (len(times["train"]), len(times["val"]), len(times["test"])) == (16, 2, 2)
+
+
+def test_horizontal_flip_negates_x():
+    frame = _dot_frame(50, 10)
+    flipped, u, v = hflip(frame, 50.0, 10.0)
+    assert (u, v) == (13.0, 10.0) and _brightest(flipped) == (13, 10)
+    w = frame.shape[1]
+    x, x_flipped = (50 - w / 2.0) / (w / 2.0), (u - w / 2.0) / (w / 2.0)
+    assert x_flipped == pytest.approx(-x - 2.0 / w)  # mirrored about the image centre, one pixel column width
+
+
+def test_affine_moves_the_label_with_the_image():
+    frame = _dot_frame(40, 12)
+    frame[11:14, 39:42] = 255  # a small blob survives bilinear interpolation
+    moved, u, v = affine(frame, 40.0, 12.0, angle_deg=4.0, tx_px=-3.0, ty_px=2.0)
+    bu, bv = _brightest(moved)
+    assert abs(bu - u) <= 1 and abs(bv - v) <= 1 and (abs(u - 40) > 2 or abs(v - 12) > 2)
+    # a draw that would push the label out of the image is not applied
+    edge = _dot_frame(63, 0)
+    same, u2, v2 = affine(edge, 63.0, 0.0, angle_deg=0.0, tx_px=5.0, ty_px=0.0)
+    assert same is edge and (u2, v2) == (63.0, 0.0)
+
+
+def test_train_transform_resizes_and_keeps_label_on_the_marked_point():
+    frame = np.zeros((96, 128, 3), np.uint8)
+    frame[28:36, 96:104] = 255
+    tf = TrainTransform((48, 64), brightness=0, contrast=0, saturation=0, hue_deg=0)
+    for seed in range(6):
+        out, u, v = tf(frame, 99.5, 31.5, rng=np.random.RandomState(seed))
+        assert out.shape == (48, 64, 3)
+        weight = out.sum(axis=2).astype(np.float64)
+        ys, xs = np.mgrid[:48, :64]
+        cu, cv = (weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum()
+        assert abs(cu - u) <= 0.75 and abs(cv - v) <= 0.75, (seed, cu, cv, u, v)
+    small, u, v = resize(frame, 100.0, 30.0, (48, 64))
+    assert (u, v) == (50.0, 15.0)
+
+
+def test_training_reduces_validation_error_and_writes_checkpoint_and_plot(tiny_dataset, tmp_path):
+    out = str(tmp_path / "run" / "model.pth")
+    epochs_seen = []
+    result = train([tiny_dataset], out, epochs=8, batch_size=16, input_size=64, lr=1e-3, pretrained=False,
+                   progress=False, patience=0, seed=0, callback=lambda rec: epochs_seen.append(rec["epoch"]))
+    assert epochs_seen == list(range(1, 9))
+    before = result.history[0]["val"]
+    best = result.metrics["val"]
+    assert best["loss"] < 0.5 * before["loss"]
+    assert best["mean_abs_du_px"] < before["mean_abs_du_px"]
+    assert sorted(os.listdir(str(tmp_path / "run"))) == ["model.pth", "model_loss.png"]
+    with open(result.loss_plot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    model, meta = load_checkpoint(out)
+    for key in ("format", "version", "arch", "input_size", "categories", "num_outputs", "normalization",
+                "train_args", "split", "metrics", "epoch", "created", "torch_version"):
+        assert key in meta, key
+    assert meta["input_size"] == [64, 64] and meta["categories"] == ["apex"] and meta["num_outputs"] == 2
+    assert meta["epoch"] == result.best_epoch and meta["train_args"]["lr"] == 1e-3
+    sessions = [set(meta["split"][s]) for s in ("train", "val", "test")]
+    assert all(sessions) and not (sessions[0] & (sessions[1] | sessions[2])) and not (sessions[1] & sessions[2])
+    for side in ("val", "test"):
+        for key in ("loss", "mean_abs_du_px", "median_abs_du_px", "mean_abs_dv_px", "median_abs_dv_px"):
+            assert np.isfinite(meta["metrics"][side][key])
+    assert result.images_per_s > 0
+
+
+def test_early_stopping_and_callback_stop(tiny_dataset, tmp_path):
+    result = train([tiny_dataset], str(tmp_path / "m.pth"), epochs=20, batch_size=32, input_size=32,
+                   pretrained=False, progress=False, patience=1, lr=1e-6, augment=False)
+    assert result.stopped_early and result.epochs_run < 20
+    stopped = train([tiny_dataset], str(tmp_path / "n.pth"), epochs=5, batch_size=32, input_size=32,
+                    pretrained=False, progress=False, patience=0, callback=lambda rec: rec["epoch"] == 2)
+    assert stopped.epochs_run == 2 and stopped.stopped_early
+
+
+def test_unknown_option_is_refused(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown training option"):
+        train([tiny_dataset], str(tmp_path / "m.pth"), epoch=3)
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_on_gloo_train_disjoint_shards(tiny_dataset, tmp_path):
+    out = str(tmp_path / "ddp.pth")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "jetracer.learning.train", tiny_dataset, "--out", out, "--input-size", "64", "--epochs", "1",
+           "--batch-size", "8", "--device", "cpu", "--workers", "0", "--no-pretrained", "--no-progress"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
+    log = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    _, meta = load_checkpoint(out)
+    dist = meta["distributed"]
+    assert dist["world_size"] == 2 and dist["backend"] == "gloo" and dist["shards_disjoint"] is True
+    assert sum(dist["samples_per_rank"]) == meta["split"]["counts"]["train"] and dist["samples_per_rank"][0] > 0
+    assert meta["train_args"]["world_size"] == 2
+    assert sorted(os.listdir(str(tmp_path))) == ["ddp.pth", "ddp_loss.png"]  # rank 1 wrote nothing else
+
+
+def test_cli_train_writes_checkpoint(tiny_dataset, tmp_path):
+    out = str(tmp_path / "cli.pth")
+    proc = subprocess.run([sys.executable, "-m", "jetracer", "train", tiny_dataset, "--out", out, "--epochs", "1",
+                           "--input-size", "32x48", "--batch-size", "32", "--device", "cpu", "--no-progress"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
+    log = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    assert "ImageNet weights for resnet18 are not available" in log and "checkpoint %s" % out in log
+    _, meta = load_checkpoint(out)
+    assert meta["input_size"] == [32, 48] and json.dumps(meta["metrics"])
+    bad = subprocess.run([sys.executable, "-m", "jetracer", "train", str(tmp_path / "nothing"), "--out", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
+    assert bad.returncode == 2 and b"does not exist" in bad.stdout
+
+
+def test_scan_reports_categories_in_requested_order(tmp_path, make_tiny_dataset):
+    make_tiny_dataset(str(tmp_path / "d"), sessions=1, frames_per_session=2, category="apex")
+    make_tiny_dataset(str(tmp_path / "d"), sessions=1, frames_per_session=2, category="bend", seed=1)
+    index = scan_dataset(str(tmp_path / "d"), categories=["bend", "apex"])
+    assert index.categories == ["bend", "apex"] and index.entries[0].category == "bend"
