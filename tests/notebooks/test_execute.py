@@ -31,3 +31,31 @@ def test_train_model_writes_a_checkpoint_that_loads(run_notebook, workdir):
     assert pilot.input_size == (64, 64)
     assert (workdir / "models" / "road_loss.png").stat().st_size > 1000
     assert "test:" in cell_text(nb, 'result.metrics["test"]')
+
+
+def test_optimize_model_writes_a_model_that_passed_parity(run_notebook, workdir):
+    run_notebook("train_model.ipynb")
+    nb = run_notebook("optimize_model.ipynb")
+    from jetracer.learning.pilot import load_pilot
+
+    wrote = cell_text(nb, "available_backends():\n    try")
+    path = wrote.split("wrote ", 1)[1].split(" ", 1)[0]
+    pilot = load_pilot(str(workdir / path))
+    assert pilot.input_size == (64, 64)
+    assert "parity vs fp32: max |dx|" in wrote
+
+
+def test_road_following_drives_with_the_model_and_ends_stopped(run_notebook):
+    run_notebook("optimize_model.ipynb")
+    nb = run_notebook("road_following.ipynb")
+    assert "'iterations': 20" in cell_text(nb, "panel.run(")
+    assert "stopped: throttle output 0.00" in cell_text(nb, "panel.stop()")
+
+
+def test_simulation_drives_along_the_track(run_notebook):
+    nb = run_notebook("simulation.ipynb")
+    assert "'iterations': 90" in cell_text(nb, "panel.run(")
+    report = cell_text(nb, "world.state")
+    driven = float(report.split("driven ", 1)[1].split(" m", 1)[0])
+    assert driven > 0.3, report
+    assert "stopped: throttle output 0.00" in cell_text(nb, "panel.stop()")
