@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 INPUT_NAME = "frame_bgr"
 OUTPUT_NAME = "outputs"
 META_PREFIX = "jetracer."
-# Ops quantized to int8; the fused preprocessing (Cast/Transpose/Gather/AveragePool/Sub/Mul) stays float.
-QUANT_OPS = ["Conv", "Gemm", "MatMul", "Add", "Relu", "MaxPool", "GlobalAveragePool", "Flatten"]
+# Ops quantized to int8; the fused preprocessing (Cast/Transpose/Gather/AveragePool/Sub/Mul) stays float,
+# and so does the regression head (Gemm/MatMul): a few hundred multiply-adds that set the output's precision.
+QUANT_OPS = ["Conv", "Add", "Relu", "MaxPool", "GlobalAveragePool", "Flatten"]
 INSTALL_HINT = ("pip install onnxruntime (desktop, Python >= 3.8; on a Jetson install NVIDIA's onnxruntime-gpu "
                 "wheel for your JetPack), or use --backend torch")
 
@@ -123,7 +124,7 @@ class _FrameReader(object):
 def quantize_int8(model_fp32: Any, calib_frames: Sequence[np.ndarray]) -> Any:
     """Static int8 quantization (QDQ, per-channel weights, MinMax calibration on ``calib_frames``).
 
-    The preprocessing part of the graph stays float; Conv/Gemm/Add/pooling are quantized.
+    The preprocessing and the regression head stay float; convolutions, residual adds and pooling are int8.
     Raises ValueError without calibration frames.
     """
     import onnx
