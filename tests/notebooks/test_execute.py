@@ -1,4 +1,5 @@
 """Every notebook runs top to bottom on emulated chips and the simulator, in smoke mode, and does what it says."""
+import ast
 import glob
 import os
 
@@ -11,6 +12,16 @@ def test_basic_motion_steers_and_ends_stopped(run_notebook):
     # LaTrax profile: steering_gain -0.65 (a longer pulse turns left), so +0.5 (right) sends -0.33
     assert "steering +0.5 -> output sent to the servo -0.33" in sweep
     assert "stopped: throttle output 0.00" in cell_text(nb, "car.stop()")
+
+
+def test_teleoperation_without_a_gamepad_keeps_the_car_at_neutral(run_notebook):
+    nb = run_notebook("teleoperation.ipynb")
+    assert "has not registered yet" in cell_text(nb, "connect_controller(")
+    metrics = ast.literal_eval(cell_text(nb, "panel.run(").strip())
+    # every iteration kept the throttle at neutral, and said why
+    assert sum(metrics["stops"].values()) == metrics["iterations"] == 10
+    assert metrics["stops"]["no gamepad command"] >= 1
+    assert "stopped: throttle output 0.00" in cell_text(nb, "panel.stop()")
 
 
 def test_data_collection_saves_the_clicked_label(run_notebook, workdir):
