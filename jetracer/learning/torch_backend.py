@@ -72,6 +72,8 @@ class TorchPilot(Pilot):
         self.cuda_graph = bool(cuda_graph and cuda)
         self.compiled = bool(compile)
         dtype = torch.float16 if precision == "fp16" else torch.float32
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # one fixed input size: let cuDNN pick its fastest kernels
         self.model = model.eval().to(self.device, dtype=dtype, memory_format=torch.channels_last)
         if self.compiled:
             self.model = torch.compile(self.model)
