@@ -47,7 +47,8 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--out", default=None, help="folder for trajectory.png, camera.avi and result.json")
     d.add_argument("--no-video", action="store_true", help="do not write camera.avi")
     d.add_argument("--json", action="store_true", help="print only the JSON object")
-    d.add_argument("--gain", type=float, default=0.75, help="steering = gain * x + bias (model only)")
+    d.add_argument("--gain", type=float, default=None,
+                   help="steering = gain * x + bias (model only; default: the pure-pursuit gain of this car and camera)")
     d.add_argument("--bias", type=float, default=0.0, help="steering bias (model only)")
     d.add_argument("--throttle", type=float, default=0.2, help="throttle command (model only, default 0.2)")
     d.add_argument("--no-randomize", action="store_true", help="clean frames and the nominal camera")
@@ -94,7 +95,7 @@ def run_drive(args: argparse.Namespace) -> int:
     world = SimWorld(args.profile, track=_track_spec(args), seed=args.seed, fps=args.fps,
                      randomize=not args.no_randomize)
     try:
-        policy = ExpertPolicy(world) if args.expert else model_policy(args.model, args.gain, args.bias, args.throttle)
+        policy = ExpertPolicy(world) if args.expert else model_policy(args.model, args.gain, args.bias, args.throttle, world=world)
         result = evaluate(world, policy, laps=args.laps, max_seconds=args.max_seconds, out_dir=args.out,
                           video=not args.no_video)
     finally:

@@ -14,7 +14,7 @@ from ..config import Config
 from ..state import publish_state
 from .failsafe import install_signal_handlers, self_check
 from .loop import DriveLoop
-from .settings import drive_settings
+from .settings import drive_settings, steering_gain
 from .steering_law import SteeringLaw
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     if settings["mode"] != "manual" and pilot is None and not expert:
         raise ValueError("drive mode %r needs a model: pass --model PATH or set drive.model in %s"
                          % (settings["mode"], config.path))
-    law = SteeringLaw(settings["steering_gain"], settings["steering_bias"], settings["steering_kd"],
-                      settings["throttle"], settings["throttle_mode"], settings["throttle_slowdown"])
     closers = []  # type: List[Any]
     if sim:
         from ..sim.world import SimWorld
@@ -158,6 +156,9 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
         kwargs = dict(period_s=1.0 / profile.camera.capture_fps, watchdog_s=settings["watchdog_s"])
         check_frames = [camera.read() for _ in range(settings["self_check_frames"])]
     closers.append(car.close)
+    law = SteeringLaw(steering_gain(settings, world if sim else None), settings["steering_bias"],
+                      settings["steering_kd"], settings["throttle"], settings["throttle_mode"],
+                      settings["throttle_slowdown"])
     report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
     try:
         if pilot is not None and check_frames and not expert:

@@ -10,7 +10,8 @@ MODES = ("manual", "auto-steer", "auto")
 DEFAULTS = {
     "mode": "auto",               # manual (gamepad), auto-steer (model steers, gamepad throttle), auto
     "model": None,                # path of the pilot (checkpoint / ONNX / TensorRT), see learning.pilot
-    "steering_gain": 0.75,        # steering = steering_gain * x + steering_bias (+ steering_kd * dx/dt)
+    "steering_gain": None,        # steering = steering_gain * x + steering_bias (+ steering_kd * dx/dt);
+                                  # None: upstream's 0.75 on the car, the pure-pursuit gain in the simulator
     "steering_bias": 0.0,
     "steering_kd": 0.0,
     "throttle": 0.2,              # throttle command in auto mode (the car's max_throttle still caps it)
@@ -29,7 +30,7 @@ DEFAULTS = {
 }
 
 _NUMBERS = {
-    "steering_gain": (-5.0, 5.0), "steering_bias": (-1.0, 1.0), "steering_kd": (-1.0, 1.0),
+    "steering_gain": (-10.0, 10.0), "steering_bias": (-1.0, 1.0), "steering_kd": (-1.0, 1.0),
     "throttle": (-1.0, 1.0), "throttle_slowdown": (0.0, 1.0), "max_frame_age_s": (0.001, 10.0),
     "command_timeout_s": (0.001, 10.0), "heartbeat_timeout_s": (0.001, 10.0), "watchdog_s": (0.0, 10.0),
     "self_check_frames": (0, 100), "publish_hz": (0.1, 100.0),
@@ -54,6 +55,23 @@ def drive_settings(section: Optional[Mapping[str, Any]] = None, **overrides: Any
         raise DriveSettingsError("drive.throttle_mode must be constant or slow-in-turns, found %r" % (data["throttle_mode"],))
     for key, (lo, hi) in _NUMBERS.items():
         value = data[key]
+        if key == "steering_gain" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
             raise DriveSettingsError("drive.%s must be a number in [%s, %s], found %r" % (key, lo, hi, value))
     return data
+
+
+UPSTREAM_STEERING_GAIN = 0.75
+
+
+def steering_gain(settings: Mapping[str, Any], world: Any = None) -> float:
+    """The configured gain, else the simulator's pure-pursuit gain for ``world``, else upstream's 0.75
+    (tuned on real cars for hand-clicked targets)."""
+    if settings["steering_gain"] is not None:
+        return float(settings["steering_gain"])
+    if world is not None:
+        from ..sim.labels import pursuit_steering_gain
+
+        return pursuit_steering_gain(world)
+    return UPSTREAM_STEERING_GAIN

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .camera_view import CameraView
 from .controls import StopButtons
 
-LAW_SLIDERS = (("gain", "steering gain", -2.0, 2.0), ("bias", "steering bias", -0.5, 0.5),
+LAW_SLIDERS = (("gain", "steering gain", -8.0, 8.0), ("bias", "steering bias", -0.5, 0.5),
                ("kd", "derivative (kd)", 0.0, 0.2), ("throttle", "throttle", 0.0, 1.0))
 
 

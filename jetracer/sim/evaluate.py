@@ -49,12 +49,21 @@ class ModelPolicy(object):
         return steering, throttle, target
 
 
-def model_policy(path: str, gain: float = 0.75, bias: float = 0.0, throttle: float = 0.2,
-                 throttle_mode: str = "slow-in-turns") -> ModelPolicy:
-    """Load a model file with :func:`jetracer.learning.pilot.load_pilot` and wrap it with the steering law."""
+def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, throttle: float = 0.2,
+                 throttle_mode: str = "slow-in-turns", world: Optional[SimWorld] = None) -> ModelPolicy:
+    """Load a model file with :func:`jetracer.learning.pilot.load_pilot` and wrap it with the steering law.
+
+    ``gain=None`` uses the pure-pursuit gain of ``world``'s car and camera (see
+    :func:`jetracer.sim.labels.pursuit_steering_gain`).
+    """
     from ..driving.steering_law import SteeringLaw
     from ..learning.pilot import load_pilot
+    from .labels import pursuit_steering_gain
 
+    if gain is None:
+        if world is None:
+            raise ValueError("give a steering gain or the world whose car sets it")
+        gain = pursuit_steering_gain(world)
     return ModelPolicy(load_pilot(path), SteeringLaw(gain=gain, bias=bias, throttle=throttle, throttle_mode=throttle_mode))
 
 

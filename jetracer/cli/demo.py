@@ -1,0 +1,37 @@
+"""``jetracer demo``: collect in the simulator, train, optimize, drive laps, print the metrics."""
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("demo", help="the whole workflow in the simulator: collect, train, optimize, drive",
+                              description=__doc__)
+    p.add_argument("--out", default="runs/demo", help="folder for the dataset, model, plot and video (default runs/demo)")
+    p.add_argument("--track", default="twisty", help="built-in track to drive (oval, twisty, narrow; default twisty)")
+    p.add_argument("--laps", type=int, default=3)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds, not a good driver)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, help="override the preset's number of training frames")
+    p.add_argument("--epochs", type=int, help="override the preset's epochs")
+    p.add_argument("--input-size", type=int, help="override the preset's model input size")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    overrides = dict((k, v) for k, v in (("frames", args.frames), ("epochs", args.epochs),
+                                          ("input_size", args.input_size)) if v is not None)
+    report = run_demo(out_dir=args.out, track=args.track, laps=args.laps, device=args.device, quick=args.quick,
+                      seed=args.seed, overrides=overrides)
+    print(json.dumps(report["metrics"]))
+    print("model:      %s (%s)" % (report["model"], report["backend"]))
+    print("trajectory: %s" % report["trajectory_png"])
+    print("video:      %s" % report["video"])
+    print("loss plot:  %s" % report["loss_plot"])
+    print("report:     %s" % (args.out.rstrip("/") + "/report.json"))
+    for note in report["notes"]:
+        print("note: " + note)
+    return 0 if report["metrics"]["laps_completed"] >= args.laps else 1
