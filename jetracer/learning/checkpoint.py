@@ -76,7 +76,7 @@ def save_checkpoint(path: str, model: Any, arch: str, input_size: Any, categorie
         "normalization": _plain(normalization or normalization_meta()),
         "train_args": _plain(train_args or {}), "split": _plain(split or {}), "metrics": _plain(metrics or {}),
         "epoch": int(epoch), "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     ckpt.update(_plain(extra))
     ckpt["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
