@@ -105,7 +105,7 @@ def dataset_frames(meta: Dict[str, Any], dataset_paths: Sequence[str], max_heldo
 def dataset_paths_from_meta(meta: Dict[str, Any]) -> List[str]:
     """The dataset folders the checkpoint was trained on (``train_args``), if recorded."""
     args = meta.get("train_args") or {}
-    for key in ("datasets", "dataset", "data"):
+    for key in ("dataset_dirs", "datasets", "dataset", "data"):
         value = args.get(key)
         if value:
             return [value] if isinstance(value, str) else list(value)
