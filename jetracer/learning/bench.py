@@ -8,7 +8,8 @@ are over ``runs`` calls after ``warmup`` calls. ``max_abs_dx`` is each candidate
 the fp32 model (torch eager on the CPU) over a few synthetic road frames; ``speedup`` is reference p50
 over the candidate's p50. Without a checkpoint the model is a randomly initialised ``arch`` (no download).
 
-torch.compile and CUDA graphs are measured on CUDA only; a candidate that cannot run here (no
+torch.compile (Inductor with freezing; "autotune" = max-autotune) and CUDA graphs are measured on CUDA
+only; ``graph_copies`` says whether a CUDA graph holds the frame upload and result download too; a candidate that cannot run here (no
 torch2trt, no CUDA provider in onnxruntime) is listed under ``skipped`` with the reason.
 """
 import copy
@@ -84,6 +85,8 @@ def candidates(device: str) -> List[Tuple[str, str, str, Dict[str, Any]]]:
                 ("torch-fp16", "torch", "fp16", {}),
                 ("torch-fp16-cudagraph", "torch", "fp16", {"cuda_graph": True}),
                 ("torch-fp16-compile", "torch", "fp16", {"compile": True}),
+                ("torch-fp16-compile-cudagraph", "torch", "fp16", {"compile": True, "cuda_graph": True}),
+                ("torch-fp16-autotune-cudagraph", "torch", "fp16", {"compile": "max-autotune", "cuda_graph": True}),
                 ("onnxruntime-fp32", "onnxruntime", "fp32", {}),
                 ("tensorrt-fp16", "tensorrt", "fp16", {}),
                 ("tensorrt-int8", "tensorrt", "int8", {})]
@@ -159,7 +162,7 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
             continue
         report["results"][key] = dict(timing, speedup=ref["p50_ms"] / timing["p50_ms"], max_abs_dx=dx,
                                       within_tolerance=dx <= TOLERANCE, build_s=build_s,
-                                      last_stage_ms=stages)
+                                      last_stage_ms=stages, graph_copies=getattr(pilot, "graph_copies", None))
     ok = [k for k, r in report["results"].items() if r["within_tolerance"]]
     report["best"] = min(ok, key=lambda k: report["results"][k]["p50_ms"]) if ok else None
     return report

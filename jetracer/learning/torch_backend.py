@@ -6,9 +6,16 @@ An optimized torch file is a small dict, rebuilt by ``TorchPilot.from_dict``::
      "cuda_graph": bool, "compile": bool, "meta": <checkpoint meta without weights>,
      "state_dict": <fp32 weights>, "parity": {...}}
 
-Weights stay fp32 in the file so one file serves the CPU (fp32) and the GPU (fp16). The CUDA graph
-captures the whole step: uint8 frame on the GPU -> BGR->RGB, normalise -> model, so a call is one
-host->device copy of the uint8 frame, one graph replay and one 8-byte copy back.
+Weights stay fp32 in the file so one file serves the CPU (fp32) and the GPU (fp16). On CUDA each
+BatchNorm that follows a convolution is folded into it (fp32 arithmetic, before the fp16 cast; FX
+tracing, skipped for models that do not trace). The CUDA graph captures the whole step: uint8 frame
+upload -> BGR->RGB, normalise -> model -> fp32 (x, y) download into a pinned buffer, so a call is one
+copy of the frame into a persistent pinned buffer, one graph replay and one stream synchronisation
+(the copies stay outside the graph, one call each, where this torch refuses to capture them).
+
+``compile`` (CUDA, torch >= 2): True or "default" is Inductor with freezing (weights as constants,
+pointwise ops fused into one kernel each); "max-autotune" also benchmarks kernel choices (minutes to
+build). With ``cuda_graph`` the compiled step is then captured in the CUDA graph as above.
 """
 import logging
 from typing import Any, Dict, Optional
@@ -21,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZED_FORMAT = "jetracer.optimized"
 META_KEYS = ("arch", "input_size", "categories", "num_outputs", "normalization")
+COMPILE_OPTIONS = {"default": {"freezing": True},
+                   "max-autotune": {"freezing": True, "max_autotune": True}}  # Inductor options per mode
 
 
 def torch_version() -> tuple:
@@ -47,6 +56,60 @@ def build_fp32_model(meta: Dict[str, Any], state_dict: Dict[str, Any]) -> "torch
     return model.eval()
 
 
+def fold_batchnorm(model: "torch.nn.Module") -> "torch.nn.Module":  # noqa: F821
+    """``model`` (eval mode) with every BatchNorm2d whose input is a Conv2d's only use folded into that
+    convolution (``torch.nn.utils.fusion.fuse_conv_bn_eval``, fp32). Same outputs to float rounding,
+    one kernel fewer per pair. Returns ``model`` itself when FX cannot trace it."""
+    import torch
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    try:
+        import torch.fx
+        traced = torch.fx.symbolic_trace(model)
+    except Exception as e:  # data-dependent control flow, untraceable custom layers
+        logger.info("BatchNorm not folded (FX cannot trace %s: %s)", type(model).__name__, e)
+        return model
+    modules = dict(traced.named_modules())
+    for node in list(traced.graph.nodes):
+        bn = modules.get(node.target) if node.op == "call_module" else None
+        conv_node = node.args[0] if node.args else None
+        if (not isinstance(bn, torch.nn.BatchNorm2d) or bn.training or not bn.track_running_stats
+                or not isinstance(conv_node, torch.fx.Node) or conv_node.op != "call_module"
+                or not isinstance(modules.get(conv_node.target), torch.nn.Conv2d) or len(conv_node.users) != 1):
+            continue
+        parent, _, name = conv_node.target.rpartition(".")
+        setattr(modules[parent] if parent else traced, name, fuse_conv_bn_eval(modules[conv_node.target], bn))
+        node.replace_all_uses_with(conv_node)
+        traced.graph.erase_node(node)
+    traced.graph.lint()
+    traced.recompile()
+    if hasattr(traced, "delete_all_unused_submodules"):  # torch >= 1.10
+        traced.delete_all_unused_submodules()
+    return traced.eval()
+
+
+def _step_module(model: "torch.nn.Module", preprocessor: Any) -> "torch.nn.Module":  # noqa: F821
+    """uint8 1xHxWx3 BGR on the device -> fp32 model outputs (1xN): the one module compiled and captured."""
+    import torch
+
+    class FrameToOutputs(torch.nn.Module):
+        def __init__(self) -> None:
+            super(FrameToOutputs, self).__init__()
+            self.model = model
+
+        def forward(self, frames_u8: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+            x = preprocessor.batch(frames_u8).contiguous(memory_format=torch.channels_last)
+            return self.model(x).float()
+    return FrameToOutputs().eval()
+
+
+def compile_options(compile: Any) -> Dict[str, Any]:
+    """Inductor options for ``compile`` (True/"default" or "max-autotune"); ValueError otherwise."""
+    mode = "default" if compile is True else compile
+    if mode not in COMPILE_OPTIONS:
+        raise ValueError("compile must be True or one of %s, not %r" % (sorted(COMPILE_OPTIONS), compile))
+    return dict(COMPILE_OPTIONS[mode])
+
+
 class TorchPilot(Pilot):
     """Eager (optionally fp16/channels-last), CUDA-graph or torch.compile inference of a torch model."""
 
@@ -70,20 +133,44 @@ class TorchPilot(Pilot):
                              % (torch.__version__, device))
         self.precision = precision
         self.cuda_graph = bool(cuda_graph and cuda)
-        self.compiled = bool(compile)
+        self.compiled = compile if compile else False
+        self.graph_copies = ""  # "in-graph" or "outside" once a CUDA graph is captured
         dtype = torch.float16 if precision == "fp16" else torch.float32
         if cuda:
             torch.backends.cudnn.benchmark = True  # one fixed input size: let cuDNN pick its fastest kernels
+            model = fold_batchnorm(model.eval())
         self.model = model.eval().to(self.device, dtype=dtype, memory_format=torch.channels_last)
-        if self.compiled:
-            self.model = torch.compile(self.model)
         self.preprocessor = Preprocessor(self.input_size, self.mean, self.std, device=self.device,
                                          half=precision == "fp16")
+        self.step = _step_module(self.model, self.preprocessor)
+        if self.compiled:
+            self.step = self._compile(compile_options(compile))
         self._graph = None
         if self.cuda_graph:
             self._capture_graph()
         elif cuda or self.compiled:
             self.outputs(np.zeros(self.input_size + (3,), np.uint8))  # warm-up: cuDNN plans, compilation
+
+    def _compile(self, options: Dict[str, Any]) -> Any:
+        """The compiled step, warmed up (compilation happens here); without Inductor options
+        (freezing) when compiling with them fails."""
+        import torch
+        eager = self.step
+        frames = torch.zeros((1,) + self.input_size + (3,), dtype=torch.uint8, device=self.device)
+        try:
+            step = torch.compile(eager, options=options)
+            with torch.no_grad():
+                step(frames)
+        except Exception as e:  # an Inductor pass that this torch/model refuses
+            if not options:
+                raise
+            logger.warning("torch.compile with %s failed (%s: %s); compiling without them",
+                           options, type(e).__name__, str(e).strip().splitlines()[:1])
+            torch._dynamo.reset()
+            step = torch.compile(eager)
+            with torch.no_grad():
+                step(frames)
+        return step
 
     @classmethod
     def from_dict(cls, obj: Dict[str, Any], path: str = "", device: str = "cpu",
@@ -104,25 +191,43 @@ class TorchPilot(Pilot):
                    cuda_graph=bool(cuda_graph), compile=bool(compile), path=path)
 
     def _capture_graph(self) -> None:
+        """Capture upload -> step -> download in one CUDA graph; the copies stay outside the graph
+        (each one call) where this torch refuses to capture copies from/to pinned host memory."""
         import torch
         h, w = self.input_size
         self._static_in = torch.zeros((1, h, w, 3), dtype=torch.uint8, device=self.device)
-        self._host_in = torch.zeros((h, w, 3), dtype=torch.uint8).pin_memory()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
+        self._host_in = torch.zeros((1, h, w, 3), dtype=torch.uint8).pin_memory()
+        self._host_in_np = self._host_in.numpy()[0]
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(stream), torch.no_grad():
-            for _ in range(3):  # warm-up outside the graph (cuDNN autotune, allocator)
-                self._forward(self._static_in)
-        torch.cuda.current_stream().wait_stream(stream)
-        self._graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self._graph), torch.no_grad():
-            self._static_out = self._forward(self._static_in)
-        torch.cuda.synchronize()
-
-    def _forward(self, frames_u8: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
-        import torch
-        x = self.preprocessor.batch(frames_u8).contiguous(memory_format=torch.channels_last)
-        return self.model(x)
+            for _ in range(3):  # warm-up outside the graph (cuDNN autotune, allocator, compilation)
+                out = self.step(self._static_in)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        torch.cuda.synchronize(self.device)
+        self._host_out = torch.zeros(tuple(out.shape), dtype=torch.float32).pin_memory()
+        self._host_out_np = self._host_out.numpy()[0]
+        for copies in (True, False):
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph), torch.no_grad():
+                    if copies:
+                        self._static_in.copy_(self._host_in, non_blocking=True)
+                    self._static_out = self.step(self._static_in)
+                    if copies:
+                        self._host_out.copy_(self._static_out, non_blocking=True)
+            except RuntimeError as e:
+                if not copies:
+                    raise
+                logger.info("host<->device copies not captured in the CUDA graph (%s); copying outside it",
+                            str(e).strip().splitlines()[:1])
+                torch.cuda.synchronize(self.device)
+                continue
+            self.graph_copies = "in-graph" if copies else "outside"
+            break
+        self._graph = graph
+        self._stream = torch.cuda.current_stream(self.device)
+        torch.cuda.synchronize(self.device)
 
     def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
         import torch
@@ -130,16 +235,25 @@ class TorchPilot(Pilot):
         watch = Stopwatch()
         frame = resize_bgr(frame_bgr, self.input_size)
         if self._graph is not None:
-            self._host_in.numpy()[...] = frame
-            self._static_in[0].copy_(self._host_in, non_blocking=True)
+            np.copyto(self._host_in_np, frame)
             pre = watch.lap()
-            self._graph.replay()
-            out = self._static_out.float().cpu().numpy()[0]
+            if self.graph_copies == "outside":
+                self._static_in.copy_(self._host_in, non_blocking=True)
+                self._graph.replay()
+                self._host_out.copy_(self._static_out, non_blocking=True)
+            else:
+                self._graph.replay()
+            self._stream.synchronize()
+            out = self._host_out_np.copy()
         else:
-            with torch.inference_mode():
-                x = self.preprocessor(frame).contiguous(memory_format=torch.channels_last)
+            with torch.no_grad():
+                if not frame.flags["C_CONTIGUOUS"]:
+                    frame = np.ascontiguousarray(frame)
+                x = torch.from_numpy(frame).unsqueeze(0)
+                if self.device.type == "cuda":
+                    x = x.to(self.device, non_blocking=True)
                 pre = watch.lap()
-                out = self.model(x).float().cpu().numpy()[0]
+                out = self.step(x).cpu().numpy()[0]
         self.last_timing_ms = {"preprocess": pre, "inference": watch.lap()}
         return out
 

@@ -26,3 +26,23 @@ def test_bench_json_reports_every_cpu_backend(capsys):
     assert report["results"]["onnxruntime-fp32"]["max_abs_dx"] < 1e-4
     assert report["results"]["onnxruntime-int8"]["max_abs_dx"] > 0
     assert report["best"] in report["results"]
+
+
+def test_batchnorm_folding_keeps_the_outputs_with_no_batchnorm_left():
+    from jetracer.learning.model import build_model
+    from jetracer.learning.torch_backend import fold_batchnorm
+    torch.manual_seed(0)
+    model = build_model("resnet18", 2, pretrained=False).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # stats as after training
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    frames = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(frames)
+        folded = fold_batchnorm(model)
+        got = folded(frames)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in folded.modules()) == 20
+    assert (got - expected).abs().max().item() < 1e-4 and expected.abs().max().item() > 1e-3
