@@ -107,12 +107,12 @@ def test_click_on_camera_image_saves_labelled_frame(jupyterlab, tmp_path):
             page = browser.new_page()
             page.goto(jupyterlab["url"])
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
-                                   "&& window.jupyterapp.shell.currentWidget.context", timeout=60000)
+                                   "&& window.jupyterapp.shell.currentWidget.context", timeout=180000)
             page.evaluate(RUN_ALL)
             image = page.locator("img.jetracer-click-to-label")
             image.wait_for(state="visible", timeout=120000)
             page.wait_for_function("() => { const i = document.querySelector('img.jetracer-click-to-label');"
-                                   " return i && i.naturalWidth > 0; }", timeout=60000)
+                                   " return i && i.naturalWidth > 0; }", timeout=120000)
             image.scroll_into_view_if_needed()
             box = image.bounding_box()
             natural = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
@@ -127,6 +127,9 @@ def test_click_on_camera_image_saves_labelled_frame(jupyterlab, tmp_path):
             page.wait_for_timeout(500)
             page.screenshot(path=shot, full_page=True)
             print("screenshot:", shot)
+        except Exception:
+            page.screenshot(path=os.path.join(ARTIFACTS, "data_collection_failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
     saved = glob.glob(os.path.join(str(jupyterlab["work"]), DATASET, "*.jpg"))
