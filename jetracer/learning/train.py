@@ -117,14 +117,18 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, scheduler: Any, pre
         with _autocast(device, scaler is not None):
             loss = F.mse_loss(select_outputs(model(inputs), category_idx).float(), xy)
         optimizer.zero_grad()
+        stepped = True
         if scaler is not None:
             scaler.scale(loss).backward()
+            scale = scaler.get_scale()
             scaler.step(optimizer)
             scaler.update()
+            stepped = scaler.get_scale() >= scale  # a lowered scale means inf/NaN gradients: step skipped
         else:
             loss.backward()
             optimizer.step()
-        scheduler.step()
+        if stepped:
+            scheduler.step()
         value = loss.item()  # a float, never the graph: summing tensors would keep every batch alive
         total, count, images = total + value, count + 1, images + frames.shape[0]
         bar.set_postfix(loss="%.4f" % value)
@@ -200,12 +204,13 @@ def _worker_init(_: int) -> None:
 
 def _loader(dataset: RoadDataset, batch_size: int, workers: int, device: torch.device, shuffle: bool,
             sampler: Any = None, seed: int = 0, drop_last: bool = False) -> Any:
+    # no persistent_workers: workers left alive until interpreter exit took ~2 minutes to reap (torch 2.11)
     generator = torch.Generator()
     generator.manual_seed(seed)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler, num_workers=workers,
         pin_memory=device.type == "cuda", drop_last=drop_last, generator=generator,
-        persistent_workers=workers > 0, worker_init_fn=_worker_init if workers > 0 else None)
+        worker_init_fn=_worker_init if workers > 0 else None)
 
 
 def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
