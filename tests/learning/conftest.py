@@ -8,7 +8,6 @@ the label is that far point, so even a small model trained for a few epochs lear
 import os
 import shutil
 
-
 import cv2
 import numpy as np
 import pytest
@@ -69,5 +68,3 @@ def tiny_dataset_copy(tiny_dataset, tmp_path) -> str:
 def make_tiny_dataset_fixture():
     """The generator itself, for tests that need another shape: ``make_tiny_dataset(root, ...)``."""
     return make_tiny_dataset
-
-
