@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice; "
+                        "on a machine busy with other work 1 can be several times faster)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and augmentation")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better "
                         "validation loss (0: never; default 5)")

@@ -160,7 +160,7 @@ def test_ddp_two_cpu_processes_on_gloo_train_disjoint_shards(tiny_dataset, tmp_p
 def test_cli_train_writes_checkpoint(tiny_dataset, tmp_path):
     out = str(tmp_path / "cli.pth")
     proc = subprocess.run([sys.executable, "-m", "jetracer", "train", tiny_dataset, "--out", out, "--epochs", "1",
-                           "--input-size", "32x48", "--batch-size", "32", "--device", "cpu", "--no-progress"],
+                           "--input-size", "32x48", "--batch-size", "32", "--device", "cpu", "--threads", "1", "--no-progress"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
     log = proc.stdout.decode(errors="replace")
     assert proc.returncode == 0, log[-3000:]
