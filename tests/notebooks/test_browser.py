@@ -2,7 +2,7 @@
 
 JupyterLab is served on localhost from a scratch copy of the notebooks (emulated chips, simulated
 camera); Playwright drives Debian's headless Chromium (``/usr/bin/chromium``, never a downloaded
-browser): open the notebook, run all cells, click on the live image, and check that a dataset file
+browser): open the notebook, run the cells above the stop cell, click on the live image, and check that a dataset file
 appears whose name holds the clicked pixel, converted from CSS pixels the way the widget does
 (``round(css_offset / shown_size * natural_size)``). A screenshot is saved under ``artifacts/``.
 """
@@ -60,6 +60,10 @@ def jupyterlab(tmp_path):
     notification = settings / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    # JupyterLab 4 renders only the cells in view by default; the test must reach the image after run-all
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = notebook_env(tmp_path / "missing-config.yaml")
     env["JETRACER_NOTEBOOK_SMOKE"] = "0"  # a person clicks here: nothing is labelled programmatically
     env.update({"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
@@ -85,11 +89,19 @@ def jupyterlab(tmp_path):
         log.close()
 
 
-RUN_ALL = """async () => {
+RUN_ALL_BUT_STOP = """async () => {
   const app = window.jupyterapp;
   const panel = app.shell.currentWidget;
   await panel.context.sessionContext.ready;
-  await app.commands.execute('notebook:run-all-cells');
+  panel.content.activeCellIndex = panel.content.widgets.length - 1;
+  await app.commands.execute('notebook:run-all-above');
+}"""
+
+RUN_STOP_CELL = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  panel.content.activeCellIndex = panel.content.widgets.length - 1;
+  await app.commands.execute('notebook:run-cell');
 }"""
 
 
@@ -108,7 +120,7 @@ def test_click_on_camera_image_saves_labelled_frame(jupyterlab, tmp_path):
             page.goto(jupyterlab["url"])
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                                    "&& window.jupyterapp.shell.currentWidget.context", timeout=180000)
-            page.evaluate(RUN_ALL)
+            page.evaluate(RUN_ALL_BUT_STOP)  # as a person does: run the cells, click, then stop
             image = page.locator("img.jetracer-click-to-label")
             image.wait_for(state="visible", timeout=120000)
             page.wait_for_function("() => { const i = document.querySelector('img.jetracer-click-to-label');"
@@ -126,6 +138,7 @@ def test_click_on_camera_image_saves_labelled_frame(jupyterlab, tmp_path):
                 page.wait_for_timeout(200)
             page.wait_for_timeout(500)
             page.screenshot(path=shot, full_page=True)
+            page.evaluate(RUN_STOP_CELL)
             print("screenshot:", shot)
         except Exception:
             page.screenshot(path=os.path.join(ARTIFACTS, "data_collection_failure.png"), full_page=True)
