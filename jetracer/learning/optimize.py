@@ -129,9 +129,11 @@ def build_candidate(model: Any, meta: Dict[str, Any], backend: str, precision: s
             proto = quantize_int8(proto, calib)
         return OnnxPilot(proto, meta=meta, device=device, intra_op_threads=intra_op_threads), proto
     if backend == "torch":
-        from .torch_backend import TorchPilot
+        from .torch_backend import TorchPilot, torch_version
         cuda = device.startswith("cuda")
-        return TorchPilot(model, meta, device=device, precision=precision, cuda_graph=cuda), None
+        compiled = cuda and torch_version() >= (2, 0)  # the 0.23 ms path on an H100; not on JetPack 4.6's torch
+        pilot = TorchPilot(model, meta, device=device, precision=precision, cuda_graph=cuda, compile=compiled)
+        return pilot, {"compile": compiled}
     from .tensorrt_backend import TensorRTPilot, build_engine
     engine = build_engine(model, meta, precision, calib)
     return TensorRTPilot(engine, meta), engine
@@ -191,7 +193,8 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
         files = [out]
     elif backend == "torch":
         from .torch_backend import save_optimized
-        save_optimized(out, dict(meta, state_dict=state_dict), precision, parity, cuda_graph=True)
+        save_optimized(out, dict(meta, state_dict=state_dict), precision, parity, cuda_graph=True,
+                       compile=artefact["compile"])
         files = [out]
     else:
         from .tensorrt_backend import save_engine
