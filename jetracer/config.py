@@ -11,6 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from .atomic import atomic_write
 from .profiles import Profile, deep_merge, load_profile
 
 I2C_MODES = ("hardware", "emulated")
@@ -125,9 +126,6 @@ def save_user_settings(updates: Mapping[str, Any], path: Optional[str] = None) -
             current = yaml.safe_load(f) or {}
     merged = deep_merge(current, updates)
     _validate(deep_merge(copy.deepcopy(DEFAULTS), merged), path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_write(path, "w") as f:
         yaml.safe_dump(merged, f, default_flow_style=False, sort_keys=False)
-    os.replace(tmp, path)
     return path

@@ -9,6 +9,8 @@ import tempfile
 import time
 from typing import Any, Dict, Mapping, Optional
 
+from .atomic import atomic_write
+
 
 def state_path() -> str:
     """``$JETRACER_STATE`` or ``$XDG_RUNTIME_DIR/jetracer/drive_state.json`` (``/tmp`` fallback)."""
@@ -22,13 +24,10 @@ def state_path() -> str:
 def publish_state(state: Mapping[str, Any], path: Optional[str] = None) -> None:
     """Atomically write ``state`` plus a wall-clock ``time`` stamp."""
     path = path or state_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     data = dict(state)
     data["time"] = time.time()
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "w") as f:
+    with atomic_write(path, "w", fsync=False) as f:
         json.dump(data, f)
-    os.replace(tmp, path)
 
 
 def read_state(max_age_s: float = 5.0, path: Optional[str] = None) -> Optional[Dict[str, Any]]:

@@ -14,9 +14,9 @@ Format (``torch.save`` of a dict, written atomically)::
 """
 import datetime
 import os
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..atomic import atomic_write
 from .preprocess import input_hw, normalization_meta
 
 FORMAT = "jetracer.checkpoint"
@@ -44,19 +44,8 @@ def _plain(value: Any) -> Any:
 
 def _atomic_torch_save(obj: Any, path: str) -> None:
     import torch
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def save_checkpoint(path: str, model: Any, arch: str, input_size: Any, categories: Sequence[str],

@@ -19,12 +19,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -230,17 +231,19 @@ class DatasetWriter(object):
     """
 
     def __init__(self, root: str, category: str = DEFAULT_CATEGORY, session: Optional[str] = None,
-                 source: str = "camera", jpeg_quality: int = 95) -> None:
+                 source: str = "camera", jpeg_quality: int = 95, fsync: bool = True) -> None:
         if not category or os.sep in category or category.startswith("."):
             raise ValueError("category must be a plain folder name, got %r" % (category,))
         self.root, self.category = os.fspath(root), category
         self.folder = os.path.join(self.root, category)
         self.session = session or new_session_id()
-        self.source, self.jpeg_quality = source, int(jpeg_quality)
+        self.source, self.jpeg_quality, self.fsync = source, int(jpeg_quality), bool(fsync)
         os.makedirs(self.folder, exist_ok=True)
 
-    def save(self, frame_bgr: np.ndarray, u: Any, v: Any, **extra: Any) -> str:
-        """Write one labelled frame; returns its path. ``extra`` JSON-able fields go to the index line."""
+    def save(self, frame_bgr: np.ndarray, u: Any, v: Any, uid: Optional[str] = None, **extra: Any) -> str:
+        """Write one labelled frame; returns its path. ``uid`` names it (default a fresh UUID; the
+        simulator passes seeded ones so a collection is reproducible); ``extra`` JSON-able fields go to
+        the index line."""
         import cv2
         if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
             raise ValueError("expected a BGR HxWx3 frame, got %r" % (getattr(frame_bgr, "shape", frame_bgr),))
@@ -251,19 +254,10 @@ class DatasetWriter(object):
         ok, buf = cv2.imencode(".jpg", frame_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality])
         if not ok:
             raise IOError("OpenCV could not encode the frame as JPEG")
-        name = "%d_%d_%s.jpg" % (u, v, uuid.uuid1())
+        name = "%d_%d_%s.jpg" % (u, v, uid or uuid.uuid1())
         path = os.path.join(self.folder, name)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buf.tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, fsync=self.fsync) as f:
+            f.write(buf.tobytes())
         record = dict(extra)
         record.update({"file": name, "session": self.session, "width": width, "height": height,
                        "source": self.source, "time": time.time(), "u": u, "v": v})
@@ -271,7 +265,8 @@ class DatasetWriter(object):
         with open(os.path.join(self.folder, INDEX_NAME), "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
-            os.fsync(f.fileno())
+            if self.fsync:
+                os.fsync(f.fileno())
         return path
 
 

@@ -140,10 +140,9 @@ def build_candidate(model: Any, meta: Dict[str, Any], backend: str, precision: s
 
 
 def _write_onnx(proto: Any, path: str) -> None:
-    import onnx
-    tmp = path + ".tmp"
-    onnx.save(proto, tmp)
-    os.replace(tmp, path)
+    from ..atomic import atomic_write
+    with atomic_write(path) as f:
+        f.write(proto.SerializeToString())
 
 
 def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,

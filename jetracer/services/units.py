@@ -11,6 +11,8 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
+from ..atomic import atomic_write
+
 UNIT_DIR = "/etc/systemd/system"
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "units")
 
@@ -66,11 +68,8 @@ def install(user: Optional[str] = None, unit_dir: str = UNIT_DIR, enable: bool =
         if dry_run:
             continue
         try:
-            os.makedirs(unit_dir, exist_ok=True)
-            tmp = path + ".tmp"
-            with open(tmp, "w") as f:
+            with atomic_write(path, "w") as f:
                 f.write(text)
-            os.replace(tmp, path)
         except OSError as e:
             raise ServiceError("cannot write %s (%s); run with sudo or choose --unit-dir" % (path, e))
     if enable and not dry_run:
