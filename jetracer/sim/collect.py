@@ -2,25 +2,22 @@
 
 One episode (session) per track: the perturbed expert drives, and every frame is written as
 ``<out>/<category>/<u>_<v>_<uuid>.jpg`` where (u, v) is the integer label pixel (the path point
-:data:`jetracer.sim.labels.LOOKAHEAD_M` ahead, see :mod:`jetracer.sim.labels`). Each image is written
-to a temporary name in the same folder and renamed (``os.replace``), so a reader never sees half a file.
-
-After an image is in place, one JSON line is appended to ``<out>/<category>/index.jsonl``::
-
-    {"file": "<u>_<v>_<uuid>.jpg", "session": "sim-<track>-s<seed>-e<episode>", "width": 224,
-     "height": 224, "source": "sim", "track": "<track name>", "frame": <frame index in the session>}
+:data:`jetracer.sim.labels.LOOKAHEAD_M` ahead, see :mod:`jetracer.sim.labels`), through the same
+crash-safe :class:`jetracer.learning.dataset.DatasetWriter` the car records with, so the index line of
+each image (``<out>/<category>/index.jsonl``) holds its session ``sim-<track>-s<seed>-e<episode>``,
+size, ``source: sim``, ``track`` and ``frame`` (index in the session).
 
 ``session`` groups frames of one episode, so a dataset split can keep whole sessions apart. The uuid
 is drawn from the episode's random stream: the same arguments write the same files. Each track of
 the list gets its own world seed (from ``seed`` and its position), so appearances differ between tracks.
 """
-import json
 import os
 import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..learning.dataset import DatasetWriter
 from .expert import PerturbedExpert, PurePursuitExpert
 from .labels import pixel_label
 from .world import SimWorld
@@ -48,19 +45,6 @@ def parse_track_list(tracks: Optional[str] = None, seeds: Optional[str] = None) 
     return out or ["oval"]
 
 
-def write_jpeg_atomic(path: str, image: np.ndarray, quality: int = 95) -> None:
-    """Encode ``image`` as JPEG and put it at ``path`` in one rename."""
-    import cv2
-
-    ok, data = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
-    if not ok:
-        raise IOError("could not encode a JPEG for %s" % path)
-    tmp = os.path.join(os.path.dirname(path), ".%s.tmp" % os.path.basename(path))
-    with open(tmp, "wb") as f:
-        f.write(data.tobytes())
-    os.replace(tmp, path)
-
-
 def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profile: Any = "latrax", seed: int = 0,
             category: str = "apex", fps: float = 30, width: int = 224, height: int = 224, randomize: bool = True,
             progress: bool = False) -> Dict[str, Any]:
@@ -72,8 +56,6 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
     if frames < 1:
         raise ValueError("frames must be >= 1, got %r" % frames)
     folder = os.path.join(out_dir, category)
-    os.makedirs(folder, exist_ok=True)
-    index_path = os.path.join(folder, "index.jsonl")
     per_track = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
     sessions = []  # type: List[str]
     written = 0
@@ -82,40 +64,37 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
         from tqdm import tqdm
 
         bar = tqdm(total=frames, unit="frame")
-    with open(index_path, "a") as index:
-        for k, (track_spec, count) in enumerate(zip(tracks, per_track)):
-            if count == 0:
-                continue
-            world_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])   # own looks per track
-            world = SimWorld(profile, track=track_spec, seed=world_seed, fps=fps, width=width, height=height,
-                             randomize=randomize)
-            try:
-                done = 0
+    for k, (track_spec, count) in enumerate(zip(tracks, per_track)):
+        if count == 0:
+            continue
+        world_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])   # own looks per track
+        world = SimWorld(profile, track=track_spec, seed=world_seed, fps=fps, width=width, height=height,
+                         randomize=randomize)
+        try:
+            done = 0
+            while done < count:
+                session = "sim-%s-s%d-e%d" % (world.track.name, world.seed, world.episode)
+                sessions.append(session)
+                writer = DatasetWriter(out_dir, category, session=session, source="sim", fsync=False)
+                driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
+                ids = world.streams.episode
+                i = 0
                 while done < count:
-                    session = "sim-%s-s%d-e%d" % (world.track.name, world.seed, world.episode)
-                    sessions.append(session)
-                    driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
-                    ids = world.streams.episode
-                    i = 0
-                    while done < count:
-                        image = world.render()
-                        u, v = pixel_label(*world.label_uv(), width=width, height=height)
-                        name = "%d_%d_%s.jpg" % (u, v, uuid.UUID(bytes=ids.bytes(16), version=4))
-                        write_jpeg_atomic(os.path.join(folder, name), image)
-                        index.write(json.dumps({"file": name, "session": session, "width": width, "height": height,
-                                                "source": "sim", "track": world.track.name, "frame": i}) + "\n")
-                        index.flush()
-                        done += 1
-                        i += 1
-                        written += 1
-                        if bar is not None:
-                            bar.update(1)
-                        world.car.steering, world.car.throttle = driver.act(world)
-                        if world.step().offtrack:
-                            break
-                    world.reset()
-            finally:
-                world.close()
+                    image = world.render()
+                    u, v = pixel_label(*world.label_uv(), width=width, height=height)
+                    writer.save(image, u, v, uid=str(uuid.UUID(bytes=ids.bytes(16), version=4)),
+                                track=world.track.name, frame=i)
+                    done += 1
+                    i += 1
+                    written += 1
+                    if bar is not None:
+                        bar.update(1)
+                    world.car.steering, world.car.throttle = driver.act(world)
+                    if world.step().offtrack:
+                        break
+                world.reset()
+        finally:
+            world.close()
     if bar is not None:
         bar.close()
     return {"frames": written, "sessions": sessions, "dir": folder}
