@@ -109,6 +109,7 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
         "loss_plot": os.path.abspath(trained.loss_plot) if trained.loss_plot else None,
         "dataset": {"dir": os.path.abspath(data_dir), "frames": collected["frames"], "sessions": len(collected["sessions"])},
         "test_metrics": trained.metrics.get("test"),
+        "train_images_per_s": round(trained.images_per_s, 1),
         "preset": dict(preset, name=preset_name, device=torch_device),
         "timings_s": timings,
         "notes": notes,
