@@ -1,5 +1,6 @@
 """Model building (offline ImageNet fallback) and the checkpoint loader's acceptance and refusals."""
 import os
+import urllib.request
 import warnings
 
 import pytest
@@ -20,6 +21,8 @@ def offline(monkeypatch, tmp_path):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # the discard port: connection refused at once
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
+    # urlopen builds its global opener (and reads the proxy) once; drop the one built with the dead proxy
+    monkeypatch.setattr(urllib.request, "_opener", None)
 
 
 def test_offline_build_warns_once_and_gives_a_working_random_model(offline):

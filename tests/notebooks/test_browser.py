@@ -36,12 +36,14 @@ def _free_port():
 
 
 def _wait_http(url, proc, log_path, timeout_s=90):
+    # localhost never goes through a proxy; urlopen's global opener keeps whatever proxy it first saw
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError("JupyterLab exited with %s:\n%s" % (proc.returncode, open(log_path).read()[-3000:]))
         try:
-            urllib.request.urlopen(url, timeout=2).read()
+            opener.open(url, timeout=2).read()
             return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.3)
