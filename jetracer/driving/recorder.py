@@ -8,16 +8,11 @@ counted, so recording never slows the car.
 import logging
 import queue
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
+
+from ..pixels import pixel_label, to_pixel
 
 logger = logging.getLogger(__name__)
-
-
-def to_pixels(x: float, y: float, width: int, height: int) -> Tuple[int, int]:
-    """Normalised target (x, y) in [-1, 1] -> integer pixel (u, v) inside the image."""
-    u = int(round(width / 2.0 + max(-1.0, min(1.0, x)) * width / 2.0))
-    v = int(round(height / 2.0 + max(-1.0, min(1.0, y)) * height / 2.0))
-    return min(max(u, 0), width - 1), min(max(v, 0), height - 1)
 
 
 class Recorder(object):
@@ -57,7 +52,7 @@ class Recorder(object):
             if item is None:
                 return
             frame, x, y = item
-            u, v = to_pixels(x, y, frame.shape[1], frame.shape[0])
+            u, v = pixel_label(*to_pixel(x, y, frame.shape[1], frame.shape[0]), width=frame.shape[1], height=frame.shape[0])
             try:
                 self.writer.save(frame, u, v)
                 self.saved += 1

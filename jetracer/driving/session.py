@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..config import Config
+from ..pixels import to_normalised
 from ..state import publish_state
 from .failsafe import install_signal_handlers, self_check
 from .loop import DriveLoop
@@ -75,8 +76,7 @@ class LabelPilot(object):
 
     def __call__(self, frame_bgr: Any) -> Any:
         u, v = self.world.label_uv()
-        w, h = self.world.width, self.world.height
-        return (u - w / 2.0) / (w / 2.0), (v - h / 2.0) / (h / 2.0)
+        return to_normalised(u, v, self.world.width, self.world.height)
 
 
 class _Pacer(object):

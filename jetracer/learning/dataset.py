@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..atomic import atomic_write
+from ..pixels import to_normalised
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Entry(object):
     @property
     def xy(self) -> Tuple[float, float]:
         """Normalised label in [-1, 1): ``((u - w/2)/(w/2), (v - h/2)/(h/2))``."""
-        return ((self.u - self.width / 2.0) / (self.width / 2.0), (self.v - self.height / 2.0) / (self.height / 2.0))
+        return to_normalised(self.u, self.v, self.width, self.height)
 
     def __repr__(self) -> str:
         return "Entry(%r, %s, u=%d, v=%d, %dx%d, session=%r)" % (
@@ -316,7 +317,7 @@ class RoadDataset(object):
             raise IOError("could not decode %s; run `jetracer dataset info` to list bad files" % e.path)
         frame, u, v = self.transform(frame, float(e.u), float(e.v))
         h, w = frame.shape[:2]
-        xy = torch.tensor([(u - w / 2.0) / (w / 2.0), (v - h / 2.0) / (h / 2.0)], dtype=torch.float32)
+        xy = torch.tensor(to_normalised(u, v, w, h), dtype=torch.float32)
         return torch.from_numpy(np.ascontiguousarray(frame)), self.categories.index(e.category), xy
 
 

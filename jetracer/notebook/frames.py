@@ -3,7 +3,9 @@
 Frames are BGR uint8 HxWx3 (OpenCV order). Pixel ``(u, v)``: u to the right, v down. Normalised
 ``(x, y)`` in [-1, 1]: ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)`` (see docs/architecture.md).
 """
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
+
+from ..pixels import to_pixel
 
 GREEN = (0, 255, 0)
 RED = (0, 0, 255)
@@ -27,16 +29,6 @@ def to_jpeg(frame_bgr: Any, quality: int = 85) -> bytes:
     return bytes(data)
 
 
-def xy_to_uv(x: float, y: float, width: int, height: int) -> Tuple[int, int]:
-    """Pixel of a normalised point (rounded; may lie outside the image when |x| or |y| > 1)."""
-    return int(round(width / 2.0 * (1.0 + x))), int(round(height / 2.0 * (1.0 + y)))
-
-
-def uv_to_xy(u: float, v: float, width: int, height: int) -> Tuple[float, float]:
-    """Normalised point of a pixel."""
-    return (u - width / 2.0) / (width / 2.0), (v - height / 2.0) / (height / 2.0)
-
-
 def draw_point(frame_bgr: Any, u: float, v: float, color: Sequence[int] = GREEN, radius: int = 0) -> Any:
     """A copy of the frame with a filled circle at pixel ``(u, v)`` (radius 0: about 3% of the width)."""
     cv2 = _cv2()
@@ -55,7 +47,7 @@ def draw_target(frame_bgr: Any, x: float, y: float, color: Sequence[int] = GREEN
     if given, the steering command as a bar along the bottom edge (right of centre: turning right)."""
     cv2 = _cv2()
     h, w = frame_bgr.shape[:2]
-    u, v = xy_to_uv(x, y, w, h)
+    u, v = (int(round(c)) for c in to_pixel(x, y, w, h))
     out = draw_point(frame_bgr, u, v, color)
     cv2.line(out, (w // 2, h - 1), (u, v), tuple(int(c) for c in color), 1)
     if steering is not None:

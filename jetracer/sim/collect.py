@@ -19,7 +19,7 @@ import numpy as np
 
 from ..learning.dataset import DatasetWriter
 from .expert import PerturbedExpert, PurePursuitExpert
-from .labels import pixel_label
+from ..pixels import pixel_label
 from .world import SimWorld
 
 

@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..pixels import to_pixel
+
 from .expert import PurePursuitExpert
 from .world import SimWorld
 
@@ -45,7 +47,7 @@ class ModelPolicy(object):
     def act(self, world: SimWorld, frame: Optional[np.ndarray]) -> Tuple[float, float, Optional[Tuple[float, float]]]:
         x, y = self.pilot(frame)
         steering, throttle = self.law(float(x), world.state.time_s)
-        target = ((float(x) + 1.0) * world.width / 2.0, (float(y) + 1.0) * world.height / 2.0)
+        target = to_pixel(float(x), float(y), world.width, world.height)
         return steering, throttle, target
 
 

@@ -12,6 +12,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from ..pixels import to_normalised
+
 LOOKAHEAD_M = 0.6
 PATH_SAMPLES = 24
 
@@ -42,16 +44,6 @@ def label_uv(renderer: Any, track: Any, pose: Tuple[float, float, float], width:
     return float(np.clip(u, 0.0, w - 1e-3)), float(np.clip(v, 0.0, h - 1e-3))
 
 
-def normalise(u: float, v: float, width: int, height: int) -> Tuple[float, float]:
-    """Pixel (u, v) -> upstream's normalised (x, y) in [-1, 1]."""
-    return (u - width / 2.0) / (width / 2.0), (v - height / 2.0) / (height / 2.0)
-
-
-def pixel_label(u: float, v: float, width: int, height: int) -> Tuple[int, int]:
-    """Integer pixel label for a file name, kept inside the image."""
-    return int(min(max(round(u), 0), width - 1)), int(min(max(round(v), 0), height - 1))
-
-
 def pursuit_steering_gain(world: Any, alpha_deg: float = 5.0) -> float:
     """The steering-law gain (``steering = gain * x``) that turns a label into pure pursuit on this car.
 
@@ -70,7 +62,7 @@ def pursuit_steering_gain(world: Any, alpha_deg: float = 5.0) -> float:
     uv, visible = world.renderer.project(point, (x0, y0, yaw))
     if not visible[0]:
         raise ValueError("a label %.2f m ahead is not visible in this camera" % lookahead)
-    x = (uv[0, 0] - world.width / 2.0) / (world.width / 2.0)
+    x, _ = to_normalised(uv[0, 0], uv[0, 1], world.width, world.height)
     delta = np.arctan2(2.0 * d.wheelbase_m * np.sin(alpha), lookahead)
     full_lock = abs(profile.car.steering_gain) * np.radians(d.max_steer_right_deg)
     return float(delta / full_lock / x)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jetracer.sim.collect import collect, parse_track_list
-from jetracer.sim.labels import normalise
+from jetracer.pixels import to_normalised
 from jetracer.sim.world import SimWorld
 
 
@@ -17,7 +17,7 @@ def test_label_of_a_car_centred_on_a_straight_is_straight_ahead():
     world = SimWorld("latrax", track="oval", randomize=False)
     world.dynamics.reset(*world.track.pose_at(1.0))   # the bottom straight of the oval runs from 0 to 3 m
     u, v = world.label_uv()
-    x, y = normalise(u, v, world.width, world.height)
+    x, y = to_normalised(u, v, world.width, world.height)
     assert abs(u - world.width / 2.0) < 1.0
     assert -1.0 < y < 1.0
     # the label pixel looks at the path point 0.6 m ahead: unprojecting it lands there within 1 cm
