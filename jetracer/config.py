@@ -48,6 +48,7 @@ class Config(object):
     def __init__(self, data: Mapping[str, Any], path: Optional[str] = None) -> None:
         self.data = dict(data)
         self.path = path
+        self._profile = None  # type: Optional[Profile]
 
     profile_name = property(lambda self: self.data["profile"])
     i2c = property(lambda self: self.data["i2c"])
@@ -64,8 +65,13 @@ class Config(object):
         return int(bus) if bus is not None else int(self.load_profile().i2c_bus)
 
     def load_profile(self) -> Profile:
-        """The configured car profile with the user's overrides (e.g. from calibration) applied."""
-        return load_profile(self.data["profile"], self.data["profile_overrides"])
+        """The configured car profile with the user's overrides (e.g. from calibration) applied.
+
+        Read and validated once per Config (a Config does not change; ``with_overrides`` makes a new one).
+        """
+        if self._profile is None:
+            self._profile = load_profile(self.data["profile"], self.data["profile_overrides"])
+        return self._profile
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """A copy with some top-level keys replaced (``None`` values are ignored)."""
