@@ -21,8 +21,8 @@ extras = {
         "onnxslim>=0.1.30; " + DESKTOP_ONLY,
     ],
     "notebooks": ["jupyterlab>=3", "ipywidgets>=7.6", "ipyevents>=2.0", "ipykernel>=5"],
-    # on the car: jtop for GPU load/temperature on the OLED, evdev for a headless gamepad
-    "jetson": ["jetson-stats>=3.1", "evdev>=1.4"],
+    # on the car: evdev for the drive service's headless gamepad (the OLED reads GPU load from sysfs)
+    "jetson": ["evdev>=1.4"],
 }
 extras["demo"] = extras["sim"] + extras["train"]
 extras["dev"] = sorted(set(
