@@ -49,3 +49,16 @@ def test_bad_frames_are_refused_with_the_expected_format():
         Preprocessor(16)(np.zeros((16, 16), np.uint8))
     with pytest.raises(ValueError, match="BGR uint8 HxWx3"):
         preprocess_numpy(np.zeros((16, 16, 3), np.float32), 16)
+
+
+def test_bgr_colour_order_feeds_the_frame_unswapped_as_upstream_did():
+    # upstream: to_tensor(bgr_frame) then Normalize(ImageNet mean/std) - channel 0 is blue with mean[0]
+    frame = np.zeros((8, 8, 3), np.uint8)
+    frame[:] = (255, 0, 128)  # B=255, G=0, R=128
+    expected = [(1.0 - IMAGENET_MEAN[0]) / IMAGENET_STD[0], (0 - IMAGENET_MEAN[1]) / IMAGENET_STD[1],
+                (128 / 255.0 - IMAGENET_MEAN[2]) / IMAGENET_STD[2]]
+    out = Preprocessor((8, 8), color_order="BGR")(frame)
+    assert out[0, :, 2, 2].tolist() == pytest.approx(expected, abs=1e-5)
+    assert preprocess_numpy(frame, 8, color_order="BGR")[0, :, 2, 2].tolist() == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match="RGB or BGR"):
+        Preprocessor(8, color_order="RBG")
