@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from .schema import SCHEMA, validate
+from .schema import SCHEMA, check_profile, validate
 
 PROFILE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -111,7 +111,7 @@ def load_profile(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
     data = _read_yaml(path)
     if overrides:
         data = deep_merge(data, overrides)
-    problems = validate(data, SCHEMA)
+    problems = validate(data, SCHEMA) or check_profile(data)
     if problems:
         raise ProfileError("car profile %s is invalid:\n  - %s" % (path, "\n  - ".join(problems)))
     return Profile(data)

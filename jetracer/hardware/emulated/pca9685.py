@@ -8,28 +8,43 @@ What the model keeps from the datasheet (rev. 4), because the drivers depend on 
   are raised to 3. Output frequency = 25 MHz / (4096 * (PRESCALE + 1)).
 * While asleep the oscillator is off and every output is low (duty 0). Going to sleep with a channel
   active sets MODE1.RESTART; writing 1 to RESTART while awake clears it. Writing 0 to RESTART does nothing.
-* The register pointer auto-increments after each byte only when MODE1.AI (bit 5) is set.
+* The register pointer auto-increments after each byte only when MODE1.AI (bit 5) is set; without it
+  every byte of a block write lands in the same register.
+* The registers change as each byte is acknowledged, but the outputs take the LEDn registers only on
+  the I2C STOP (MODE2.OCH = 0, the power-on default) or on every byte's ACK (MODE2.OCH = 1). So a
+  4-byte write of LEDn_ON_L..LEDn_OFF_H with OCH = 0 changes a channel in one step, while four
+  separate one-byte writes show three intermediate pulses on the way.
 * Writing ALL_LED_ON/OFF_L/H writes that byte of every channel; reading them returns 0.
 * Bit 4 of LEDn_ON_H is full-on, bit 4 of LEDn_OFF_H is full-off; full-off wins.
 * A general-call SWRST (address 0x00, byte 0x06) restores the power-on state.
+
+``pulse_us``, ``duty`` and friends read the outputs (what an oscilloscope shows); ``registers`` is what
+an I2C read returns. ``listeners`` are called with the chip each time the outputs take new values.
+The whole state is a byte string (``state_bytes``/``load_state``), so a bus can keep it in shared memory.
 """
 import threading
-from typing import List
+from typing import Any, Callable, List, Tuple
 
 OSC_HZ = 25e6
 MODE1, MODE2, PRESCALE = 0x00, 0x01, 0xFE
 LED0_ON_L = 0x06
+LED_END = LED0_ON_L + 4 * 16  # first register after LED15_OFF_H
 ALL_LED_ON_L = 0xFA
 RESTART, AI, SLEEP = 0x80, 0x20, 0x10
+OCH = 0x08
 FULL = 0x10
 CHANNELS = 16
+STATE_SIZE = 256 + 64 + 2
 
 
 class PCA9685(object):
-    """The chip's 256 registers plus what an oscilloscope would read off each channel."""
+    """The chip's 256 registers, its latched output stage, and what an oscilloscope would read off each channel."""
+
+    kind = "pca9685"
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # type: Any
+        self.listeners = []  # type: List[Callable[["PCA9685"], None]]
         self.software_reset()
 
     def software_reset(self) -> None:
@@ -43,20 +58,42 @@ class PCA9685(object):
             self.registers[PRESCALE] = 0x1E
             for channel in range(CHANNELS):
                 self.registers[LED0_ON_L + 4 * channel + 3] = FULL
+            self.outputs = bytearray(self.registers[LED0_ON_L:LED_END])
             self._pointer = 0
             self._restart_pending = False
+            self._shown_asleep = True
+            for listener in list(self.listeners):
+                listener(self)
+
+    # -- state as bytes (for a shared-memory bus) -------------------------------------------------
+
+    def state_bytes(self) -> bytes:
+        """Registers, latched outputs, register pointer and the RESTART flag."""
+        with self._lock:
+            return bytes(self.registers) + bytes(self.outputs) + bytes([self._pointer, int(self._restart_pending)])
+
+    def load_state(self, state: bytes) -> None:
+        with self._lock:
+            self.registers = bytearray(state[:256])
+            self.outputs = bytearray(state[256:320])
+            self._pointer, self._restart_pending = state[320], bool(state[321])
+            self._shown_asleep = self.asleep
 
     # -- I2C transactions --------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """One write transaction: the first byte sets the register pointer, the rest are written."""
+        """One write transaction (START, bytes, STOP): the first byte sets the register pointer, the rest are written."""
         with self._lock:
             if not data:
                 return
             self._pointer = data[0]
+            per_ack = bool(self.registers[MODE2] & OCH)
             for value in bytearray(data[1:]):
                 self._write_register(self._pointer, value)
                 self._advance()
+                if per_ack:
+                    self._latch()
+            self._latch()  # STOP
 
     def read(self, length: int) -> bytes:
         """Read ``length`` bytes from the register pointer (auto-increment only with MODE1.AI)."""
@@ -70,6 +107,15 @@ class PCA9685(object):
     def _advance(self) -> None:
         if self.registers[MODE1] & AI:
             self._pointer = (self._pointer + 1) & 0xFF
+
+    def _latch(self) -> None:
+        new = self.registers[LED0_ON_L:LED_END]
+        asleep = self.asleep
+        if new != self.outputs or asleep != self._shown_asleep:
+            self.outputs = bytearray(new)
+            self._shown_asleep = asleep
+            for listener in list(self.listeners):
+                listener(self)
 
     def _read_register(self, register: int) -> int:
         if ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
@@ -87,7 +133,7 @@ class PCA9685(object):
         elif ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
             for channel in range(CHANNELS):
                 self.registers[LED0_ON_L + 4 * channel + register - ALL_LED_ON_L] = value
-        elif 0xFA > register >= 0x46:
+        elif 0xFA > register >= LED_END:
             return  # reserved registers ignore writes
         else:
             self.registers[register] = value
@@ -108,6 +154,11 @@ class PCA9685(object):
         return bool(self.registers[MODE1] & SLEEP)
 
     @property
+    def auto_increment(self) -> bool:
+        """MODE1.AI: block writes fill consecutive registers."""
+        return bool(self.registers[MODE1] & AI)
+
+    @property
     def restart_pending(self) -> bool:
         """MODE1.RESTART as read back: PWM was running when the chip was put to sleep."""
         return self._restart_pending
@@ -122,17 +173,16 @@ class PCA9685(object):
         return OSC_HZ / (4096.0 * (self.prescale + 1))
 
     def counts(self, channel: int) -> List[int]:
-        """``[on, off]`` 12-bit counts of a channel (without the full-on/off bits)."""
-        base = LED0_ON_L + 4 * self._check(channel)
-        r = self.registers
+        """``[on, off]`` 12-bit counts a channel's output uses (without the full-on/off bits)."""
+        base = 4 * self._check(channel)
+        r = self.outputs
         return [r[base] | (r[base + 1] & 0x0F) << 8, r[base + 2] | (r[base + 3] & 0x0F) << 8]
 
     def is_full_on(self, channel: int) -> bool:
-        base = LED0_ON_L + 4 * self._check(channel)
-        return bool(self.registers[base + 1] & FULL) and not self.is_full_off(channel)
+        return bool(self.outputs[4 * self._check(channel) + 1] & FULL) and not self.is_full_off(channel)
 
     def is_full_off(self, channel: int) -> bool:
-        return bool(self.registers[LED0_ON_L + 4 * self._check(channel) + 3] & FULL)
+        return bool(self.outputs[4 * self._check(channel) + 3] & FULL)
 
     def _active(self, channel: int) -> bool:
         return not self.is_full_off(channel) and (self.is_full_on(channel) or len(set(self.counts(channel))) == 2)
@@ -149,9 +199,18 @@ class PCA9685(object):
 
     def pulse_us(self, channel: int) -> float:
         """High time of one period in microseconds (what a servo or ESC reads)."""
-        return self.duty(channel) * 1e6 / self.frequency_hz
+        with self._lock:
+            return self.duty(channel) * 1e6 / self.frequency_hz
+
+    def duties(self) -> Tuple[float, ...]:
+        """Every channel's duty at one instant."""
+        with self._lock:
+            return tuple(self.duty(c) for c in range(CHANNELS))
 
     def _check(self, channel: int) -> int:
         if not 0 <= channel < CHANNELS:
             raise ValueError("PCA9685 channel must be in 0..15, got %r" % (channel,))
         return channel
+
+    def __repr__(self) -> str:
+        return "PCA9685(%s, %.1f Hz)" % ("asleep" if self.asleep else "awake", self.frequency_hz)
