@@ -232,12 +232,12 @@ def _check_pulse_timing(name: str, section: Mapping[str, Any]) -> List[str]:
     lo, hi = tick_range(lo_us, hi_us, real)
     where = "%s.pwm_frequency_hz %d runs at %.2f Hz on the PCA9685 (PRESCALE %d), a period of %.1f us" % (
         name, asked, real, prescale_for(asked), period)
-    if hi >= TICKS:
-        fits = [f for f in range(int(asked), 0, -1) if 1e6 / realised_frequency_hz(f) > hi_us]
-        return ["%s.max_us %d does not fit the PWM period: %s, so a full command would give no pulse; lower "
-                "%s.max_us below %d or %s.pwm_frequency_hz to %d or less"
-                % (name, hi_us, where, name, int(period), name, fits[0] if fits else 1)]
     per_us = real * TICKS / 1e6
+    if hi >= TICKS:
+        fits = [f for f in range(int(asked), 0, -1) if tick_range(lo_us, hi_us, realised_frequency_hz(f))[1] < TICKS]
+        return ["%s.max_us %d does not fit the PWM period: %s, so a full command would give no pulse; lower "
+                "%s.max_us to %d or less or %s.pwm_frequency_hz to %d or less"
+                % (name, hi_us, where, name, int(math.floor((TICKS - 1) / per_us + 1e-9)), name, fits[0] if fits else 1)]
     mid = int(mid_us * per_us + 0.5)
     if not lo < mid < hi:
         return ["%s: min_us %d, center_us %d, max_us %d are less than one PCA9685 step apart (%.1f us at %.2f Hz), "
