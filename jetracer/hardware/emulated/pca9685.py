@@ -50,32 +50,44 @@ class PCA9685(object):
     def software_reset(self) -> None:
         """The power-on register state."""
         with self._lock:
-            self.registers = bytearray(256)
-            self.registers[MODE1] = SLEEP | 0x01
-            self.registers[MODE2] = 0x04
-            self.registers[0x02], self.registers[0x03], self.registers[0x04] = 0xE2, 0xE4, 0xE8
-            self.registers[0x05] = 0xE0
-            self.registers[PRESCALE] = 0x1E
+            self._regs = bytearray(256)
+            self._regs[MODE1] = SLEEP | 0x01
+            self._regs[MODE2] = 0x04
+            self._regs[0x02], self._regs[0x03], self._regs[0x04] = 0xE2, 0xE4, 0xE8
+            self._regs[0x05] = 0xE0
+            self._regs[PRESCALE] = 0x1E
             for channel in range(CHANNELS):
-                self.registers[LED0_ON_L + 4 * channel + 3] = FULL
-            self.outputs = bytearray(self.registers[LED0_ON_L:LED_END])
+                self._regs[LED0_ON_L + 4 * channel + 3] = FULL
+            self._out = bytearray(self._regs[LED0_ON_L:LED_END])
             self._pointer = 0
             self._restart_pending = False
             self._shown_asleep = True
             for listener in list(self.listeners):
                 listener(self)
 
+    @property
+    def registers(self) -> bytearray:
+        """The 256 registers as an I2C read would return them (MODE1's RESTART aside)."""
+        with self._lock:
+            return self._regs
+
+    @property
+    def outputs(self) -> bytearray:
+        """The LEDn_ON_L..LED15_OFF_H values the output stage uses (latched at STOP or ACK)."""
+        with self._lock:
+            return self._out
+
     # -- state as bytes (for a shared-memory bus) -------------------------------------------------
 
     def state_bytes(self) -> bytes:
         """Registers, latched outputs, register pointer and the RESTART flag."""
         with self._lock:
-            return bytes(self.registers) + bytes(self.outputs) + bytes([self._pointer, int(self._restart_pending)])
+            return bytes(self._regs) + bytes(self._out) + bytes([self._pointer, int(self._restart_pending)])
 
     def load_state(self, state: bytes) -> None:
         with self._lock:
-            self.registers = bytearray(state[:256])
-            self.outputs = bytearray(state[256:320])
+            self._regs = bytearray(state[:256])
+            self._out = bytearray(state[256:320])
             self._pointer, self._restart_pending = state[320], bool(state[321])
             self._shown_asleep = self.asleep
 
@@ -87,7 +99,7 @@ class PCA9685(object):
             if not data:
                 return
             self._pointer = data[0]
-            per_ack = bool(self.registers[MODE2] & OCH)
+            per_ack = bool(self._regs[MODE2] & OCH)
             for value in bytearray(data[1:]):
                 self._write_register(self._pointer, value)
                 self._advance()
@@ -105,14 +117,14 @@ class PCA9685(object):
             return bytes(out)
 
     def _advance(self) -> None:
-        if self.registers[MODE1] & AI:
+        if self._regs[MODE1] & AI:
             self._pointer = (self._pointer + 1) & 0xFF
 
     def _latch(self) -> None:
-        new = self.registers[LED0_ON_L:LED_END]
+        new = self._regs[LED0_ON_L:LED_END]
         asleep = self.asleep
-        if new != self.outputs or asleep != self._shown_asleep:
-            self.outputs = bytearray(new)
+        if new != self._out or asleep != self._shown_asleep:
+            self._out = bytearray(new)
             self._shown_asleep = asleep
             for listener in list(self.listeners):
                 listener(self)
@@ -121,68 +133,76 @@ class PCA9685(object):
         if ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
             return 0
         if register == MODE1:
-            return (self.registers[MODE1] & ~RESTART & 0xFF) | (RESTART if self._restart_pending else 0)
-        return self.registers[register]
+            return (self._regs[MODE1] & ~RESTART & 0xFF) | (RESTART if self._restart_pending else 0)
+        return self._regs[register]
 
     def _write_register(self, register: int, value: int) -> None:
         if register == MODE1:
             self._write_mode1(value)
         elif register == PRESCALE:
-            if self.registers[MODE1] & SLEEP:
-                self.registers[PRESCALE] = max(3, value)
+            if self._regs[MODE1] & SLEEP:
+                self._regs[PRESCALE] = max(3, value)
         elif ALL_LED_ON_L <= register <= ALL_LED_ON_L + 3:
             for channel in range(CHANNELS):
-                self.registers[LED0_ON_L + 4 * channel + register - ALL_LED_ON_L] = value
+                self._regs[LED0_ON_L + 4 * channel + register - ALL_LED_ON_L] = value
         elif 0xFA > register >= LED_END:
             return  # reserved registers ignore writes
         else:
-            self.registers[register] = value
+            self._regs[register] = value
 
     def _write_mode1(self, value: int) -> None:
-        was_asleep = bool(self.registers[MODE1] & SLEEP)
+        was_asleep = bool(self._regs[MODE1] & SLEEP)
         asleep = bool(value & SLEEP)
         if asleep and not was_asleep and any(self._active(c) for c in range(CHANNELS)):
             self._restart_pending = True
         if value & RESTART and not asleep and self._restart_pending:
             self._restart_pending = False
-        self.registers[MODE1] = value & ~RESTART & 0xFF
+        self._regs[MODE1] = value & ~RESTART & 0xFF
 
     # -- what the outputs do -------------------------------------------------------------------------
 
     @property
     def asleep(self) -> bool:
-        return bool(self.registers[MODE1] & SLEEP)
+        with self._lock:
+            return bool(self._regs[MODE1] & SLEEP)
 
     @property
     def auto_increment(self) -> bool:
         """MODE1.AI: block writes fill consecutive registers."""
-        return bool(self.registers[MODE1] & AI)
+        with self._lock:
+            return bool(self._regs[MODE1] & AI)
 
     @property
     def restart_pending(self) -> bool:
         """MODE1.RESTART as read back: PWM was running when the chip was put to sleep."""
-        return self._restart_pending
+        with self._lock:
+            return self._restart_pending
 
     @property
     def prescale(self) -> int:
-        return self.registers[PRESCALE]
+        with self._lock:
+            return self._regs[PRESCALE]
 
     @property
     def frequency_hz(self) -> float:
         """The PWM frequency the programmed PRESCALE gives (25 MHz internal oscillator)."""
-        return OSC_HZ / (4096.0 * (self.prescale + 1))
+        with self._lock:
+            return OSC_HZ / (4096.0 * (self._regs[PRESCALE] + 1))
 
     def counts(self, channel: int) -> List[int]:
         """``[on, off]`` 12-bit counts a channel's output uses (without the full-on/off bits)."""
-        base = 4 * self._check(channel)
-        r = self.outputs
-        return [r[base] | (r[base + 1] & 0x0F) << 8, r[base + 2] | (r[base + 3] & 0x0F) << 8]
+        with self._lock:
+            base = 4 * self._check(channel)
+            r = self._out
+            return [r[base] | (r[base + 1] & 0x0F) << 8, r[base + 2] | (r[base + 3] & 0x0F) << 8]
 
     def is_full_on(self, channel: int) -> bool:
-        return bool(self.outputs[4 * self._check(channel) + 1] & FULL) and not self.is_full_off(channel)
+        with self._lock:
+            return bool(self._out[4 * self._check(channel) + 1] & FULL) and not self.is_full_off(channel)
 
     def is_full_off(self, channel: int) -> bool:
-        return bool(self.outputs[4 * self._check(channel) + 3] & FULL)
+        with self._lock:
+            return bool(self._out[4 * self._check(channel) + 3] & FULL)
 
     def _active(self, channel: int) -> bool:
         return not self.is_full_off(channel) and (self.is_full_on(channel) or len(set(self.counts(channel))) == 2)
