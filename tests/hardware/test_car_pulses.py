@@ -254,3 +254,17 @@ def test_upstream_basic_motion_cells(bus, tmp_path, monkeypatch):
     assert_pulse(chip, THROTTLE, 1500.0)
     car.close()
     assert math.isclose(chip.frequency_hz, 50.0, abs_tol=0.05)
+
+
+@pytest.mark.parametrize("profile, wire", [("latrax", "pulses 898-2098 us on channel 1 (neutral 1500 us, full travel 750-2250 us)"),
+                                           ("waveshare_ai", "motor duty at most 80.0% (3277/4096) on channels 0, 3, 4, 7 at 1526 Hz")])
+def test_a_car_logs_its_throttle_limit_once_when_created(bus, tmp_path, caplog, profile, wire):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="jetracer.car"):
+        car = make_car(tmp_path, profile=profile)
+        car.throttle = 0.5
+        car.max_throttle = 0.8
+    records = [r.getMessage() for r in caplog.records if "throttle output limited" in r.getMessage()]
+    assert records == ["car profile %s: throttle output limited to |0.80| of full travel: %s" % (profile, wire)]
+    car.close()
