@@ -18,3 +18,12 @@ def test_emulator_show_prints_the_channel_pulses(tmp_path, monkeypatch, capsys):
     assert "channel  0: duty   6.27%  pulse  1254.2 us" in out
     assert "channel  1: duty   8.40%  pulse  1678.7 us" in out
     assert "throttle output limited to |0.80| of full travel: pulses 898-2098 us on channel 1" in out
+
+
+def test_emulator_show_with_a_bad_profile_is_one_line_on_stderr(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    with pytest.raises(SystemExit) as done:
+        main(["emulator", "show", "--profile", "latrx"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown car profile 'latrx'" in err and "waveshare_pro" in err
