@@ -25,10 +25,15 @@ extras = {
     "jetson": ["evdev>=1.4"],
 }
 extras["demo"] = extras["sim"] + extras["train"]
+# upstream's own PCA9685 stack (CircuitPython libraries over Blinka), run in tests next to ours on the emulated bus
+UPSTREAM_STACK = ["adafruit-circuitpython-servokit>=1.3", "adafruit-circuitpython-pca9685>=3.4",
+                  "adafruit-circuitpython-motor>=3.4", "adafruit-circuitpython-busdevice>=5.2",
+                  "adafruit-circuitpython-register>=1.9"]
 extras["dev"] = sorted(set(
     extras["demo"] + extras["notebooks"]
     + ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "vermin>=1.6", "nbclient>=0.7", "nbformat>=5",
        "playwright>=1.40; " + DESKTOP_ONLY]
+    + [p + "; " + DESKTOP_ONLY for p in UPSTREAM_STACK]
 ))
 
 setup(

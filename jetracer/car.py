@@ -1,14 +1,20 @@
 """Build the configured car: profile + I2C bus (real or emulated) + driver -> a Racecar."""
+import logging
 from typing import Any, Dict, Optional
 
 from .config import Config, load_config
 from .profiles import Profile
 from .racecar import Racecar
 
+logger = logging.getLogger(__name__)
 
-def car_defaults(profile: Profile) -> Dict[str, float]:
-    """The trait values a profile sets on a car (gains, offsets, throttle limit)."""
-    return dict((key, float(value)) for key, value in profile.car.to_dict().items())
+
+def car_defaults(profile: Profile) -> Dict[str, Any]:
+    """What a profile sets on a car: gains, offsets and the throttle limit (floats), and ``throttle_ramp`` if any."""
+    values = {}  # type: Dict[str, Any]
+    for key, value in profile.car.to_dict().items():
+        values[key] = value if key == "throttle_ramp" else float(value)
+    return values
 
 
 def create_driver(config: Config, profile: Profile, i2c: Any = None) -> Any:
@@ -20,7 +26,11 @@ def create_driver(config: Config, profile: Profile, i2c: Any = None) -> Any:
 
 
 class ConfiguredRacecar(Racecar):
-    """A Racecar whose driver and defaults come from the configuration (``jetracer.config``)."""
+    """A Racecar whose driver and defaults come from the configuration (``jetracer.config``).
+
+    It logs its throttle limit once, when created: the profile, ``max_throttle`` as a fraction of
+    full travel and what that is on the wire (ESC pulses or motor duty).
+    """
 
     def __init__(self, config: Optional[Config] = None, i2c: Any = None, **traits: Any) -> None:
         config = config or load_config()
@@ -30,6 +40,15 @@ class ConfiguredRacecar(Racecar):
         self.config = config
         self.profile = profile
         super(ConfiguredRacecar, self).__init__(driver=create_driver(config, profile, i2c), **values)
+        logger.info("%s", self.describe_throttle_limit())
+
+    def describe_throttle_limit(self) -> str:
+        """``max_throttle`` in words: the fraction of full travel and what the driver may put on the wire."""
+        text = "car profile %s: throttle output limited to |%.2f| of full travel: %s" % (
+            self.profile.name, self.max_throttle, self.driver.throttle.describe_limit(self.max_throttle))
+        if self.throttle_ramp is not None:
+            text += "; soft start %s" % (self.throttle_ramp,)
+        return text
 
 
 def create_car(config: Optional[Config] = None, i2c: Any = None, **traits: Any) -> Racecar:

@@ -3,13 +3,18 @@
 Everything that makes a command safe lives here, so every driver (PCA9685 servo/ESC, MotorHAT DC
 motors, the simulator) gets the same behaviour:
 
-* ``steering`` and ``throttle`` are clipped to [-1, 1]; ``|throttle|`` is also clipped to
-  ``max_throttle`` whatever the caller sends.
+* ``steering`` and ``throttle`` are clipped to [-1, 1].
 * A NaN or infinite command is refused (``traitlets.TraitError`` naming the value) and the car keeps
   its last safe state.
-* The value sent to the driver is ``clip(command * gain + offset, -1, 1)`` and is recomputed the
-  moment a gain or offset changes. A zero throttle is always the driver's neutral (the profile's
-  calibrated neutral pulse): ``throttle_offset`` trims moving commands, it never makes a stopped car creep.
+* The steering sent to the driver is ``clip(steering * gain + offset, -1, 1)``.
+* The throttle sent to the driver is ``throttle * gain + offset``, capped to ``|output| <= max_throttle``
+  (the limit holds on what the driver gets, whatever gain and offset say). The offset trims a moving
+  command but never reverses the direction ``throttle * gain`` gives (the output is neutral instead),
+  and a zero throttle is always the driver's neutral (the profile's calibrated neutral pulse): an
+  offset never makes a stopped car creep.
+* Outputs are recomputed the moment a command, gain, offset or limit changes.
+* With a ``throttle_ramp`` (profile data, :mod:`jetracer.throttle_ramp`) ``|throttle output|`` rises
+  by at most one step per interval; slowing down and stopping always apply at once.
 * ``stop()`` puts the throttle at the driver's neutral; an emergency stop latches neutral until
   ``release_estop()``; with ``command_timeout_s > 0`` a watchdog stops the car when throttle
   commands stop arriving. The car stops on context exit and at interpreter exit.
@@ -20,9 +25,11 @@ import math
 import threading
 import time
 import weakref
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Union
 
 import traitlets
+
+from .throttle_ramp import ThrottleRamp
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +70,18 @@ class Racecar(traitlets.HasTraits):
     estopped = traitlets.Bool(default_value=False, read_only=True)
     stop_reason = traitlets.Unicode(default_value="", read_only=True)
 
-    def __init__(self, driver: Any = None, **kwargs: Any) -> None:
+    def __init__(self, driver: Any = None, throttle_ramp: Union[None, ThrottleRamp, Mapping[str, Any]] = None,
+                 **kwargs: Any) -> None:
         self._lock = threading.RLock()
         self._driver = driver
         self._closed = False
         self._last_throttle_command = time.monotonic()
         self._watchdog = None  # type: Optional[threading.Thread]
+        if throttle_ramp is not None and not isinstance(throttle_ramp, ThrottleRamp):
+            throttle_ramp = ThrottleRamp.from_profile(throttle_ramp)
+        self._ramp = throttle_ramp  # type: Optional[ThrottleRamp]
+        self._ramp_due = None  # type: Optional[float]
+        self._ramp_thread = None  # type: Optional[threading.Thread]
         super(Racecar, self).__init__(**kwargs)
         self._send_steering()
         self._send_throttle(neutral=True)
@@ -79,6 +92,11 @@ class Racecar(traitlets.HasTraits):
     @property
     def driver(self) -> Any:
         return self._driver
+
+    @property
+    def throttle_ramp(self) -> Optional[ThrottleRamp]:
+        """The soft start applied to the throttle output, or None."""
+        return self._ramp
 
     # -- validation: runs on every assignment, so it also records command freshness --------------
 
@@ -93,8 +111,7 @@ class Racecar(traitlets.HasTraits):
         if self.estopped and value != 0.0:
             logger.warning("throttle %.2f ignored: emergency stop is latched (call release_estop())", value)
             return 0.0
-        limit = self.max_throttle
-        return _clip(value, -limit, limit)
+        return _clip(value, -1.0, 1.0)
 
     @traitlets.validate("steering_gain", "steering_offset", "throttle_gain", "throttle_offset")
     def _valid_gain(self, proposal: Any) -> float:
@@ -120,14 +137,9 @@ class Racecar(traitlets.HasTraits):
     def _on_steering(self, change: Any) -> None:
         self._send_steering()
 
-    @traitlets.observe("throttle", "throttle_gain", "throttle_offset")
+    @traitlets.observe("throttle", "throttle_gain", "throttle_offset", "max_throttle")
     def _on_throttle(self, change: Any) -> None:
         self._send_throttle()
-
-    @traitlets.observe("max_throttle")
-    def _on_max_throttle(self, change: Any) -> None:
-        if abs(self.throttle) > self.max_throttle:
-            self.throttle = self.throttle
 
     @traitlets.observe("command_timeout_s")
     def _on_timeout(self, change: Any) -> None:
@@ -143,14 +155,28 @@ class Racecar(traitlets.HasTraits):
                 self._driver.set_steering(value)
             self.set_trait("steering_output", value)
 
+    def throttle_target(self) -> float:
+        """The throttle output the current command, gain, offset and limit ask for (before any ramp)."""
+        if self.estopped or self.throttle == 0.0:
+            return 0.0
+        wanted = self.throttle * self.throttle_gain
+        value = wanted + self.throttle_offset
+        if value * wanted <= 0.0:
+            return 0.0  # the offset would reverse (or cancel) the direction the command and gain give
+        limit = self.max_throttle
+        return _clip(value, -limit, limit)
+
     def _send_throttle(self, neutral: bool = False) -> None:
-        if neutral or self.estopped or self.throttle == 0.0:
-            value = 0.0
-        else:
-            value = _clip(self.throttle * self.throttle_gain + self.throttle_offset, -1.0, 1.0)
         with self._lock:
             if self._closed:
                 return
+            value = 0.0 if neutral else self.throttle_target()
+            if self._ramp is not None:
+                value, self._ramp_due = self._ramp.advance(self.throttle_output, value, time.monotonic())
+                if self._ramp_due is not None and self._ramp_thread is None:
+                    self._ramp_thread = threading.Thread(target=_ramp_loop, args=(weakref.ref(self),),
+                                                         name="racecar-throttle-ramp", daemon=True)
+                    self._ramp_thread.start()
             if self._driver is not None:
                 if value == 0.0:
                     self._driver.neutral()
@@ -216,6 +242,29 @@ class Racecar(traitlets.HasTraits):
     def command_age_s(self) -> float:
         """Seconds since the last throttle command or heartbeat."""
         return time.monotonic() - self._last_throttle_command
+
+
+def _ramp_loop(ref: "weakref.ref[Racecar]") -> None:
+    """Take the throttle ramp's next steps while one is due (ends at the target, at neutral or on close)."""
+    while True:
+        car = ref()
+        if car is None:
+            return
+        with car._lock:
+            due = car._ramp_due
+            if due is None or car._closed:
+                car._ramp_thread = None
+                return
+            delay = due - time.monotonic()
+            if delay <= 0:
+                try:
+                    car._send_throttle()
+                except Exception:  # noqa: BLE001 - a failed step must not leave a thread spinning
+                    logger.exception("throttle ramp step failed; the ramp stops")
+                    car._ramp_due, car._ramp_thread = None, None
+                    return
+        del car
+        time.sleep(min(max(delay, 0.0), 0.02))
 
 
 def _watchdog_loop(ref: "weakref.ref[Racecar]") -> None:

@@ -36,15 +36,34 @@ def test_commands_are_clipped_to_unit_range():
     assert car.steering == -1.0
 
 
-def test_max_throttle_is_enforced_whatever_the_caller_sends():
+def test_max_throttle_caps_what_the_driver_gets_whatever_the_caller_sends():
     car = Racecar(max_throttle=0.3)
     car.throttle = 1.0
-    assert car.throttle == pytest.approx(0.3)
+    assert car.throttle == 1.0  # the command is kept as sent; the limit is on the output
     assert car.throttle_output == pytest.approx(0.3)
     car.throttle = -1.0
     assert car.throttle_output == pytest.approx(-0.3)
     car.max_throttle = 0.1
-    assert abs(car.throttle_output) == pytest.approx(0.1)
+    assert car.throttle_output == pytest.approx(-0.1)
+    car.throttle_gain, car.max_throttle = 3.0, 0.5  # a gain cannot pass the limit
+    assert car.throttle_output == pytest.approx(-0.5)
+    car.throttle_gain, car.throttle_offset, car.throttle = 0.8, 0.9, 0.01  # nor an offset
+    assert car.throttle_output == pytest.approx(0.5)
+
+
+def test_an_offset_trims_but_never_reverses_the_direction():
+    car = Racecar(throttle_gain=0.8, throttle_offset=-0.1)
+    car.throttle = 0.1  # 0.08 - 0.1 would be reverse
+    assert car.throttle_output == 0.0
+    car.throttle = 0.5
+    assert car.throttle_output == pytest.approx(0.3)
+    car.throttle = -0.5  # the offset pushes further in reverse: allowed, it is the command's direction
+    assert car.throttle_output == pytest.approx(-0.5)
+    inverted = Racecar(throttle_gain=-1.0, throttle_offset=0.2)  # an inverted ESC: the gain's sign is the wiring
+    inverted.throttle = 0.1
+    assert inverted.throttle_output == 0.0
+    inverted.throttle = 0.5
+    assert inverted.throttle_output == pytest.approx(-0.3)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "fast", None])

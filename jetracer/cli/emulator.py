@@ -1,41 +1,66 @@
-"""``jetracer emulator show``: the pulses the configured car profile puts on each emulated PCA9685 channel.
+"""``jetracer emulator show``: the pulses on each emulated PCA9685 channel.
 
-The emulated chips live in one process, so this builds the car on them, applies ``--steering`` and
-``--throttle`` (through gains, offsets and limits) and prints every active channel: a quick check of
-what a profile or calibration would send to the servo and ESC before trying it on the car.
+Without a shared bus file this builds the configured car on the emulated chips, applies
+``--steering`` and ``--throttle`` (through gains, offsets and the throttle limit) and prints every
+active channel: a quick check of what a profile or calibration would send to the servo and ESC.
+With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer drive`` uses) and no
+command given, it only reads the live chips, so a second terminal sees what the drive process sends.
 """
 import argparse
+import sys
 from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("emulator", help="show the pulses a command produces on the emulated chips",
+    parser = subparsers.add_parser("emulator", help="show the pulses on the emulated chips",
                                    description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("action", choices=("show",))
     parser.add_argument("--profile", default=None, help="car profile name or YAML path (default: configured)")
-    parser.add_argument("--steering", type=float, default=0.0, help="car.steering in [-1, 1]")
-    parser.add_argument("--throttle", type=float, default=0.0, help="car.throttle in [-1, 1]")
+    parser.add_argument("--steering", type=float, default=None, help="car.steering in [-1, 1] (default 0)")
+    parser.add_argument("--throttle", type=float, default=None, help="car.throttle in [-1, 1] (default 0)")
     parser.set_defaults(func=run)
+
+
+def print_chips(bus: Any) -> None:
+    """Every awake PCA9685 on ``bus`` and its channels that carry a signal."""
+    from ..hardware.emulated import PCA9685
+
+    for address in bus.scan():
+        chip = bus.chip(address)
+        if not isinstance(chip, PCA9685):
+            continue
+        if chip.asleep:
+            print("PCA9685 0x%02X asleep (no outputs)" % address)
+            continue
+        print("PCA9685 0x%02X at %.2f Hz (prescale %d)" % (address, chip.frequency_hz, chip.prescale))
+        for channel, duty in enumerate(chip.duties()):
+            if duty > 0:
+                print("  channel %2d: duty %6.2f%%  pulse %7.1f us" % (channel, 100 * duty, duty * 1e6 / chip.frequency_hz))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..car import create_car
     from ..config import load_config
-    from ..hardware.emulated import PCA9685, shared_bus
+    from ..hardware import I2CError
+    from ..hardware.emulated import bus_file, shared_bus
 
-    config = load_config().with_overrides(i2c="emulated", profile=args.profile)
-    car = create_car(config)
-    car.steering, car.throttle = args.steering, args.throttle
-    print("profile %s: steering %+.3f -> output %+.3f, throttle %+.3f -> output %+.3f"
-          % (car.profile.name, car.steering, car.steering_output, car.throttle, car.throttle_output))
-    bus = shared_bus()
-    for address in bus.scan():
-        chip = bus.chip(address)
-        if not isinstance(chip, PCA9685) or chip.asleep:
-            continue
-        print("PCA9685 0x%02X at %.2f Hz (prescale %d)" % (address, chip.frequency_hz, chip.prescale))
-        for channel in range(16):
-            if chip.duty(channel) > 0:
-                print("  channel %2d: duty %6.2f%%  pulse %7.1f us" % (channel, 100 * chip.duty(channel), chip.pulse_us(channel)))
-    car.close()
+    try:
+        path = bus_file()
+        if path and args.steering is None and args.throttle is None:
+            print("shared emulated bus %s (live)" % path)
+            print_chips(shared_bus())
+            return 0
+        config = load_config().with_overrides(i2c="emulated", profile=args.profile)
+        car = create_car(config)
+        try:
+            car.steering, car.throttle = args.steering or 0.0, args.throttle or 0.0
+            print("profile %s: steering %+.3f -> output %+.3f, throttle %+.3f -> output %+.3f"
+                  % (car.profile.name, car.steering, car.steering_output, car.throttle, car.throttle_output))
+            print(car.describe_throttle_limit())
+            print_chips(shared_bus())
+        finally:
+            car.close()
+    except (ValueError, I2CError, OSError) as e:
+        print("jetracer emulator: %s" % str(e).replace("\n", " "), file=sys.stderr)
+        return 2
     return 0

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 
 class Driver(object):
-    """What a car needs from its hardware. Values are in [-1, 1], already gained and clipped."""
+    """What a car needs from its hardware. Values are in [-1, 1], already gained, clipped and limited."""
 
     def set_steering(self, value: float) -> None:
         """-1 -> the steering output's ``min_us`` end, +1 -> its ``max_us`` end."""
@@ -19,7 +19,7 @@ class Driver(object):
         raise NotImplementedError
 
     def neutral(self) -> None:
-        """Throttle to the calibrated neutral (ESC centre pulse, or motors released)."""
+        """Throttle to the calibrated neutral (ESC centre pulse, or the motors' profile neutral: brake or coast)."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -1,41 +1,84 @@
 """How long one car command takes through the real Adafruit stack on the emulated bus.
 
-``python -m jetracer.hardware.bench [--profile latrax] [-n 2000]`` prints microseconds per
-``car.steering = x`` and per ``car.throttle = x`` (traitlets validation, gain/offset, the driver,
-Adafruit PWM.setPWM's four register writes, the emulated SMBus and the PCA9685 model). This bounds
-the software cost of a command; on a real bus add four I2C transactions (about 0.1 ms each at 400 kHz).
+``python -m jetracer.hardware.bench [--profile latrax] [-n 2000] [--shared-file PATH]`` prints
+microseconds and I2C transactions per ``car.steering = x`` and per ``car.throttle = x`` (traitlets
+validation, gain/offset/limit, the driver, the emulated SMBus and the PCA9685 model), and, as a
+reference measured in the same run, one channel change written Adafruit's way (``PWM.setPWM``: four
+one-byte transactions) against ours (``BlockPWM.setPWM``: one block write). On a real bus each
+transaction costs about 0.1 ms at 400 kHz, so the transaction count is what matters on the car.
+``--shared-file`` runs on the file-backed bus that several processes share.
 """
 import argparse
 import os
 import statistics
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 
-def bench_commands(profile: str = "latrax", n: int = 2000, repeats: int = 5) -> Dict[str, float]:
-    """Median over ``repeats`` runs of the mean microseconds per steering and throttle command."""
+def _timed(fn: Callable[[Any], None], values: List[float], repeats: int) -> float:
+    runs = []  # type: List[float]
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for value in values:
+            fn(value)
+        runs.append((time.perf_counter() - started) / len(values) * 1e6)
+    return statistics.median(runs)
+
+
+def _transactions(bus: Any, fn: Callable[[Any], None], values: List[float]) -> float:
+    bus.log[:] = []
+    bus.logging = True
+    try:
+        for value in values:
+            fn(value)
+    finally:
+        bus.logging = False
+    return len([e for e in bus.log if e[1] == "w"]) / float(len(values))
+
+
+def bench_commands(profile: str = "latrax", n: int = 2000, repeats: int = 5,
+                   shared_file: Optional[str] = None) -> Dict[str, float]:
+    """Median over ``repeats`` runs of the mean microseconds (and write transactions) per command."""
+    from Adafruit_MotorHAT.Adafruit_PWM_Servo_Driver import PWM
+
     from ..car import create_car
     from ..config import load_config
-    from .emulated import reset_shared_bus
+    from .block_pwm import BlockPWM
+    from .emulated import BUS_FILE_ENV, reset_shared_bus
+    from .i2c import EmulatedI2C
 
-    reset_shared_bus()
-    config = load_config(path=os.path.join(tempfile.gettempdir(), "jetracer-bench-no-config.yaml"),
-                         env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
-    car = create_car(config)
-    values = [((i % 21) - 10) / 20.0 for i in range(n)]
-    out = {}
+    previous = os.environ.get(BUS_FILE_ENV)
+    if shared_file:
+        os.environ[BUS_FILE_ENV] = shared_file
     try:
-        for name in ("steering", "throttle"):
-            runs = []  # type: List[float]
-            for _ in range(repeats):
-                started = time.perf_counter()
-                for value in values:
-                    setattr(car, name, value)
-                runs.append((time.perf_counter() - started) / n * 1e6)
-            out[name + "_us"] = statistics.median(runs)
+        bus = reset_shared_bus()
+        config = load_config(path=os.path.join(tempfile.gettempdir(), "jetracer-bench-no-config.yaml"),
+                             env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
+        car = create_car(config)
+        values = [((i % 21) - 10) / 20.0 for i in range(n)]
+        out = {}
+        try:
+            for name in ("steering", "throttle"):
+                setter = lambda v, name=name: setattr(car, name, v)  # noqa: E731
+                out[name + "_us"] = _timed(setter, values, repeats)
+                out[name + "_transactions"] = _transactions(bus, setter, values[:200])
+        finally:
+            car.close()
+        provider = EmulatedI2C(bus)
+        ticks = [300 + (i % 21) for i in range(n)]
+        for name, cls in (("adafruit_setpwm", PWM), ("block_setpwm", BlockPWM)):
+            pwm = cls(0x40, i2c=provider)
+            pwm.setPWMFreq(50)
+            out[name + "_us"] = _timed(lambda t, pwm=pwm: pwm.setPWM(15, 0, t), ticks, repeats)
+            out[name + "_transactions"] = _transactions(bus, lambda t, pwm=pwm: pwm.setPWM(15, 0, t), ticks[:200])
     finally:
-        car.close()
+        if shared_file:
+            if previous is None:
+                os.environ.pop(BUS_FILE_ENV, None)
+            else:
+                os.environ[BUS_FILE_ENV] = previous
+            reset_shared_bus()  # back on this process's own bus
     return out
 
 
@@ -43,10 +86,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="latrax")
     parser.add_argument("-n", type=int, default=2000, help="commands per run")
+    parser.add_argument("--shared-file", help="run on the file-backed shared bus at this path")
     args = parser.parse_args(argv)
-    result = bench_commands(args.profile, args.n)
-    print("profile %s: steering %.1f us/command, throttle %.1f us/command"
-          % (args.profile, result["steering_us"], result["throttle_us"]))
+    r = bench_commands(args.profile, args.n, shared_file=args.shared_file)
+    print("profile %s%s: steering %.1f us/command (%.1f I2C writes), throttle %.1f us/command (%.1f I2C writes)"
+          % (args.profile, " on %s" % args.shared_file if args.shared_file else "", r["steering_us"],
+             r["steering_transactions"], r["throttle_us"], r["throttle_transactions"]))
+    print("one channel change, same run: Adafruit PWM.setPWM %.1f us (%.0f writes), BlockPWM.setPWM %.1f us "
+          "(%.0f write): %.1fx" % (r["adafruit_setpwm_us"], r["adafruit_setpwm_transactions"], r["block_setpwm_us"],
+                                  r["block_setpwm_transactions"], r["adafruit_setpwm_us"] / r["block_setpwm_us"]))
 
 
 if __name__ == "__main__":

@@ -1,64 +1,127 @@
-"""DC drive motors through Adafruit_MotorHAT (Waveshare JetRacer: PCA9685 at 0x60 + H-bridges).
+"""DC drive motors on a motor-driver PCA9685 (Waveshare JetRacer: PCA9685 at 0x60 + H-bridges).
 
-Each motor's speed PWM channel and two direction channels come from the car profile. A value > 0
-runs FORWARD, < 0 BACKWARD, with duty ``|value|`` (quantised to 1/255 by the library); neutral is
-RELEASE (both direction channels low) with zero duty.
+The channel map and the neutral come from the car profile (``throttle.motors``, ``throttle.pwm_pairs``):
+
+* a *motor* is an H-bridge with a speed PWM channel and two direction inputs (TB6612FNG style):
+  forward = IN1 high, IN2 low; backward = IN1 low, IN2 high; the speed channel carries ``|value|`` as
+  a 12-bit duty. Its ``neutral`` is ``brake`` (speed 0 with IN1 low and IN2 high: the TB6612's short
+  brake, which is what Waveshare's own code leaves at throttle 0) or ``coast`` (speed 0, both inputs low).
+* a *PWM pair* is a bridge driven by two PWM inputs: ``forward_channel`` carries the duty going
+  forward, ``reverse_channel`` going backward, the other one is low; neutral is both low (coast).
+
+Every channel change is one I2C block write (:class:`~jetracer.hardware.block_pwm.BlockPWM`), and a
+change of direction first takes the speed to 0, then moves the direction inputs, then sets the new
+speed, so no state in between drives a motor harder, or the other way, than the old or the new command.
 """
-from typing import Any, List, Mapping, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 from .base import checked_value
 from .i2c import i2c_errors
+from .pca9685_servo import open_pca9685, programmed_frequency_hz
+from .timing import TICKS
+
+WHAT = "the motor driver PCA9685"
 
 
-def open_motorhat(provider: Any, address: int, frequency_hz: float) -> Any:
-    """An ``Adafruit_MotorHAT`` at ``address`` and ``frequency_hz`` (I2CError if the chip is absent)."""
-    from Adafruit_MotorHAT import Adafruit_MotorHAT
+def open_motor_driver(provider: Any, address: int, frequency_hz: float) -> Any:
+    """The motor driver's PCA9685 (a BlockPWM) at ``frequency_hz`` (I2CError if the chip is absent)."""
+    return open_pca9685(provider, address, frequency_hz, WHAT)
 
-    with i2c_errors(provider, address, "the motor driver PCA9685"):
-        return Adafruit_MotorHAT(addr=address, freq=frequency_hz, i2c=provider)
+
+def duty_ticks(value: float) -> int:
+    """``|value|`` as 12-bit counts (0..4096; 4096 = constantly high)."""
+    return int(min(TICKS, round(abs(value) * TICKS)))
 
 
 class DCMotorOutput(object):
-    """The throttle as one or more DC motors on a MotorHAT, all driven with the same command."""
+    """The throttle as DC motors (and PWM pairs) on one PCA9685, all driven with the same command."""
 
-    def __init__(self, hat: Any, motors: Sequence[Mapping[str, int]], provider: Any = None, address: int = 0x60) -> None:
-        from Adafruit_MotorHAT import Adafruit_DCMotor
-
-        self.hat = hat
-        self.motors = []  # type: List[Any]
-        for spec in motors:
-            motor = Adafruit_DCMotor(hat, 0)
-            motor.PWMpin, motor.IN1pin, motor.IN2pin = spec["pwm_channel"], spec["in1_channel"], spec["in2_channel"]
-            self.motors.append(motor)
+    def __init__(self, pwm: Any, motors: Sequence[Mapping[str, Any]], pwm_pairs: Sequence[Mapping[str, Any]] = (),
+                 provider: Any = None, address: int = 0x60) -> None:
+        self.pwm = pwm
+        self.motors = [dict(m) for m in motors]
+        self.pwm_pairs = [dict(p) for p in pwm_pairs]
         self._provider = provider
         self._address = address
-        self.speed = 0
-        self.direction = "release"
+        with i2c_errors(provider, address, WHAT):
+            self.frequency_hz = programmed_frequency_hz(pwm)
+        self.direction = None  # type: Optional[str]  # unknown until the first command
+        self.ticks = 0
+
+    # -- channel writes ------------------------------------------------------------------------
+
+    def _duty(self, channel: int, ticks: int) -> None:
+        if ticks <= 0:
+            self.pwm.set_full(channel, False)
+        elif ticks >= TICKS:
+            self.pwm.set_full(channel, True)
+        else:
+            self.pwm.setPWM(channel, 0, ticks)
+
+    def _apply(self, direction: str, ticks: int) -> None:
+        """Put every bridge in ``direction`` ("forward", "backward", "neutral") at ``ticks`` of duty."""
+        same = direction == self.direction
+        zeroed = False
+        if not same:
+            if self.direction is None or self.ticks > 0:  # unknown or moving: speed to 0 before the direction
+                for channel in self._speed_channels():
+                    self._duty(channel, 0)
+                zeroed = True
+            for motor in self.motors:
+                in1, in2 = {"forward": (True, False), "backward": (False, True)}.get(
+                    direction, (False, motor["neutral"] == "brake"))
+                # the input going low first: the bridge passes through "both low" (no drive), never "both high"
+                for channel, high in sorted(((motor["in1_channel"], in1), (motor["in2_channel"], in2)), key=lambda c: c[1]):
+                    self.pwm.set_full(channel, high)
+        if not (zeroed and ticks == 0):
+            for motor in self.motors:
+                self._duty(motor["pwm_channel"], ticks)
+            for pair in self.pwm_pairs:
+                if direction != "neutral":
+                    self._duty(pair["forward_channel" if direction == "forward" else "reverse_channel"], ticks)
+                elif not zeroed:
+                    self._duty(pair["forward_channel"], 0)
+                    self._duty(pair["reverse_channel"], 0)
+        self.direction, self.ticks = direction, ticks
+
+    def _speed_channels(self) -> List[int]:
+        return [m["pwm_channel"] for m in self.motors] + [c for p in self.pwm_pairs
+                                                          for c in (p["forward_channel"], p["reverse_channel"])]
+
+    # -- the output interface ------------------------------------------------------------------
 
     def set(self, value: float) -> None:
-        from Adafruit_MotorHAT import Adafruit_MotorHAT as HAT
-
         value = checked_value(value)
-        speed = int(round(abs(value) * 255))
-        if speed == 0:
+        ticks = duty_ticks(value)
+        if ticks == 0:
             self.neutral()
             return
-        command = HAT.FORWARD if value > 0 else HAT.BACKWARD
-        with i2c_errors(self._provider, self._address, "the motor driver PCA9685"):
-            for motor in self.motors:
-                motor.setSpeed(speed)
-                motor.run(command)
-        self.speed, self.direction = speed, "forward" if value > 0 else "backward"
+        with i2c_errors(self._provider, self._address, WHAT):
+            self._apply("forward" if value > 0 else "backward", ticks)
 
     def neutral(self) -> None:
-        """Zero duty and both direction channels low (motors coast)."""
-        from Adafruit_MotorHAT import Adafruit_MotorHAT as HAT
+        """Zero duty; each motor brakes or coasts as its profile entry says."""
+        with i2c_errors(self._provider, self._address, WHAT):
+            self._apply("neutral", 0)
 
-        with i2c_errors(self._provider, self._address, "the motor driver PCA9685"):
-            for motor in self.motors:
-                motor.setSpeed(0)
-                motor.run(HAT.RELEASE)
-        self.speed, self.direction = 0, "release"
+    @property
+    def speed(self) -> int:
+        """The duty in 12-bit counts (0 at neutral)."""
+        return self.ticks
+
+    def describe_limit(self, limit: float) -> str:
+        channels = self._speed_channels()
+        return "motor duty at most %.1f%% (%d/4096) on channels %s at %.0f Hz" % (
+            100.0 * duty_ticks(limit) / TICKS, duty_ticks(limit), ", ".join(map(str, sorted(channels))), self.frequency_hz)
 
     def __repr__(self) -> str:
-        return "DCMotorOutput(%d motors at 0x%02X)" % (len(self.motors), self._address)
+        return "DCMotorOutput(%d motors, %d PWM pairs at 0x%02X)" % (len(self.motors), len(self.pwm_pairs), self._address)
+
+
+def motor_specs(section: Any) -> List[Mapping[str, Any]]:
+    """The profile's ``motors`` entries as plain dicts."""
+    return [m.to_dict() for m in section.motors]
+
+
+def pair_specs(section: Any) -> List[Mapping[str, Any]]:
+    return [p.to_dict() for p in section.get("pwm_pairs", None) or []]

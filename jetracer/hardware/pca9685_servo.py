@@ -1,32 +1,30 @@
-"""A servo or ESC on one PCA9685 channel, through Adafruit's PCA9685 driver.
+"""A servo or ESC on one PCA9685 channel, through Adafruit's PCA9685 driver (one block write per change).
 
 The value in [-1, 1] maps linearly on each side of centre: -1 -> ``min_us``, 0 -> ``center_us``,
 +1 -> ``max_us``. The pulse is converted to 12-bit ticks with the frequency the chip really runs at
 (read back from PRESCALE), not the one asked for, so the pulse is right however the chip rounds.
 """
-import math
 from typing import Any, Optional
 
 from .base import checked_value
+from .block_pwm import BlockPWM
 from .i2c import i2c_errors
+from .timing import TICKS, frequency_for_prescale, tick_range
 
 PRESCALE = 0xFE
-OSC_HZ = 25e6
 
 
 def open_pca9685(provider: Any, address: int, frequency_hz: float, what: str = "PCA9685") -> Any:
-    """An ``Adafruit_PWM_Servo_Driver.PWM`` at ``address`` set to ``frequency_hz`` (I2CError if absent)."""
-    from Adafruit_MotorHAT.Adafruit_PWM_Servo_Driver import PWM
-
+    """A :class:`~jetracer.hardware.block_pwm.BlockPWM` at ``address`` set to ``frequency_hz`` (I2CError if absent)."""
     with i2c_errors(provider, address, what):
-        pwm = PWM(address, i2c=provider)
+        pwm = BlockPWM(address, i2c=provider)
         pwm.setPWMFreq(frequency_hz)
     return pwm
 
 
 def programmed_frequency_hz(pwm: Any) -> float:
     """The PWM frequency the chip's PRESCALE register gives (25 MHz internal oscillator)."""
-    return OSC_HZ / (4096.0 * (pwm.i2c.readU8(PRESCALE) + 1))
+    return frequency_for_prescale(pwm.i2c.readU8(PRESCALE))
 
 
 class PulseOutput(object):
@@ -44,6 +42,7 @@ class PulseOutput(object):
         self._address = address
         with i2c_errors(provider, address, "the %s PCA9685" % name):
             self.frequency_hz = programmed_frequency_hz(pwm)
+        self._ticks_lo, self._ticks_hi = tick_range(self.min_us, self.max_us, self.frequency_hz)
         self.pulse_us = None  # type: Optional[float]
 
     def pulse_for(self, value: float) -> float:
@@ -58,9 +57,11 @@ class PulseOutput(object):
         Rounded to the nearest count but kept inside [min_us, max_us], so quantisation never takes the
         pulse past a calibrated end stop.
         """
-        per_us = self.frequency_hz * 4096 / 1e6
-        lo, hi = math.ceil(self.min_us * per_us), math.floor(self.max_us * per_us)
-        return int(min(hi, max(lo, math.floor(pulse_us * per_us + 0.5))))
+        per_us = self.frequency_hz * TICKS / 1e6
+        return int(min(self._ticks_hi, max(self._ticks_lo, int(pulse_us * per_us + 0.5))))
+
+    def pulse_of_ticks(self, ticks: int) -> float:
+        return ticks * 1e6 / (self.frequency_hz * TICKS)
 
     def set(self, value: float) -> None:
         pulse = self.pulse_for(value)
@@ -71,6 +72,12 @@ class PulseOutput(object):
     def neutral(self) -> None:
         """The centre pulse (servo straight, ESC neutral)."""
         self.set(0.0)
+
+    def describe_limit(self, limit: float) -> str:
+        """What ``|value| <= limit`` means on the wire, e.g. ``ESC pulses 900-2100 us (neutral 1500 us)``."""
+        lo, hi = (self.pulse_of_ticks(self.ticks_for(self.pulse_for(v))) for v in (-limit, limit))
+        return "pulses %.0f-%.0f us on channel %d (neutral %.0f us, full travel %.0f-%.0f us)" % (
+            lo, hi, self.channel, self.center_us, self.min_us, self.max_us)
 
     def __repr__(self) -> str:
         return "PulseOutput(%s, channel %d, %g/%g/%g us at %.1f Hz)" % (

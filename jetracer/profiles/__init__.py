@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from .schema import SCHEMA, validate
+from .schema import SCHEMA, check_profile, validate
 
 PROFILE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -111,10 +111,16 @@ def load_profile(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
     data = _read_yaml(path)
     if overrides:
         data = deep_merge(data, overrides)
-    problems = validate(data, SCHEMA)
+    return profile_from_mapping(data, path)
+
+
+def profile_from_mapping(data: Mapping[str, Any], where: str = "profile") -> Profile:
+    """Validate a profile mapping (keys, then the sections against each other and the chip's timing)."""
+    problems = validate(data, SCHEMA) or check_profile(data)
     if problems:
-        raise ProfileError("car profile %s is invalid:\n  - %s" % (path, "\n  - ".join(problems)))
-    return Profile(data)
+        raise ProfileError("car profile %s is invalid:\n  - %s" % (where, "\n  - ".join(problems)))
+    return Profile(copy.deepcopy(dict(data)))
 
 
-__all__ = ["Profile", "ProfileError", "available_profiles", "deep_merge", "load_profile", "PROFILE_DIR"]
+__all__ = ["Profile", "ProfileError", "available_profiles", "deep_merge", "load_profile", "profile_from_mapping",
+           "PROFILE_DIR"]

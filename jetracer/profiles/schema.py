@@ -1,6 +1,15 @@
-"""The schema of a car profile, as data, and a validator that names every problem it finds."""
+"""The schema of a car profile, as data, and a validator that names every problem it finds.
+
+:func:`validate` checks each key on its own (type, range, choices); :func:`check_profile` then checks
+the sections against each other and against what the PCA9685 really does, so that no command can
+produce a pulse the profile did not promise: no channel driven by two sections, one PWM frequency
+per chip, a motor driver's chip not shared with the servo, and every pulse range inside the PWM
+period at the frequency the chip realises (PRESCALE rounding, as the Adafruit drivers compute it).
+"""
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
 
 
 class Field(object):
@@ -32,10 +41,20 @@ class Field(object):
 class ListOf(object):
     """A list whose items all follow one sub-schema."""
 
-    def __init__(self, item: Mapping[str, Any], min_len: int = 1, max_len: int = 4) -> None:
+    def __init__(self, item: Mapping[str, Any], min_len: int = 1, max_len: int = 4, required: bool = True) -> None:
         self.item = item
         self.min_len = min_len
         self.max_len = max_len
+        self.required = required
+
+
+class Section(object):
+    """A nested mapping that may be left out (``required=False``)."""
+
+    def __init__(self, schema: Mapping[str, Any], required: bool = True, doc: str = "") -> None:
+        self.schema = schema
+        self.required = required
+        self.doc = doc
 
 
 class OneOf(object):
@@ -72,7 +91,13 @@ SCHEMA = {
         "steering_offset": Field(float, -1.0, 1.0),
         "throttle_gain": Field(float, -1.0, 1.0),
         "throttle_offset": Field(float, -1.0, 1.0),
-        "max_throttle": Field(float, 0.0, 1.0),
+        "max_throttle": Field(float, 0.0, 1.0, doc="cap of |throttle output| (what the driver gets, after gain "
+                                                   "and offset), as a fraction of full travel"),
+        "throttle_ramp": Section({
+            "step": Field(float, 0.01, 1.0, doc="largest rise of |throttle output| per interval"),
+            "interval_s": Field(float, 0.01, 10.0),
+            "immediate_below": Field(float, 0.0, 1.0, doc="|throttle output| below this is applied at once"),
+        }, required=False, doc="soft start: |throttle output| rises by at most step every interval_s"),
     },
     "steering": OneOf("driver", {"pca9685_servo": SERVO}),
     "throttle": OneOf("driver", {
@@ -81,7 +106,12 @@ SCHEMA = {
             "i2c_address": I2C_ADDRESS,
             # The Adafruit MotorHAT asks for 1600 Hz; the PCA9685 realises its top rate (~1526 Hz).
             "pwm_frequency_hz": Field(int, 24, 1600),
-            "motors": ListOf({"pwm_channel": CHANNEL, "in1_channel": CHANNEL, "in2_channel": CHANNEL}),
+            "motors": ListOf({"pwm_channel": CHANNEL, "in1_channel": CHANNEL, "in2_channel": CHANNEL,
+                              "neutral": Field(str, choices=("brake", "coast"),
+                                               doc="at throttle 0: brake = speed 0, IN1 low, IN2 high; "
+                                                   "coast = speed 0, both inputs low")}),
+            "pwm_pairs": ListOf({"forward_channel": CHANNEL, "reverse_channel": CHANNEL}, min_len=0,
+                                required=False),
         },
     }),
     "camera": {
@@ -123,6 +153,8 @@ def validate(data: Any, schema: Any, where: str = "") -> List[str]:
     """Return a list of human-readable problems (empty when ``data`` follows ``schema``)."""
     if isinstance(schema, Field):
         return schema.check(where, data)
+    if isinstance(schema, Section):
+        return validate(data, schema.schema, where)
     if isinstance(schema, OneOf):
         if not isinstance(data, dict):
             return ["%s: expected a mapping, found %r" % (where, data)]
@@ -147,7 +179,7 @@ def validate(data: Any, schema: Any, where: str = "") -> List[str]:
     for key, sub in schema.items():
         if key in data:
             problems += validate(data[key], sub, _join(where, key))
-        elif not (isinstance(sub, Field) and not sub.required):
+        elif getattr(sub, "required", True):
             problems.append("%s: missing" % _join(where, key))
     problems += _check_pulse_order(data, where)
     return problems
@@ -167,9 +199,93 @@ def _join(where: str, key: str) -> str:
 def field_paths(schema: Any = SCHEMA, prefix: str = "") -> List[Tuple[str, Any]]:
     """Every leaf path of the schema (for documentation and the calibration tool)."""
     out = []
+    if isinstance(schema, Section):
+        return field_paths(schema.schema, prefix)
     if isinstance(schema, dict):
         for key, sub in schema.items():
             out += field_paths(sub, _join(prefix, key))
     elif isinstance(schema, Field):
         out.append((prefix, schema))
     return out
+
+
+# -- the profile as a whole ------------------------------------------------------------------------
+
+PULSE_DRIVERS = ("pca9685_servo", "pca9685_esc")
+
+
+def check_profile(data: Mapping[str, Any]) -> List[str]:
+    """Problems between sections and with the chip's timing (``data`` has passed :func:`validate`)."""
+    problems = []  # type: List[str]
+    for name in ("steering", "throttle"):
+        if data[name]["driver"] in PULSE_DRIVERS:
+            problems += _check_pulse_timing(name, data[name])
+    problems += _check_chips(data)
+    return problems
+
+
+def _check_pulse_timing(name: str, section: Mapping[str, Any]) -> List[str]:
+    asked = section["pwm_frequency_hz"]
+    real = realised_frequency_hz(asked)
+    period = 1e6 / real
+    lo_us, mid_us, hi_us = section["min_us"], section["center_us"], section["max_us"]
+    lo, hi = tick_range(lo_us, hi_us, real)
+    where = "%s.pwm_frequency_hz %d runs at %.2f Hz on the PCA9685 (PRESCALE %d), a period of %.1f us" % (
+        name, asked, real, prescale_for(asked), period)
+    per_us = real * TICKS / 1e6
+    if hi >= TICKS:
+        fits = [f for f in range(int(asked), 0, -1) if tick_range(lo_us, hi_us, realised_frequency_hz(f))[1] < TICKS]
+        return ["%s.max_us %d does not fit the PWM period: %s, so a full command would give no pulse; lower "
+                "%s.max_us to %d or less or %s.pwm_frequency_hz to %d or less"
+                % (name, hi_us, where, name, int(math.floor((TICKS - 1) / per_us + 1e-9)), name, fits[0] if fits else 1)]
+    mid = int(mid_us * per_us + 0.5)
+    if not lo < mid < hi:
+        return ["%s: min_us %d, center_us %d, max_us %d are less than one PCA9685 step apart (%.1f us at %.2f Hz), "
+                "so a command would not move the pulse; widen the range" % (name, lo_us, mid_us, hi_us, 1 / per_us, real)]
+    return []
+
+
+def _chip_users(data: Mapping[str, Any]) -> List[Tuple[str, int, int, List[Tuple[str, int]]]]:
+    """``(section, address, frequency_hz, [(key, channel), ...])`` for every section that drives a chip."""
+    users = []
+    for name in ("steering", "throttle"):
+        s = data[name]
+        if s["driver"] in PULSE_DRIVERS:
+            channels = [("%s.channel" % name, s["channel"])]
+        else:
+            channels = []
+            for i, motor in enumerate(s["motors"]):
+                channels += [("%s.motors[%d].%s" % (name, i, k), motor[k]) for k in ("pwm_channel", "in1_channel", "in2_channel")]
+            for i, pair in enumerate(s.get("pwm_pairs") or []):
+                channels += [("%s.pwm_pairs[%d].%s" % (name, i, k), pair[k]) for k in ("forward_channel", "reverse_channel")]
+        users.append((name, s["i2c_address"], s["pwm_frequency_hz"], channels))
+    return users
+
+
+def _check_chips(data: Mapping[str, Any]) -> List[str]:
+    problems = []
+    users = _chip_users(data)
+    by_address = {}  # type: Dict[int, List[Tuple[str, int, int, List[Tuple[str, int]]]]]
+    for user in users:
+        by_address.setdefault(user[1], []).append(user)
+    for address, on_chip in sorted(by_address.items()):
+        if len(on_chip) > 1 and data["throttle"]["driver"] == "motorhat_dc":
+            problems.append("throttle.i2c_address 0x%02X is also steering.i2c_address: a motorhat_dc throttle needs "
+                            "its own PCA9685 (its PWM runs at motor frequencies, no servo pulse fits); give the motor "
+                            "driver's address (0x60 on the Waveshare kit)" % address)
+            continue
+        frequencies = sorted(set((u[2], u[0]) for u in on_chip))
+        if len(set(f for f, _ in frequencies)) > 1:
+            (a_hz, a), (b_hz, b) = frequencies[0], frequencies[-1]
+            problems.append("%s.pwm_frequency_hz and %s.pwm_frequency_hz share the PCA9685 at 0x%02X but ask for "
+                            "%g Hz (%s) and %g Hz (%s); one chip has one PWM frequency: make them equal"
+                            % (a, b, address, a_hz, a, b_hz, b))
+        seen = {}  # type: Dict[int, str]
+        for _, _, _, channels in on_chip:
+            for key, channel in channels:
+                if channel in seen:
+                    problems.append("%s and %s are both channel %d of the PCA9685 at 0x%02X: one channel drives one "
+                                    "input; give one of them a free channel" % (seen[channel], key, channel, address))
+                else:
+                    seen[channel] = key
+    return problems

@@ -30,7 +30,8 @@ def tick_us(chip):
     return 1e6 / (chip.frequency_hz * 4096)
 
 
-def expected_us(value, lo=1000.0, center=1500.0, hi=2000.0):
+def expected_us(value, lo=750.0, center=1500.0, hi=2250.0):
+    """The NVIDIA profiles map +-1 to ServoKit's 750-2250 us, as upstream."""
     return center + value * ((hi - center) if value >= 0 else (center - lo))
 
 
@@ -48,8 +49,9 @@ def test_pulse_widths_follow_command_gain_and_offset(bus, tmp_path, steering, th
     chip = bus.chip(0x40)
     assert chip.frequency_hz == pytest.approx(50.0, abs=0.05)
     assert_pulse(chip, STEERING, expected_us(max(-1, min(1, steering * gain + offset))))
-    clipped = max(-0.5, min(0.5, throttle))  # the profile's max_throttle
-    assert_pulse(chip, THROTTLE, expected_us(clipped * 0.8 + offset) if clipped else 1500.0)
+    output = throttle * 0.8 + offset if throttle else 0.0
+    output = max(-0.8, min(0.8, output))  # the profile's max_throttle caps the output
+    assert_pulse(chip, THROTTLE, expected_us(output))
     car.close()
 
 
@@ -83,9 +85,35 @@ def test_max_throttle_is_enforced_at_the_pulse(bus, tmp_path):
     car.throttle_gain = 1.0
     car.max_throttle = 0.25
     car.throttle = 1.0
-    assert_pulse(bus.chip(0x40), THROTTLE, 1625.0)
+    assert_pulse(bus.chip(0x40), THROTTLE, 1500 + 0.25 * 750)
     car.throttle = -1.0
-    assert_pulse(bus.chip(0x40), THROTTLE, 1375.0)
+    assert_pulse(bus.chip(0x40), THROTTLE, 1500 - 0.25 * 750)
+    car.close()
+
+
+@pytest.mark.parametrize("gain, offset, command", [(3.0, 0.0, 1.0), (3.0, 0.0, -1.0), (0.8, 0.9, 0.01),
+                                                    (1.0, 0.5, 0.6), (-3.0, 0.0, -0.5)])
+def test_the_throttle_limit_holds_after_gain_and_offset(bus, tmp_path, gain, offset, command):
+    """Gain 3 or an offset of 0.9 used to reach full throttle (throttle 0.01 gave 1952 us); the cap is on the output."""
+    car = make_car(tmp_path)
+    car.throttle_gain, car.throttle_offset = gain, offset
+    car.throttle = command
+    pulse = bus.chip(0x40).pulse_us(THROTTLE)
+    assert 1500 - 600 - tick_us(bus.chip(0x40)) <= pulse <= 1500 + 600 + tick_us(bus.chip(0x40))
+    assert abs(car.throttle_output) <= 0.8
+    car.close()
+
+
+@pytest.mark.parametrize("command, offset", [(0.05, -0.2), (-0.05, 0.2), (0.3, -0.5)])
+def test_an_offset_never_reverses_the_command(bus, tmp_path, command, offset):
+    car = make_car(tmp_path)  # throttle_gain 0.8 > 0: + is forward
+    car.throttle_offset = offset
+    car.throttle = command
+    assert_pulse(bus.chip(0x40), THROTTLE, 1500.0)  # neutral, not the other way
+    assert car.throttle_output == 0.0
+    car.throttle = 1.0 if command > 0 else -1.0  # a larger command passes the offset and moves the car its own way
+    pulse = bus.chip(0x40).pulse_us(THROTTLE)
+    assert (pulse - 1500) * command > 0
     car.close()
 
 
@@ -121,9 +149,8 @@ def test_servo_and_esc_share_one_chip_and_one_frequency(bus, tmp_path):
     car = make_car(tmp_path)
     assert car.driver.steering.pwm is car.driver.throttle.pwm
     car.close()
-    profile = load_profile("latrax", {"throttle": {"pwm_frequency_hz": 60}})
     with pytest.raises(ProfileError, match=r"0x40 .*50 Hz \(steering\) and 60 Hz \(throttle\)"):
-        create_driver(profile, open_i2c("emulated", 1))
+        load_profile("latrax", {"throttle": {"pwm_frequency_hz": 60}})
 
 
 def test_ticks_never_pass_the_calibrated_end_stops(bus, tmp_path):
@@ -137,27 +164,46 @@ def test_ticks_never_pass_the_calibrated_end_stops(bus, tmp_path):
     car.close()
 
 
-def test_waveshare_dc_motors_direction_pins_and_duty(bus, tmp_path):
+def test_waveshare_dc_motors_direction_pins_duty_and_brake(bus, tmp_path):
     car = make_car(tmp_path, profile="waveshare_ai")
     hat = bus.chip(0x60)
     assert hat.frequency_hz == pytest.approx(1525.9, abs=0.1)  # the chip's top rate for the 1600 Hz request
     motors = [(0, 1, 2), (7, 6, 5)]  # (pwm, in1, in2) from the profile
-    for pwm, in1, in2 in motors:
-        assert hat.duty(pwm) == 0.0 and hat.duty(in1) == 0.0 and hat.duty(in2) == 0.0
+    forward, reverse = 4, 3  # the PWM pair upstream also drives
+    for pwm, in1, in2 in motors:  # neutral at start: speed 0, IN2 high (brake), as upstream at throttle 0
+        assert hat.duty(pwm) == 0.0 and hat.is_full_off(in1) and hat.is_full_on(in2)
+    assert hat.duty(forward) == 0.0 and hat.duty(reverse) == 0.0
     car.throttle_gain = 1.0
     car.throttle = 0.4
     for pwm, in1, in2 in motors:
-        assert hat.duty(pwm) == pytest.approx(round(0.4 * 255) * 16 / 4096.0)
+        assert hat.duty(pwm) == pytest.approx(0.4, abs=1 / 4096.0)
         assert hat.is_full_on(in1) and hat.is_full_off(in2)
+    assert hat.duty(forward) == pytest.approx(0.4, abs=1 / 4096.0) and hat.duty(reverse) == 0.0
     car.throttle = -0.25
     for pwm, in1, in2 in motors:
-        assert hat.duty(pwm) == pytest.approx(round(0.25 * 255) * 16 / 4096.0)
+        assert hat.duty(pwm) == pytest.approx(0.25, abs=1 / 4096.0)
         assert hat.is_full_off(in1) and hat.is_full_on(in2)
+    assert hat.duty(reverse) == pytest.approx(0.25, abs=1 / 4096.0) and hat.duty(forward) == 0.0
+    car.throttle = 1.0
+    assert all(hat.duty(pwm) == pytest.approx(0.8, abs=1 / 4096.0) for pwm, _, _ in motors)  # max_throttle 0.8
     car.steering = 0.5  # the steering servo is still on the 0x40 PCA9685 at 50 Hz
     assert_pulse(bus.chip(0x40), STEERING, expected_us(0.5 * -0.65))
     car.stop()
     for pwm, in1, in2 in motors:
-        assert hat.duty(pwm) == 0.0 and hat.is_full_off(in1) and hat.is_full_off(in2)
+        assert hat.duty(pwm) == 0.0 and hat.is_full_off(in1) and hat.is_full_on(in2)
+    assert hat.duty(forward) == 0.0 and hat.duty(reverse) == 0.0
+    car.close()
+
+
+def test_a_coasting_motor_releases_both_inputs(bus, tmp_path):
+    motors = [{"pwm_channel": 0, "in1_channel": 1, "in2_channel": 2, "neutral": "coast"}]
+    car = make_car(tmp_path, profile="waveshare_ai", throttle={"motors": motors, "pwm_pairs": []})
+    hat = bus.chip(0x60)
+    car.throttle = 0.5
+    assert hat.is_full_on(1) and hat.duty(0) > 0.3
+    car.throttle = 0.0
+    assert hat.duty(0) == 0.0 and hat.is_full_off(1) and hat.is_full_off(2)
+    assert all(hat.duty(c) == 0.0 for c in range(3, 16))  # the channels the profile does not name stay off
     car.close()
 
 
@@ -208,3 +254,17 @@ def test_upstream_basic_motion_cells(bus, tmp_path, monkeypatch):
     assert_pulse(chip, THROTTLE, 1500.0)
     car.close()
     assert math.isclose(chip.frequency_hz, 50.0, abs_tol=0.05)
+
+
+@pytest.mark.parametrize("profile, wire", [("latrax", "pulses 898-2098 us on channel 1 (neutral 1500 us, full travel 750-2250 us)"),
+                                           ("waveshare_ai", "motor duty at most 80.0% (3277/4096) on channels 0, 3, 4, 7 at 1526 Hz")])
+def test_a_car_logs_its_throttle_limit_once_when_created(bus, tmp_path, caplog, profile, wire):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="jetracer.car"):
+        car = make_car(tmp_path, profile=profile)
+        car.throttle = 0.5
+        car.max_throttle = 0.8
+    records = [r.getMessage() for r in caplog.records if "throttle output limited" in r.getMessage()]
+    assert records == ["car profile %s: throttle output limited to |0.80| of full travel: %s" % (profile, wire)]
+    car.close()

@@ -60,4 +60,4 @@ def test_runtime_fault_names_the_address():
     with pytest.raises(I2CError, match="0x40"):
         driver.set_steering(0.5)
     driver.set_steering(0.5)  # the next transaction goes through
-    assert bus.chip(0x40).pulse_us(0) == pytest.approx(1750, abs=3)
+    assert bus.chip(0x40).pulse_us(0) == pytest.approx(1875, abs=3)  # 1500 + 0.5 * 750

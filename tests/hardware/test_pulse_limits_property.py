@@ -1,4 +1,5 @@
-"""Whatever a program sends the car, no channel ever leaves the profile's [min_us, max_us]."""
+"""Whatever a program sends the car, no channel ever leaves the profile's [min_us, max_us], and the
+throttle pulse never leaves the range ``max_throttle`` allows."""
 import pytest
 import traitlets
 from hypothesis import given, settings
@@ -35,4 +36,9 @@ def test_no_input_puts_a_channel_outside_its_pulse_range(car_and_chip, commands)
         for section, channel in (("steering", 0), ("throttle", 1)):
             limits = profile[section]
             assert limits.min_us <= chip.pulse_us(channel) <= limits.max_us
-    assert abs(car.throttle) <= car.max_throttle
+        t = profile.throttle
+        tick = 1e6 / (chip.frequency_hz * 4096)
+        allowed_lo = t.center_us - car.max_throttle * (t.center_us - t.min_us) - tick
+        allowed_hi = t.center_us + car.max_throttle * (t.max_us - t.center_us) + tick
+        assert allowed_lo <= chip.pulse_us(1) <= allowed_hi
+        assert abs(car.throttle_output) <= car.max_throttle

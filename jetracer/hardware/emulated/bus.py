@@ -4,6 +4,8 @@ Every SMBus call is turned into the raw I2C transactions a kernel adapter would 
 (a write of ``[register, data...]``, or a write of ``[register]`` followed by a read) and handed to
 the chip model at that address. A transaction to an address where no chip answers raises
 ``OSError(121, 'Remote I/O error')``, as ``/dev/i2c-N`` does. Thread-safe: one transaction at a time.
+The chips live in this process; :class:`~jetracer.hardware.emulated.shared_file.SharedFileBus` keeps
+them in a file that several processes share.
 """
 import errno
 import os
@@ -38,17 +40,20 @@ class EmulatedBus(object):
     def attach(self, address: int, chip: Any) -> Any:
         """Put ``chip`` on the bus at ``address`` (replacing any chip there); return it."""
         with self._lock:
+            self._sync()
             self._chips[address] = chip
         return chip
 
     def detach(self, address: int) -> Optional[Any]:
         """Take the chip at ``address`` off the bus (it keeps its registers); return it or None."""
         with self._lock:
+            self._sync()
             return self._chips.pop(address, None)
 
     def chip(self, address: int) -> Any:
         """The chip model at ``address``; KeyError naming the attached addresses if none."""
         with self._lock:
+            self._sync()
             try:
                 return self._chips[address]
             except KeyError:
@@ -57,6 +62,7 @@ class EmulatedBus(object):
     def scan(self) -> List[int]:
         """Addresses that acknowledge, like ``i2cdetect``."""
         with self._lock:
+            self._sync()
             return sorted(self._chips)
 
     def scan_text(self) -> str:
@@ -69,6 +75,9 @@ class EmulatedBus(object):
             self._faults[address] = [after, transactions]
 
     # -- raw transactions --------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Bring the chip table up to date (a shared bus reads it from its file; here there is nothing to do)."""
 
     def _target(self, address: int) -> Any:
         fault = self._faults.get(address)
@@ -87,6 +96,7 @@ class EmulatedBus(object):
         """One write transaction: START, address+W, ``data``, STOP."""
         payload = bytes(bytearray(int(b) & 0xFF for b in data))
         with self._lock:
+            self._sync()
             if address == GENERAL_CALL:
                 self._general_call(payload)
                 return
@@ -98,6 +108,7 @@ class EmulatedBus(object):
     def write_read(self, address: int, data: Sequence[int], length: int) -> bytes:
         """A write of ``data`` then a repeated-START read of ``length`` bytes."""
         with self._lock:
+            self._sync()
             chip = self._target(address)
             payload = bytes(bytearray(int(b) & 0xFF for b in data))
             if payload:

@@ -14,9 +14,13 @@ and stored but do not change the image.
 The panel orientation is that of the common 128x32 / 128x64 modules: with segment remap (0xA1) and
 COM scan decrement (0xC8), as every SSD1306 driver sets them, column 0 of page 0 bit 0 is the
 top-left pixel.
+
+The whole state is a byte string (``state_bytes``/``load_state``), so a bus can keep it in shared memory.
 """
+import json
+import struct
 import threading
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -28,15 +32,41 @@ _ARGS = {0x20: 1, 0x21: 2, 0x22: 2, 0x26: 6, 0x27: 6, 0x29: 5, 0x2A: 5, 0x81: 1,
          0xA8: 1, 0xD3: 1, 0xD5: 1, 0xD9: 1, 0xDA: 1, 0xDB: 1}
 
 
+_SCALARS = ("height", "display_on", "entire_on", "inverted", "contrast", "multiplex", "start_line", "display_offset",
+            "segment_remap", "com_scan_dec", "addressing_mode", "column_range", "page_range", "column", "page",
+            "page_mode_column_start", "commands", "data_bytes")
+
+
 class SSD1306(object):
     """The controller's command state and GDDRAM, and the picture a panel of ``height`` rows shows."""
+
+    kind = "ssd1306"
 
     def __init__(self, height: int = 32) -> None:
         if height not in (32, 64):
             raise ValueError("SSD1306 panel height must be 32 or 64, got %r" % (height,))
         self.height = height
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # type: Any
         self.reset()
+
+    def state_bytes(self) -> bytes:
+        """Command state as JSON, then the 1024 bytes of GDDRAM."""
+        with self._lock:
+            fields = dict((k, getattr(self, k)) for k in _SCALARS)
+            fields["settings"] = dict(("%d" % c, a) for c, a in self.settings.items())
+            fields["pending"] = self._pending
+            head = json.dumps(fields, sort_keys=True).encode("ascii")
+            return struct.pack("<I", len(head)) + head + self.gddram.tobytes()
+
+    def load_state(self, state: bytes) -> None:
+        with self._lock:
+            (n,) = struct.unpack_from("<I", state, 0)
+            fields = json.loads(bytes(state[4:4 + n]).decode("ascii"))
+            for key in _SCALARS:
+                setattr(self, key, fields[key])
+            self.settings = dict((int(c), a) for c, a in fields["settings"].items())
+            self._pending = list(fields["pending"])
+            self.gddram = np.frombuffer(bytes(state[4 + n:4 + n + PAGES * WIDTH]), dtype=np.uint8).reshape(PAGES, WIDTH).copy()
 
     def reset(self) -> None:
         """The state after the RES# pin: display off, page addressing, zero offsets, GDDRAM cleared."""
