@@ -244,7 +244,7 @@ class DriveLoop(traitlets.HasTraits):
 
     def _wait_s(self) -> float:
         """How long to wait for a frame: a period, cut short where a freshness limit runs out."""
-        if self.lockstep or self.stop_reason:
+        if self.lockstep or self.stop_reason or self._frame_stamp == float("-inf"):
             return self.period_s
         now = self.clock()
         deadlines = [self._frame_stamp + self.max_frame_age_s]
