@@ -175,3 +175,45 @@ def test_arm_without_a_running_service_is_a_clear_error(tmp_path):
     proc = subprocess.run(jetracer("arm"), env=drive_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=30)
     assert proc.returncode == 1 and "no drive process is running" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_real_car_branch_on_a_replay_camera_waits_for_arm(tmp_path):
+    """The camera branch the car runs (capture thread, real time, the car on the emulated PCA9685),
+    fed by a replay folder, with a real checkpoint through the pilot loader."""
+    import cv2
+    import numpy as np
+    import torch
+    from jetracer.learning.checkpoint import save_checkpoint
+    from jetracer.learning.model import build_model
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(20):
+        cv2.imwrite(str(frames / ("%03d.jpg" % i)), rng.randint(0, 255, (96, 128, 3)).astype(np.uint8))
+    torch.manual_seed(0)
+    model = build_model("resnet18", 2, pretrained=False)
+    path = save_checkpoint(str(tmp_path / "tiny.pth"), model, "resnet18", 64, ["apex"])
+    (tmp_path / "config.yaml").write_text("camera: {source: replay, path: %s, fps: 30}\n"
+                                          "drive: {throttle: 0.3, supervisor_timeout_s: 0.5, max_frame_age_s: 0.5}\n"
+                                          % frames)
+    env = drive_env(tmp_path)
+    center = load_profile("latrax").throttle.center_us
+    proc = subprocess.Popen(jetracer("drive", "--model", path, "--duration", "120", "--json"), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        assert wait_for(lambda: read_state(tmp_path).get("iterations", 0) > 10, timeout_s=120), proc.stderr
+        state = read_state(tmp_path)
+        assert not state["armed"] and abs(state["outputs"]["throttle_pulse_us"] - center) < 5
+        assert state["supervisor"]["trips"] == 0
+        assert subprocess.run(jetracer("arm"), env=env, timeout=30).returncode == 0
+        moving = wait_for(lambda: (lambda s: s.get("armed") and s["outputs"]["throttle_pulse_us"] > center + 10)(
+            read_state(tmp_path)), timeout_s=20)
+        assert moving, read_state(tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["signal"]["name"] == "SIGTERM" and abs(report["outputs"]["throttle_pulse_us"] - center) < 5
+    assert read_state(tmp_path)["mode"] == "stopped"
