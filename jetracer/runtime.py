@@ -11,7 +11,7 @@ Where it is (the first that applies):
 5. ``/tmp/jetracer-UID``, made with mode 0700.
 
 Whichever it is, it is used only when it is a real directory (not a symlink), owned by this user (or
-root), and writable by nobody else; otherwise :class:`RuntimeDirError` names the problem and the fix.
+root; root may also use the service user's), and writable by nobody else; otherwise :class:`RuntimeDirError` names the problem and the fix.
 Files in it are written through a descriptor of that directory (``O_NOFOLLOW``, ``O_EXCL`` temporary
 file, then ``rename``), and read with ``O_NOFOLLOW | O_NONBLOCK`` after checking that they are regular
 files of the expected owner, so a symlink or a FIFO planted there cannot redirect a write or hang a reader.
@@ -69,7 +69,7 @@ def check_private_dir(path: str, create: bool = False) -> str:
                               "remove it or set JETRACER_RUNTIME_DIR to a private directory" % path)
     if not stat.S_ISDIR(st.st_mode):
         raise RuntimeDirError("refusing runtime directory %s: not a directory" % path)
-    if st.st_uid not in (os.geteuid(), 0):
+    if st.st_uid not in (os.geteuid(), 0) and os.geteuid() != 0:  # root may use the service user's directory
         raise RuntimeDirError("refusing runtime directory %s: owned by uid %d, not by you (uid %d); another user may "
                               "have made it: remove it or set JETRACER_RUNTIME_DIR" % (path, st.st_uid, os.geteuid()))
     if st.st_mode & 0o022:

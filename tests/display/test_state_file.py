@@ -97,8 +97,12 @@ def test_runtime_directory_checks(tmp_path, monkeypatch):
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o700)
     os.chown(str(theirs), 12345, 12345)
-    with pytest.raises(RuntimeDirError, match="owned by uid 12345"):
-        check_private_dir(str(theirs))
+    if os.geteuid() == 0:
+        assert check_private_dir(str(theirs)) == str(theirs), "root may use the service user's directory"
+    with monkeypatch.context() as as_user:  # as the car's user (uid 1000), another user's directory is refused
+        as_user.setattr(os, "geteuid", lambda: 1000)
+        with pytest.raises(RuntimeDirError, match="owned by uid 12345"):
+            check_private_dir(str(theirs))
     monkeypatch.setenv("JETRACER_RUNTIME_DIR", str(link))
     with pytest.raises(RuntimeDirError):
         publish_state({"mode": "auto"})
