@@ -17,7 +17,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..driving.supervisor import control
+    from ..driving.supervisor_link import control
 
     command = "status" if getattr(args, "status", False) else args.command
     try:

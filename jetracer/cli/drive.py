@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_config
     from ..driving.failsafe import SelfCheckError
     from ..driving.session import drive, put_at_neutral
-    from ..driving.supervisor import SupervisorError
+    from ..driving.supervisor_link import SupervisorError
 
     if args.arm and os.environ.get("INVOCATION_ID"):
         print("jetracer drive: --arm is refused under systemd: the service must never drive by itself. Arm it with "

@@ -19,7 +19,7 @@ follows the model while disarmed: it moves only the front wheels of a car that c
 the person see the model track the road before arming. A supervisor trip, a lost supervisor, the
 e-stop button and ``jetracer disarm`` all disarm.
 
-**Supervision.** With a ``supervisor`` (:class:`jetracer.driving.supervisor.SupervisorLink`) the loop
+**Supervision.** With a ``supervisor`` (:class:`jetracer.driving.supervisor_link.SupervisorLink`) the loop
 beats before each model call and after each actuation, and reads the supervisor's messages before
 each actuation, so a trip (the supervisor saw no beat for its timeout and put the throttle at neutral
 through its own I2C handle) latches the e-stop before the next throttle write.

@@ -133,7 +133,7 @@ def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], si
                       state_file: Optional[str]) -> Any:
     from ..runtime import runtime_dir
     from ..state import state_path
-    from .supervisor import SOCKET_NAME, SupervisorLink
+    from .supervisor_link import SOCKET_NAME, SupervisorLink
 
     chips = not sim or config.i2c == "emulated"
     return SupervisorLink.start(profile if chips else None, config.i2c, config.i2c_bus if chips else 1,
