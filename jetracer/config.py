@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional
 import yaml
 
 from .atomic import atomic_write
-from .profiles import Profile, deep_merge, load_profile
+from .profiles import Profile, ProfileError, deep_merge, load_profile
 
 I2C_MODES = ("hardware", "emulated")
 CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
@@ -70,7 +70,16 @@ class Config(object):
         Read and validated once per Config (a Config does not change; ``with_overrides`` makes a new one).
         """
         if self._profile is None:
-            self._profile = load_profile(self.data["profile"], self.data["profile_overrides"])
+            overrides = self.data["profile_overrides"]
+            try:
+                self._profile = load_profile(self.data["profile"], overrides)
+            except ProfileError as e:
+                if not overrides:
+                    raise
+                load_profile(self.data["profile"])  # the shipped profile alone: its own error if it is the culprit
+                raise ProfileError("%s: its profile_overrides make car profile %r invalid: %s. Fix or remove them "
+                                   "there (jetracer calibrate rewrites them)" % (self.path or "the config",
+                                                                                 self.data["profile"], _problems(e)))
         return self._profile
 
     def with_overrides(self, **overrides: Any) -> "Config":
@@ -124,14 +133,41 @@ def load_config(path: Optional[str] = None, env: Optional[Mapping[str, str]] = N
 
 
 def save_user_settings(updates: Mapping[str, Any], path: Optional[str] = None) -> str:
-    """Merge ``updates`` into the user's config file (creating it) atomically; return its path."""
+    """Merge ``updates`` into the user's config file (creating it); return its path.
+
+    Nothing is written unless the result is a config the car can load (top-level keys and the car
+    profile with its overrides validate). The file is edited in place (:mod:`jetracer.config_edit`):
+    comments and layout stay, and a symlinked config is written through to its target.
+    """
+    from .config_edit import ConfigEditError, edit_yaml_text, write_through
+
     path = path or default_config_path()
-    current = {}  # type: Dict[str, Any]
+    text = ""
     if os.path.exists(path):
         with open(path) as f:
-            current = yaml.safe_load(f) or {}
-    merged = deep_merge(current, updates)
-    _validate(deep_merge(copy.deepcopy(DEFAULTS), merged), path)
-    with atomic_write(path, "w") as f:
-        yaml.safe_dump(merged, f, default_flow_style=False, sort_keys=False)
+            text = f.read()
+    try:
+        current = (yaml.safe_load(text) if text.strip() else {}) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError("%s is not valid YAML (%s); fix it first, nothing was saved" % (path, e))
+    if not isinstance(current, dict):
+        raise ConfigError("%s must hold a mapping, found %s; nothing was saved" % (path, type(current).__name__))
+    merged = deep_merge(copy.deepcopy(DEFAULTS), deep_merge(current, updates))
+    _validate(merged, path)
+    try:
+        load_profile(merged["profile"], merged["profile_overrides"])
+    except ProfileError as e:
+        raise ConfigError("%s: not saved, the car could not load the result: %s" % (path, _problems(e)))
+    try:
+        new_text = edit_yaml_text(text, updates)
+    except ConfigEditError as e:
+        raise ConfigError("%s could not be edited in place (%s); nothing was saved. Put these values there by hand: %s"
+                          % (path, e, dict(updates)))
+    write_through(path, new_text)
     return path
+
+
+def _problems(error: Exception) -> str:
+    """The list of problems of a ProfileError, without the shipped profile's path."""
+    text = str(error)
+    return text.split(" is invalid:", 1)[1].strip().replace("\n  - ", "; ").lstrip("- ") if " is invalid:" in text else text

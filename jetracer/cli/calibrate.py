@@ -6,8 +6,9 @@ from typing import Any
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("calibrate", help="walk through steering and ESC calibration and save it",
-                              description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter; "
-                                          "the result goes to the user config (profile_overrides), which the car loads.")
+                              description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter "
+                                          "(each step starts at the current value); the result goes to the user config "
+                                          "(profile_overrides, comments kept), which the car loads.")
     p.add_argument("--config", help="user config file to read and update")
     p.add_argument("--steering-only", action="store_true", help="skip the ESC steps")
     p.set_defaults(func=run)
@@ -15,10 +16,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from ..config import ConfigError, load_config
+    from ..hardware.i2c import I2CError
     from ..services.calibrate import CalibrationAborted, calibrate
-
-    config = load_config(args.config)
 
     def ask(prompt: str) -> str:
         line = sys.stdin.readline()
@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
         return line
 
     try:
+        config = load_config(args.config)
         calibrate(config, ask=ask if not sys.stdin.isatty() else input, throttle=not args.steering_only)
-    except (CalibrationAborted, ValueError) as e:
-        print("jetracer calibrate: %s" % e, file=sys.stderr)
+    except (CalibrationAborted, ConfigError, I2CError, ValueError) as e:
+        print("jetracer calibrate: %s" % str(e).replace("\n", " "), file=sys.stderr)
         return 1
     return 0

@@ -1,42 +1,53 @@
 """``jetracer drive``: the road-following service (real car, emulated chips, or the simulator)."""
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("drive", help="drive the car (or the simulator) with a model and/or a gamepad",
-                              description="Drive: camera -> model -> steering, with failsafes. Autostart entry point "
-                                          "(systemd). With JETRACER_I2C=emulated the car's outputs go to emulated chips.")
+                              description="Drive: camera -> model -> steering, with failsafes and a supervisor process. "
+                                          "Starts DISARMED: the throttle stays at neutral until a person arms it "
+                                          "(gamepad START, or `jetracer arm`). Autostart entry point (systemd). With "
+                                          "JETRACER_I2C=emulated the car's outputs go to emulated chips.")
     p.add_argument("--config", help="user config file (default: $JETRACER_CONFIG or ~/.config/jetracer/config.yaml)")
     p.add_argument("--sim", action="store_true", help="drive the simulator instead of the camera (lockstep)")
     p.add_argument("--fast", action="store_true", help="with --sim: do not pace to real time")
     p.add_argument("--model", help="pilot file (checkpoint, .onnx, *_trt.pth), or \"expert\" with --sim (the simulator's label); default drive.model")
     p.add_argument("--mode", choices=("auto", "auto-steer", "manual"), help="default drive.mode (auto)")
+    p.add_argument("--arm", action="store_true", help="start armed: you are at this terminal and the car may drive "
+                                                      "at once (refused under systemd)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (simulated with --sim)")
     p.add_argument("--seed", type=int, default=0, help="with --sim: world seed")
-    p.add_argument("--state-file", help="where to publish the state for the OLED (default $JETRACER_STATE)")
+    p.add_argument("--state-file", help="where to publish the state for the OLED (default $JETRACER_STATE, else "
+                                        "the runtime directory)")
     p.add_argument("--neutral", action="store_true", help="only put throttle at neutral and steering centred, then exit "
-                                                          "(the service's ExecStopPost)")
+                                                          "(the service's ExecStartPre and ExecStopPost)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from ..config import ConfigError, load_config
     from ..driving.failsafe import SelfCheckError
     from ..driving.session import drive, put_at_neutral
+    from ..driving.supervisor_link import SupervisorError
 
-    config = load_config(args.config)
+    if args.arm and os.environ.get("INVOCATION_ID"):
+        print("jetracer drive: --arm is refused under systemd: the service must never drive by itself. Arm it with "
+              "`jetracer arm` or the gamepad's START button", file=sys.stderr)
+        return 2
     try:
+        config = load_config(args.config)
         if args.neutral:
-            report = put_at_neutral(config)
+            report = put_at_neutral(config, state_file=args.state_file)
         else:
             report = drive(config, sim=args.sim, model=args.model, mode=args.mode, duration_s=args.duration,
-                           fast=args.fast, state_file=args.state_file, seed=args.seed)
-    except (SelfCheckError, ValueError, ImportError, FileNotFoundError) as e:
+                           fast=args.fast, state_file=args.state_file, seed=args.seed, arm=args.arm)
+    except (SelfCheckError, SupervisorError, ConfigError, ValueError, ImportError, OSError) as e:
         print("jetracer drive: %s" % e, file=sys.stderr)
         return 2
     if args.json:
@@ -44,4 +55,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for key, value in sorted(report.items()):
             print("%s: %s" % (key, value))
+    if report.get("supervisor_lost"):
+        print("jetracer drive: stopped, the supervisor was lost (%s)" % report["supervisor_lost"], file=sys.stderr)
+        return 3
     return 0

@@ -25,7 +25,7 @@ class LockstepFrames(object):
         self._count = 0
         self._last = (None, -1, float("-inf"))  # type: Frame
 
-    def next(self, last_id: int) -> Frame:
+    def next(self, last_id: int, timeout_s: Optional[float] = None) -> Frame:
         frame = self.camera.read()
         frame_id = getattr(self.camera, "frame_id", None)
         if frame_id is None:
@@ -84,10 +84,11 @@ class ThreadedFrames(object):
             if frame is not None:
                 self._put(frame)
 
-    def next(self, last_id: int) -> Frame:
+    def next(self, last_id: int, timeout_s: Optional[float] = None) -> Frame:
+        """The newest frame, waiting up to ``timeout_s`` (default one period) for one newer than ``last_id``."""
         with self._cond:
             if self._latest[1] == last_id:
-                self._cond.wait(self.period_s)
+                self._cond.wait(self.period_s if timeout_s is None else timeout_s)
             return self._latest
 
     def close(self) -> None:

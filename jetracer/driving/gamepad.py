@@ -134,8 +134,8 @@ def _check_index(pad: Any, kind: str, key: str, index: Optional[int]) -> None:
 def connect_controller(pad: Any, teleop: Teleop, car: Any = None, loop: Any = None, heartbeat: Any = None) -> List[Any]:
     """Link ``pad`` (ipywidgets ``Controller`` or :class:`EvdevGamepad`) to ``teleop`` and the buttons' actions.
 
-    Sticks -> ``teleop`` by ``traitlets.dlink``; e-stop button -> ``car.estop()``; release button ->
-    ``car.release_estop()``; mode button -> ``loop.next_mode()``; record button -> ``loop.request_record()``.
+    Sticks -> ``teleop`` by ``traitlets.dlink``; e-stop button -> ``car.estop()``; release button (START) ->
+    ``loop.arm()`` (or ``car.release_estop()`` without a loop); mode button -> ``loop.next_mode()``; record button -> ``loop.request_record()``.
     The teleop is kept fresh by the pad's ``timestamp`` (evdev: the reader thread ticks it while the
     device is open) and, for a browser pad, by ``heartbeat`` echoes while ``pad.connected``.
     Raises :class:`GamepadMappingError` naming the pad's axis/button count and the mapping key when an
@@ -165,7 +165,7 @@ def connect_controller(pad: Any, teleop: Teleop, car: Any = None, loop: Any = No
 
     if car is not None:
         on_press("estop_button", lambda: car.estop("gamepad e-stop button"))
-        on_press("release_button", car.release_estop)
+        on_press("release_button", loop.arm if loop is not None else car.release_estop)
     if loop is not None:
         on_press("mode_button", loop.next_mode)
         on_press("record_button", loop.request_record)

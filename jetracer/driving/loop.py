@@ -12,6 +12,20 @@ One iteration (:meth:`DriveLoop.step`):
    ``heartbeat_timeout_s``, the pilot raising or returning NaN. The car's latched e-stop overrides
    every mode. Failsafes other than the e-stop clear by themselves when the cause goes away.
 
+**Arming.** A loop starts disarmed unless made with ``armed=True``: disarmed is the car's latched
+e-stop (reason :data:`NOT_ARMED`), so no thread can move the car until a person arms it
+(:meth:`DriveLoop.arm`: the gamepad's START, the notebook's ARM, ``jetracer arm``). Steering still
+follows the model while disarmed: it moves only the front wheels of a car that cannot roll, and lets
+the person see the model track the road before arming. A supervisor trip, a lost supervisor, the
+e-stop button and ``jetracer disarm`` all disarm.
+
+**Supervision.** With a ``supervisor`` (:class:`jetracer.driving.supervisor_link.SupervisorLink`) the loop
+beats before each model call and after each actuation, and reads the supervisor's messages before
+each actuation, so a trip (the supervisor saw no beat for its timeout and put the throttle at neutral
+through its own I2C handle) latches the e-stop before the next throttle write.
+
+In real time the wait for a frame is cut short at the moment the frame, the gamepad command or the
+browser heartbeat would become stale, so a failsafe acts within about a millisecond of its limit.
 All ages are measured on ``clock`` (``time.monotonic`` in real time, simulated seconds in lockstep).
 """
 import logging
@@ -27,6 +41,7 @@ from .steering_law import SteeringLaw
 
 logger = logging.getLogger(__name__)
 
+NOT_ARMED = "not armed: press START on the gamepad, ARM in the notebook, or run jetracer arm"
 STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuation_ms", "advance_ms", "overhead_ms",
           "total_ms")
 
@@ -54,7 +69,7 @@ class DriveLoop(traitlets.HasTraits):
                  advance: Optional[Callable[[], Any]] = None, period_s: float = 1.0 / 30,
                  max_frame_age_s: float = 0.06, command_timeout_s: float = 0.06, heartbeat_timeout_s: float = 0.3,
                  watchdog_s: float = 0.2, publish: Optional[Callable[[Dict[str, Any]], None]] = None,
-                 publish_hz: float = 2.0) -> None:
+                 publish_hz: float = 2.0, armed: bool = False, supervisor: Any = None) -> None:
         super(DriveLoop, self).__init__()
         if mode != "manual" and pilot is None:
             raise ValueError("mode %r needs a pilot (a model: --model PATH); only manual mode drives without one" % mode)
@@ -90,13 +105,39 @@ class DriveLoop(traitlets.HasTraits):
         self._elapsed_s = 0.0
         self._last_publish = float("-inf")
         self._auto_throttle = 0.0
+        self._frame_stamp = float("-inf")
+        self.supervisor = supervisor
         self.mode = mode
+        if armed:
+            self.arm()
+        else:
+            self.disarm(NOT_ARMED)
 
     # -- controls (safe to call from widgets, buttons, signal handlers) ----------------------------
 
     def request_stop(self, *args: Any) -> None:
         """End :meth:`run` after the current iteration."""
         self._stop_requested = True
+
+    @property
+    def armed(self) -> bool:
+        """True when throttle commands reach the car (no e-stop latched, supervisor present if any)."""
+        return not self.car.estopped
+
+    def arm(self, *args: Any) -> bool:
+        """Let the loop drive: release the car's latched e-stop. Refused (False) when the supervisor is lost."""
+        if self.supervisor is not None and self.supervisor.lost:
+            logger.warning("arm refused: %s", self.supervisor.lost)
+            return False
+        if self.car.estopped:
+            self.car.release_estop()
+            logger.info("armed")
+        return True
+
+    def disarm(self, reason: str = "disarmed") -> None:
+        """Throttle to neutral and keep it there until :meth:`arm` (the car's e-stop latch)."""
+        if not self.car.estopped or self.car.stop_reason != reason:
+            self.car.estop(reason)
 
     def request_record(self, *args: Any) -> None:
         """Save the next processed frame with the current steering target (needs a ``recorder``)."""
@@ -127,9 +168,11 @@ class DriveLoop(traitlets.HasTraits):
         if self._frames is None:
             self._open()
         t0 = time.perf_counter()
-        frame, frame_id, stamp = self._frames.next(self._last_id)
+        frame, frame_id, stamp = self._frames.next(self._last_id, self._wait_s())
         t1 = time.perf_counter()
         now = self.clock()
+        self._frame_stamp = stamp
+        self._beat()
         timing = {"capture_age_ms": 1000.0 * (now - stamp) if frame is not None else float("inf"),
                   "wait_ms": 1000.0 * (t1 - t0), "preprocess_ms": 0.0, "inference_ms": 0.0}
         mode = self.mode
@@ -175,10 +218,12 @@ class DriveLoop(traitlets.HasTraits):
             age = self.heartbeat.age_s(now)
             if age > self.heartbeat_timeout_s:
                 reason = reason or "browser heartbeat lost for %.0f ms" % (1000.0 * age)
+        self._supervise()
         if self.car.estopped:
             reason = self.car.stop_reason or "emergency stop"
         t2 = time.perf_counter()
         self._actuate(steering, throttle, reason)
+        self._beat()
         t3 = time.perf_counter()
         if fresh and self._record_requested and self.recorder is not None and not self.car.estopped:
             self._record_requested = False
@@ -196,6 +241,41 @@ class DriveLoop(traitlets.HasTraits):
         timing["overhead_ms"] = max(0.0, timing["total_ms"] - timing["wait_ms"] - timing["preprocess_ms"]
                                     - timing["inference_ms"] - timing["actuation_ms"] - timing["advance_ms"])
         self._account(timing, reason)
+
+    def _wait_s(self) -> float:
+        """How long to wait for a frame: a period, cut short where a freshness limit runs out."""
+        if self.lockstep or self.stop_reason or self._frame_stamp == float("-inf"):
+            return self.period_s
+        now = self.clock()
+        deadlines = [self._frame_stamp + self.max_frame_age_s]
+        if self.mode != "auto" and self.teleop is not None:
+            deadlines.append(self.teleop.stamp + self.command_timeout_s)
+        if self.heartbeat is not None:
+            deadlines.append(now - self.heartbeat.age_s(now) + self.heartbeat_timeout_s)
+        return min(self.period_s, max(0.0005, min(deadlines) - now + 0.0005))
+
+    def _beat(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.beat(self.armed, self.car.throttle_output)
+
+    def _supervise(self) -> None:
+        """Act on the supervisor's messages before the car is commanded."""
+        link = self.supervisor
+        if link is None:
+            return
+        for message in link.poll():
+            kind = message.get("t")
+            if kind == "trip":
+                self.disarm("supervisor: %s" % message.get("reason", "tripped"))
+            elif kind == "disarm":
+                self.disarm(str(message.get("reason") or "disarmed"))
+                link.reply(message, True, "disarmed: throttle at neutral")
+            elif kind == "arm":
+                ok = self.arm()
+                link.reply(message, ok, "armed" if ok else "refused: %s" % (link.lost or self.car.stop_reason))
+        if link.lost:  # unsupervised, the loop may not drive again: end it (a new run starts a new supervisor)
+            self.disarm("supervisor lost: %s" % link.lost)
+            self._stop_requested = True
 
     def _actuate(self, steering: Optional[float], throttle: Optional[float], reason: str) -> None:
         car = self.car
@@ -261,6 +341,8 @@ class DriveLoop(traitlets.HasTraits):
                 self.step()
         finally:
             self.car.stop("drive loop ended")
+            if self.supervisor is not None:
+                self.supervisor.pause()
             self.close()
         return self.metrics()
 
@@ -289,6 +371,7 @@ class DriveLoop(traitlets.HasTraits):
         car = self.car
         return {
             "mode": self.mode,
+            "armed": self.armed,
             "fps": round(self.fps, 1),
             "steering": round(car.steering, 3),
             "throttle": round(car.throttle, 3),

@@ -5,8 +5,14 @@ simulator (``sim=True``: lockstep, paced to real time unless ``fast``). With ``c
 "emulated"`` the car's outputs go to the emulated PCA9685 chips, and the report includes their pulses.
 SIGTERM/SIGINT latch the car's e-stop at once and end the loop; the report then says when the
 throttle reached neutral (``signal.neutral_time``, wall clock).
+
+The session never drives by itself: the loop starts disarmed (``arm=True`` is for a person starting
+it in a terminal, ``jetracer drive --arm``) and a supervisor process (:mod:`.supervisor`) watches it
+with its own I2C handle on the throttle's chip; it also owns the control socket ``jetracer arm`` talks
+to, writes the state file, and speaks to systemd (``READY=1``, ``WATCHDOG=1``).
 """
 import logging
+import os
 import time
 from typing import Any, Dict, List, Optional
 
@@ -35,13 +41,31 @@ def emulated_outputs(config: Config, profile: Any) -> Optional[Dict[str, float]]
     return out
 
 
-def put_at_neutral(config: Config) -> Dict[str, Any]:
-    """Open the configured car, leave throttle at neutral and steering centred, close (``ExecStopPost=``)."""
-    from ..car import create_car
+def put_at_neutral(config: Config, state_file: Optional[str] = None) -> Dict[str, Any]:
+    """Throttle at neutral and steering centred, then publish "stopped" (``ExecStartPre=``/``ExecStopPost=``).
 
+    An invalid calibration in the user's config must not leave a driving pulse on the chip: then the
+    shipped profile's pulses are used, with a warning naming the problem.
+    """
+    from ..car import create_car
+    from ..profiles import ProfileError
+
+    report = {"neutral": True}  # type: Dict[str, Any]
+    try:
+        config.load_profile()
+    except ProfileError as e:
+        logger.error("%s; putting the car at the shipped profile's neutral instead", e)
+        config = config.with_overrides(profile_overrides={})
+        report["warning"] = str(e)
     car = create_car(config)
     car.close()
-    return {"neutral": True, "outputs": emulated_outputs(config, car.profile)}
+    report["outputs"] = emulated_outputs(config, car.profile)
+    try:
+        publish_state({"mode": "stopped", "armed": False, "stop_reason": "drive service not running",
+                       "outputs": report["outputs"]}, path=state_file)
+    except OSError as e:
+        logger.warning("could not publish the stopped state: %s", e)
+    return report
 
 
 class WorldCamera(object):
@@ -105,20 +129,39 @@ def _gamepad(settings: Dict[str, Any], teleop: Any, car: Any, loop: Any) -> Any:
     return pad
 
 
+def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], sim: bool,
+                      state_file: Optional[str]) -> Any:
+    from ..runtime import runtime_dir
+    from ..state import state_path
+    from .supervisor_link import SOCKET_NAME, SupervisorLink
+
+    chips = not sim or config.i2c == "emulated"
+    return SupervisorLink.start(profile if chips else None, config.i2c, config.i2c_bus if chips else 1,
+                                timeout_s=settings["supervisor_timeout_s"], state_file=state_file or state_path(),
+                                control_path=os.path.join(runtime_dir(), SOCKET_NAME))
+
+
 def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: Optional[str] = None,
           duration_s: Optional[float] = None, fast: bool = False, state_file: Optional[str] = None,
-          seed: int = 0, self_check_frames: Optional[int] = None) -> Dict[str, Any]:
+          seed: int = 0, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
+          supervise: bool = True, camera: Any = None, teleop: Any = None, heartbeat: Any = None) -> Dict[str, Any]:
     """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
 
-    Raises ``SelfCheckError`` (without moving the car) when the model's output is NaN or constant.
+    ``arm`` starts armed (a person at the terminal); otherwise the car waits at neutral for an arm.
+    ``pilot`` replaces the model file (a callable ``frame -> (x, y)``), ``camera`` the configured camera
+    (real-time branch only; the caller releases it), ``teleop`` the evdev gamepad, ``heartbeat`` adds a
+    heartbeat to watch (tests and benchmarks inject faults through them); ``supervise=False`` runs
+    without the supervisor process (not for a real car). ``report["supervisor_lost"]`` says why the
+    session ended when the supervisor went away (the CLI then exits non-zero so systemd restarts it).
+    Raises ``SelfCheckError`` (without moving the car) when the model's output is NaN or constant, and
+    ``SupervisorError`` when the supervisor cannot attach to the chips or another drive process runs.
     """
     settings = drive_settings(config.drive, model=model, mode=mode, self_check_frames=self_check_frames)
     profile = config.load_profile()
-    pilot = None  # type: Any
-    expert = settings["model"] == "expert"
+    expert = settings["model"] == "expert" and pilot is None
     if expert and not sim:
         raise ValueError("--model expert (the simulator's label) only works with --sim")
-    if settings["model"] and not expert:
+    if settings["model"] and not expert and pilot is None:
         from ..learning.pilot import load_pilot
 
         pilot = load_pilot(settings["model"])
@@ -151,11 +194,21 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
         from ..car import create_car
 
         car = create_car(config)
-        camera = create_camera(config)
-        closers.append(camera.release)
+        if camera is None:
+            camera = create_camera(config)
+            closers.append(camera.release)
         kwargs = dict(period_s=1.0 / profile.camera.capture_fps, watchdog_s=settings["watchdog_s"])
         check_frames = [camera.read() for _ in range(settings["self_check_frames"])]
     closers.append(car.close)
+    link = None  # type: Any
+    try:
+        if supervise:
+            link = _start_supervisor(config, profile, settings, sim, state_file)
+            closers.insert(0, link.close)
+    except BaseException:
+        for close in closers:
+            close()
+        raise
     law = SteeringLaw(steering_gain(settings, world if sim else None), settings["steering_bias"],
                       settings["steering_kd"], settings["throttle"], settings["throttle_mode"],
                       settings["throttle_slowdown"])
@@ -163,8 +216,8 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     try:
         if pilot is not None and check_frames and not expert:
             self_check(pilot, check_frames)
-        teleop = None
-        if settings["mode"] != "auto":
+        own_teleop = teleop is None and settings["mode"] != "auto"
+        if own_teleop:
             from .gamepad import Teleop
 
             teleop = Teleop(settings["gamepad"], clock=kwargs.get("clock", time.monotonic))
@@ -177,13 +230,16 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
 
         def publish(state: Dict[str, Any]) -> None:
             state["outputs"] = emulated_outputs(config, profile)
-            publish_state(state, path=state_file)
+            if link is not None:
+                link.publish(state)
+            else:
+                publish_state(state, path=state_file)
 
         loop = DriveLoop(car, camera, pilot, law=law, teleop=teleop, recorder=recorder, mode=settings["mode"],
                          max_frame_age_s=settings["max_frame_age_s"], command_timeout_s=settings["command_timeout_s"],
                          heartbeat_timeout_s=settings["heartbeat_timeout_s"], publish=publish,
-                         publish_hz=settings["publish_hz"], **kwargs)
-        if teleop is not None:
+                         publish_hz=settings["publish_hz"], armed=arm, supervisor=link, heartbeat=heartbeat, **kwargs)
+        if own_teleop:
             closers.insert(0, _gamepad(settings, teleop, car, loop).close)
 
         def on_signal(name: str) -> None:
@@ -196,6 +252,8 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             report.update(loop.run(duration_s=duration_s))
         finally:
             restore()
+        if link is not None and link.lost:
+            report["supervisor_lost"] = link.lost
         if sim:
             state = world.state
             report["sim_state"] = {"laps": state.laps, "distance_m": round(state.distance_m, 2),
@@ -207,9 +265,10 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             except Exception:  # noqa: BLE001 - every other closer must still run (the car last)
                 logger.exception("cleanup failed")
     report["outputs"] = emulated_outputs(config, profile)
-    try:
-        publish_state({"mode": "stopped", "stop_reason": "drive service ended", "outputs": report["outputs"]},
-                      path=state_file)
-    except OSError:
-        logger.warning("could not publish the final drive state")
+    if link is None:
+        try:
+            publish_state({"mode": "stopped", "armed": False, "stop_reason": "drive service ended",
+                           "outputs": report["outputs"]}, path=state_file)
+        except OSError:
+            logger.warning("could not publish the final drive state")
     return report

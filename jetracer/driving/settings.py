@@ -20,7 +20,8 @@ DEFAULTS = {
     "max_frame_age_s": 0.06,      # stop when the newest camera frame is older than this
     "command_timeout_s": 0.06,    # stop when gamepad commands stop (manual, auto-steer)
     "heartbeat_timeout_s": 0.3,   # stop when the browser heartbeat stops coming back (notebook teleop)
-    "watchdog_s": 0.2,            # the car's own watchdog if the loop itself hangs (0: off; real time only)
+    "watchdog_s": 0.2,            # the car's own watchdog thread if the loop hangs (0: off; real time only)
+    "supervisor_timeout_s": 0.08,  # the supervisor process stops the car when the loop's heartbeat is this late
     "self_check_frames": 5,       # refuse a model whose output is NaN or constant over these frames
     "gamepad": "standard",        # a mapping name from jetracer.driving.gamepad.MAPPINGS, or a mapping
     "gamepad_device": None,       # evdev device path for the headless service (None: first gamepad found)
@@ -33,6 +34,7 @@ _NUMBERS = {
     "steering_gain": (-10.0, 10.0), "steering_bias": (-1.0, 1.0), "steering_kd": (-1.0, 1.0),
     "throttle": (-1.0, 1.0), "throttle_slowdown": (0.0, 1.0), "max_frame_age_s": (0.001, 10.0),
     "command_timeout_s": (0.001, 10.0), "heartbeat_timeout_s": (0.001, 10.0), "watchdog_s": (0.0, 10.0),
+    "supervisor_timeout_s": (0.02, 5.0),
     "self_check_frames": (0, 100), "publish_hz": (0.1, 100.0),
 }
 

@@ -1,4 +1,4 @@
-"""Car controls for notebooks: command sliders, calibration sliders, stop and emergency-stop buttons.
+"""Car controls for notebooks: command sliders, calibration sliders, stop, emergency-stop and arm buttons.
 
 The throttle slider starts at 0 and is linked slider -> car, so linking it never moves the car
 (upstream's live demo set the throttle the moment a slider was linked). Calibration sliders start at
@@ -52,36 +52,42 @@ class CarSliders(object):
 
 
 class StopButtons(object):
-    """A STOP button (throttle to neutral) and an E-STOP toggle (latched until released).
+    """A STOP button (throttle to neutral), an E-STOP toggle (latched until released) and ARM.
 
-    ``widget`` shows both and the car's stop state; the e-stop refuses every throttle command,
-    sliders and gamepad included, until it is released here or with ``car.release_estop()``.
+    ``widget`` shows them and the car's stop state; the e-stop (which is also what "disarmed" is)
+    refuses every throttle command, sliders and gamepad included, until ARM (``arm()``, by default
+    ``car.release_estop``; a drive panel passes ``loop.arm``) or releasing the toggle.
     """
 
-    def __init__(self, car: Any) -> None:
+    def __init__(self, car: Any, arm: Any = None) -> None:
         import ipywidgets
 
         self.car = car
+        self.arm = arm or car.release_estop
         self.stop_button = ipywidgets.Button(description="STOP", button_style="warning", icon="stop")
         self.estop_button = ipywidgets.ToggleButton(value=bool(car.estopped), description="E-STOP",
                                                     button_style="danger", icon="hand-paper-o")
+        self.arm_button = ipywidgets.Button(description="ARM", button_style="success", icon="play",
+                                            tooltip="let the throttle move the car (you are watching it)")
         self.state = ipywidgets.HTML()
         self.stop_button.on_click(lambda _: car.stop("STOP button"))
+        self.arm_button.on_click(lambda _: self.arm())
         self.estop_button.observe(self._on_estop, names="value")
         car.observe(self._on_car, names=["estopped", "stop_reason", "throttle_output"])
         self._on_car(None)
-        self.widget = ipywidgets.HBox([self.stop_button, self.estop_button, self.state])
+        self.widget = ipywidgets.HBox([self.stop_button, self.estop_button, self.arm_button, self.state])
 
     def _on_estop(self, change: Any) -> None:
         if change["new"]:
-            self.car.estop("E-STOP button")
-        else:
-            self.car.release_estop()
+            if not self.car.estopped:
+                self.car.estop("E-STOP button")
+        elif self.car.estopped:
+            self.arm()
 
     def _on_car(self, change: Any) -> None:
         car = self.car
         self.estop_button.value = bool(car.estopped)
-        text = "E-STOP latched" if car.estopped else ("moving" if car.throttle_output != 0.0 else "stopped")
+        text = ("DISARMED" if car.estopped else ("moving" if car.throttle_output != 0.0 else "armed, stopped"))
         if car.stop_reason:
             text += " (%s)" % car.stop_reason
         self.state.value = "<b>%s</b>" % text

@@ -1,9 +1,13 @@
 """A notebook dashboard around :class:`jetracer.driving.loop.DriveLoop`.
 
 Camera view with the loop's target drawn, mode buttons, steering-law sliders (gain, bias, derivative,
-throttle), STOP and E-STOP, the stop reason and per-stage timings. :meth:`DrivePanel.start` runs the
+throttle), STOP, E-STOP and ARM, the stop reason and per-stage timings. :meth:`DrivePanel.start` runs the
 loop on a thread (the notebook stays usable); :meth:`DrivePanel.run` runs it here for a bounded number
 of iterations (smoke mode, scripts). Either way the loop stops the car when it ends.
+
+A loop starts disarmed. Running the cell that calls ``start()``/``run()`` is a person's explicit
+instruction to drive, so they arm the loop (``arm=False`` starts it disarmed: then press ARM); after
+an e-stop, a supervisor trip or a failsafe latch only ARM (or the gamepad's START) drives again.
 """
 import threading
 import time
@@ -55,7 +59,7 @@ class DrivePanel(object):
                                             style={"description_width": "initial"})
             slider.observe(self._law_setter(attr), names="value")
             self.sliders[attr] = slider
-        self.stop_buttons = StopButtons(self.car)
+        self.stop_buttons = StopButtons(self.car, arm=loop.arm)
         self.stop_buttons.stop_button.on_click(lambda _: self.stop())
         self.status = ipywidgets.HTML()
         self.timings = ipywidgets.HTML()
@@ -77,17 +81,21 @@ class DrivePanel(object):
 
     # -- running -----------------------------------------------------------------------------------
 
-    def run(self, max_iterations: Optional[int] = None, duration_s: Optional[float] = None) -> Dict[str, Any]:
-        """Run the loop in this thread until it ends; refresh the widgets; return its metrics."""
+    def run(self, max_iterations: Optional[int] = None, duration_s: Optional[float] = None,
+            arm: bool = True) -> Dict[str, Any]:
+        """Run the loop in this thread until it ends (armed unless ``arm=False``); refresh the widgets; return its metrics."""
+        if arm:
+            self.loop.arm()
         self.result = self.loop.run(max_iterations=max_iterations, duration_s=duration_s)
         self.refresh()
         return self.result
 
-    def start(self, max_iterations: Optional[int] = None, duration_s: Optional[float] = None) -> None:
-        """Run the loop on a background thread (STOP, :meth:`stop` or the limits end it)."""
+    def start(self, max_iterations: Optional[int] = None, duration_s: Optional[float] = None,
+              arm: bool = True) -> None:
+        """Run the loop on a background thread (STOP, :meth:`stop` or the limits end it); armed unless ``arm=False``."""
         if self.running:
             return
-        self._thread = threading.Thread(target=self.run, args=(max_iterations, duration_s), name="drive-panel",
+        self._thread = threading.Thread(target=self.run, args=(max_iterations, duration_s, arm), name="drive-panel",
                                         daemon=True)
         self._thread.start()
 
@@ -114,8 +122,8 @@ class DrivePanel(object):
             view.show(render())
         car = self.car
         reason = loop.stop_reason or ("e-stop" if car.estopped else "")
-        self.status.value = ("<b>%s</b> &nbsp; %.1f fps &nbsp; steering %+.2f &nbsp; throttle %+.2f<br>%s"
-                             % (loop.mode, loop.fps, car.steering, car.throttle,
+        self.status.value = ("<b>%s</b> %s &nbsp; %.1f fps &nbsp; steering %+.2f &nbsp; throttle %+.2f<br>%s"
+                             % (loop.mode, "armed" if loop.armed else "DISARMED", loop.fps, car.steering, car.throttle,
                                 ("<span style='color:red'>stopped: %s</span>" % reason) if reason else "driving"))
         self.timings.value = timing_table(loop.timing_ms)
 

@@ -1,9 +1,11 @@
 """Interactive calibration: steering centre and end points, ESC neutral/forward/reverse, saved to the user config.
 
 The person nudges a raw pulse with ``+``/``-`` (10 us) or ``++``/``--`` (50 us), types a number to jump to
-it, and confirms with an empty line (``q`` aborts, nothing saved). Pulses go straight to the PCA9685
+it, and confirms with an empty line (``q`` aborts, nothing saved). Each step starts from the current
+value, so Enter through everything keeps the calibration. Pulses go straight to the PCA9685
 channel the profile names (real chip or, with ``JETRACER_I2C=emulated``, the emulated one). The result
-is written as ``profile_overrides`` with :func:`jetracer.config.save_user_settings`, which the car loads.
+is written as ``profile_overrides`` with :func:`jetracer.config.save_user_settings`, which validates
+before writing and keeps the file's comments, and which the car loads.
 ``ask`` and ``say`` are injectable so the walk-through is testable without a terminal.
 """
 from typing import Any, Callable, Dict, Optional
@@ -19,6 +21,8 @@ STEPS = (
     ("throttle", "min_us", "ESC full REVERSE pulse (min_us): wheels spin backward (some ESCs need neutral first)."),
 )
 NUDGES = {"+": 10, "-": -10, "++": 50, "--": -50}
+LOWEST_US, HIGHEST_US = 500, 2500  # the profile schema's pulse range
+MARGIN_US = 100                    # an end point closer than this to the centre gives no usable travel
 
 
 class CalibrationAborted(RuntimeError):
@@ -59,18 +63,43 @@ def _ask_pulse(ask: Callable[[str], str], say: Callable[[str], None], channel: P
             say("  type +, -, ++, --, a pulse in us, Enter to accept or q to quit (got %r)" % answer)
 
 
+def _starting_profile(config: Config, say: Callable[[str], None]) -> Any:
+    """The profile the steps start from: the car's as configured, or the shipped one when the user's
+    overrides are invalid (said, and replaced by what is saved)."""
+    from ..profiles import ProfileError, load_profile
+
+    try:
+        return config.load_profile()
+    except ProfileError as e:
+        say("Your config's calibration cannot be loaded (%s). Starting from the %s profile's shipped values; "
+            "saving replaces the broken ones." % (e, config.profile_name))
+        return load_profile(config.profile_name)
+
+
+def step_range(key: str, values: Dict[str, int]) -> Any:
+    """Allowed pulses for ``key`` given the centre chosen: end points at least :data:`MARGIN_US` from it."""
+    if key == "center_us":
+        return LOWEST_US + MARGIN_US, HIGHEST_US - MARGIN_US
+    if key == "min_us":
+        return LOWEST_US, values["center_us"] - MARGIN_US
+    return values["center_us"] + MARGIN_US, HIGHEST_US
+
+
 def calibrate(config: Config, ask: Callable[[str], str] = input, say: Callable[[str], None] = print,
               provider: Any = None, save_path: Optional[str] = None, throttle: bool = True) -> Dict[str, Any]:
     """Walk through :data:`STEPS`, save the pulses as profile overrides, return them.
 
-    The throttle steps are skipped for a DC-motor profile (``motorhat_dc`` has no ESC pulses) or with
-    ``throttle=False``. Outputs are put back at (the new) neutral at the end, also on abort.
-    Raises ``ValueError`` when the chosen pulses are not ``min_us < center_us < max_us``.
+    Each step starts from the current value (Enter through every step keeps the calibration), kept
+    inside the allowed range: end points at least :data:`MARGIN_US` from the centre, everything within
+    the profile schema's 500..2500 us. The throttle steps are skipped for a DC-motor profile (no ESC
+    pulses) or with ``throttle=False``. Outputs go back to (the new) neutral at the end, also on abort.
+    Nothing is saved unless the car can load the result (``ConfigError`` naming the file otherwise).
     """
     from ..hardware import open_i2c
 
-    profile = config.load_profile()
-    provider = provider if provider is not None else open_i2c(config.i2c, config.i2c_bus)
+    profile = _starting_profile(config, say)
+    bus = config.data.get("i2c_bus")
+    provider = provider if provider is not None else open_i2c(config.i2c, profile.i2c_bus if bus is None else bus)
     result = {}  # type: Dict[str, Dict[str, int]]
     channels = {}  # type: Dict[str, PulseChannel]
     sections = ["steering"] + (["throttle"] if throttle and profile.throttle.driver == "pca9685_esc" else [])
@@ -84,18 +113,13 @@ def calibrate(config: Config, ask: Callable[[str], str] = input, say: Callable[[
                 continue
             say(text)
             values = result.setdefault(name, {})
-            center = values.get("center_us", profile[name].center_us)
-            start = profile[name][key] if key == "center_us" else center
-            lo, hi = (500, 2500) if key == "center_us" else ((500, center - 1) if key == "min_us" else (center + 1, 2500))
-            values[key] = _ask_pulse(ask, say, channels[name], start, lo, hi)
+            lo, hi = step_range(key, values)
+            values[key] = _ask_pulse(ask, say, channels[name], int(profile[name][key]), lo, hi)
             if key != "center_us":
                 channels[name].write(values["center_us"])
     finally:
         for name, channel in channels.items():
             channel.write(result.get(name, {}).get("center_us", profile[name].center_us))
-    for name, values in result.items():
-        if not values["min_us"] < values["center_us"] < values["max_us"]:
-            raise ValueError("%s pulses must satisfy min_us < center_us < max_us, got %s" % (name, values))
     path = save_user_settings({"profile_overrides": result}, path=save_path or config.path)
     say("Saved to %s: %s" % (path, result))
     return result

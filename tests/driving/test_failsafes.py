@@ -13,7 +13,7 @@ PERIOD = 1.0 / 30
 
 def make_loop(car, camera, pilot, **kwargs):
     kwargs.setdefault("law", SteeringLaw(gain=0.8, throttle=0.3))
-    return DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, max_frame_age_s=0.06,
+    return DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, max_frame_age_s=0.06, armed=True,
                      command_timeout_s=0.06, heartbeat_timeout_s=0.06, **kwargs)
 
 
@@ -142,3 +142,67 @@ def test_failsafe_clears_when_frames_return(car, camera, pilot):
     loop.step()
     assert not at_neutral(car) and loop.stop_reason == ""
     assert pulse(car, "throttle") > car.profile.throttle.center_us
+
+
+def test_a_new_loop_is_disarmed_until_the_pad_arms_it(car, camera, pilot):
+    pad = pad_with()
+    loop = DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, law=SteeringLaw(gain=0.8, throttle=0.3))
+    connect_controller(pad, Teleop("standard", clock=loop.clock), car=car, loop=loop)
+    steering = []
+    for _ in range(10):
+        loop.step()
+        assert at_neutral(car), "a loop must not drive before it is armed"
+        steering.append(pulse(car, "steering"))
+    assert loop.stop_reason.startswith("not armed") and not loop.armed
+    assert max(steering) - min(steering) > 20, "steering follows the model while disarmed (the car cannot roll)"
+    pad.buttons[9].set_trait("pressed", True)  # START
+    loop.step()
+    assert loop.armed and pulse(car, "throttle") > car.profile.throttle.center_us
+    pad.buttons[9].set_trait("pressed", False)
+    pad.buttons[1].set_trait("pressed", True)  # e-stop disarms
+    assert at_neutral(car) and not loop.armed
+
+
+class LinkDouble(object):
+    """The documented supervisor-link interface (beat/poll/reply/pause/lost), fed by the test."""
+
+    def __init__(self):
+        self.inbox = []
+        self.beats = []
+        self.replies = []
+        self.lost = ""
+
+    def beat(self, armed, throttle_output):
+        self.beats.append((armed, throttle_output))
+
+    def poll(self):
+        out, self.inbox = self.inbox, []
+        return out
+
+    def reply(self, request, ok, message=""):
+        self.replies.append((request.get("id"), ok))
+
+    def pause(self):
+        pass
+
+
+def test_supervisor_messages_act_before_the_next_throttle_write(car, camera, pilot):
+    link = LinkDouble()
+    loop = make_loop(car, camera, pilot, supervisor=link)
+    for _ in range(5):
+        loop.step()
+    assert not at_neutral(car) and link.beats[-1] == (True, car.throttle_output) and car.throttle_output > 0
+    assert len(link.beats) == 10, "one beat before the model call, one after actuation"
+    link.inbox.append({"t": "trip", "n": 1, "reason": "no heartbeat for 85 ms"})
+    loop.step()
+    assert at_neutral(car) and loop.stop_reason == "supervisor: no heartbeat for 85 ms"
+    for _ in range(5):
+        loop.step()
+        assert at_neutral(car), "a trip latches until a person re-arms"
+    link.inbox.append({"t": "arm", "id": 7})
+    loop.step()
+    assert link.replies == [(7, True)] and not at_neutral(car)
+    link.lost = "the supervisor process has gone"
+    loop.step()
+    assert at_neutral(car) and loop.stop_reason.startswith("supervisor lost")
+    assert not loop.arm(), "no arming without a supervisor"

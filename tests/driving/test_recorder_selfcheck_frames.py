@@ -15,7 +15,7 @@ from jetracer.learning.dataset import parse_name
 
 def test_record_button_saves_the_frame_with_the_steering_target(car, camera, pilot, tmp_path):
     recorder = Recorder(str(tmp_path / "data"), "apex")
-    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder)
+    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder, armed=True)
     for _ in range(3):
         loop.step()
     loop.request_record()
@@ -74,7 +74,7 @@ class ThreadCamera(object):
 
 def test_threaded_loop_never_processes_a_frame_twice(car, pilot):
     camera = ThreadCamera()
-    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=0.5, watchdog_s=0.0)
+    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=0.5, watchdog_s=0.0, armed=True)
     metrics = loop.run(max_iterations=40)
     assert pilot.calls == metrics["frames_processed"] <= camera.frames
     assert metrics["iterations"] == 40

@@ -65,7 +65,7 @@ def test_teleop_reverse_needs_the_button_and_neutral_first():
 
 def test_manual_mode_drives_the_servo_and_esc_from_the_pad(car, camera):
     pad = pad_with(4)
-    loop = DriveLoop(car, camera, pilot=None, mode="manual", lockstep=True)
+    loop = DriveLoop(car, camera, pilot=None, mode="manual", lockstep=True, armed=True)
     teleop = Teleop("standard", clock=loop.clock)
     loop.teleop = teleop
     connect_controller(pad, teleop, car=car, loop=loop)
@@ -100,7 +100,7 @@ def test_unknown_mapping_key_is_refused():
 
 def test_mode_button_cycles_modes(car, camera, pilot):
     pad = pad_with(4)
-    loop = DriveLoop(car, camera, pilot, mode="manual", lockstep=True)
+    loop = DriveLoop(car, camera, pilot, mode="manual", lockstep=True, armed=True)
     connect_controller(pad, Teleop(), car=car, loop=loop)
     modes = []
     for _ in range(3):

@@ -1,0 +1,35 @@
+"""``jetracer arm``: let the running drive service move the car (it starts, and restarts, disarmed)."""
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("arm", help="arm the running drive service (the throttle may move the car)",
+                              description="Tell the running `jetracer drive` (service or terminal) that a person is "
+                                          "watching and the car may drive. It answers through the control socket "
+                                          "in its runtime directory; only its user or root may use it.")
+    p.add_argument("--status", action="store_true", help="only show the drive process's state (armed, tripped)")
+    p.add_argument("--socket", help="control socket path (default: found in the runtime directory)")
+    p.set_defaults(func=run, command="arm")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..driving.supervisor_link import control
+
+    command = "status" if getattr(args, "status", False) else args.command
+    try:
+        answer = control(command, path=args.socket)
+    except OSError as e:
+        print("jetracer %s: %s" % (args.command, e), file=sys.stderr)
+        return 1
+    if command == "status":
+        print(json.dumps(answer, sort_keys=True))
+        return 0
+    if not answer.get("ok"):
+        print("jetracer %s: %s" % (args.command, answer.get("message", "refused")), file=sys.stderr)
+        return 1
+    print(answer.get("message") or command + "ed")
+    return 0

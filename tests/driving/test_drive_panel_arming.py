@@ -1,0 +1,32 @@
+"""The notebook drive panel: a loop started with arm=False stays at neutral until ARM; E-STOP disarms."""
+from jetracer.driving.loop import DriveLoop
+from jetracer.driving.steering_law import SteeringLaw
+from jetracer.notebook.drive_panel import DrivePanel
+
+from driving_doubles import at_neutral, pulse
+
+
+def test_arm_button_arms_and_estop_disarms(car, camera, pilot):
+    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3))
+    panel = DrivePanel(loop)
+    metrics = panel.run(max_iterations=5, arm=False)
+    assert metrics["stops"] == {"not armed": 5} and at_neutral(car)
+    assert "DISARMED" in panel.status.value and "DISARMED" in panel.stop_buttons.state.value
+    panel.stop_buttons.arm_button.click()
+    loop.step()
+    assert loop.armed and pulse(car, "throttle") > car.profile.throttle.center_us
+    panel.stop_buttons.estop_button.value = True
+    assert at_neutral(car) and not loop.armed
+    loop.step()
+    assert at_neutral(car)
+    panel.stop_buttons.arm_button.click()
+    assert not panel.stop_buttons.estop_button.value, "the toggle follows the car"
+    loop.step()
+    assert not at_neutral(car)
+
+
+def test_running_the_panel_cell_arms_it(car, camera, pilot):
+    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3))
+    metrics = DrivePanel(loop).run(max_iterations=5)
+    assert metrics["stops"].get("not armed", 0) == 0 and metrics["stops"] == {}
+    assert at_neutral(car), "the loop stops the car when it ends"
