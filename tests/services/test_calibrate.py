@@ -76,7 +76,7 @@ def test_enter_through_every_step_keeps_the_calibration_and_the_comments(tmp_pat
     assert proc.returncode == 0, proc.stderr
     saved = yaml.safe_load(path.read_text())["profile_overrides"]
     assert saved == {"steering": {"center_us": 1520, "min_us": 1120, "max_us": 1900},
-                     "throttle": {"center_us": 1490, "min_us": 1000, "max_us": 2000}}
+                     "throttle": {"center_us": 1490, "min_us": 750, "max_us": 2250}}
     text = path.read_text()
     for comment in ("# my LaTrax, calibrated on the bench", "# the small one", "# servo saver fitted", "# ESC trim",
                     "# the car's bus"):
@@ -108,7 +108,7 @@ def test_an_invalid_user_config_is_named_and_calibrate_repairs_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Starting from the latrax profile's shipped values" in proc.stdout
     saved = yaml.safe_load(path.read_text())["profile_overrides"]["steering"]
-    assert saved == {"center_us": 1500, "min_us": 1000, "max_us": 2000} and "# a typo" in path.read_text()
+    assert saved == {"center_us": 1500, "min_us": 750, "max_us": 2250} and "# a typo" in path.read_text()
 
 
 def test_a_symlinked_config_is_written_through_to_its_target(tmp_path):
