@@ -8,7 +8,8 @@ supervisor (no torch, no camera) as a child process and feeds it a heartbeat ove
 * the drive loop beats before each model call and after each actuation;
 * the supervisor waits with ``select()`` and a timeout; when no beat came for ``timeout_s``
   (default 80 ms) it **trips**: writes the throttle's neutral through its *own* I2C handle on the
-  same chip (:class:`jetracer.driving.neutral.NeutralWriter`), latches, tells the drive process, and
+  same chip (:class:`jetracer.hardware.attach.NeutralWriter`: attached to the running chip, no reset,
+  one block write per throttle channel), latches, tells the drive process, and
   publishes the state "tripped". The drive process, when it runs again, latches its e-stop before
   its next throttle write and must be re-armed by a person. A beat that shows the throttle moving
   before the drive process saw the trip makes the supervisor write neutral again;
@@ -357,7 +358,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
         if init.get("profile") is not None:
             from ..hardware.i2c import open_i2c
             from ..profiles import Profile
-            from .neutral import NeutralWriter
+            from ..hardware.attach import NeutralWriter
 
             writer = NeutralWriter(Profile(init["profile"]), open_i2c(init["i2c"], init["i2c_bus"]))
         control = init.get("control_path")
