@@ -25,11 +25,19 @@ class JetcamMissing(CameraError, ImportError):
 
 
 def import_jetcam(module: str) -> Any:
-    """``jetcam.<module>``, or :class:`JetcamMissing` with the install command."""
+    """``jetcam.<module>`` of NVIDIA's jetcam, or :class:`JetcamMissing` with the install command.
+
+    jetracer's own stand-in (:mod:`jetracer.compat`, imported as ``jetcam`` where jetcam is missing) does
+    not count: it is built on these classes and opens no sensor.
+    """
+    from ..compat import is_fallback
     try:
-        return importlib.import_module("jetcam." + module)
+        found = importlib.import_module("jetcam." + module)
     except ImportError as e:
         raise JetcamMissing("%s (%s)" % (JETCAM_INSTALL, e))
+    if is_fallback(found):
+        raise JetcamMissing("%s (only jetracer's stand-in for jetcam is importable here)" % JETCAM_INSTALL)
+    return found
 
 
 def csi_pipeline(sensor_id: int, capture_width: int, capture_height: int, capture_fps: int,
