@@ -9,9 +9,9 @@ from typing import Any
 
 from .base import Camera, CameraError, check_flip, flip_frame
 
-JETCAM_INSTALL = ("jetcam is not installed; on the Jetson run:\n"
-                  "  git clone https://github.com/NVIDIA-AI-IOT/jetcam && cd jetcam && sudo python3 setup.py install\n"
-                  "(no car at hand? use camera source 'sim' or 'replay': JETRACER_CAMERA=sim)")
+JETCAM_INSTALL = ("jetcam is not installed: on the Jetson run `git clone https://github.com/NVIDIA-AI-IOT/jetcam && "
+                  "cd jetcam && sudo python3 setup.py install`; no car at hand? use camera source 'sim' or 'replay' "
+                  "(JETRACER_CAMERA=sim)")
 CSI_FLIP_METHODS = {"none": 0, "rotate-180": 2, "horizontal": 4, "vertical": 6}
 CSI_CHECKS = ("check: the sensor id (camera.sensor_id, 0 or 1 on two-camera carrier boards); "
               "restart the camera daemon with `sudo systemctl restart nvargus-daemon`; "
