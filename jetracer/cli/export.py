@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
         return 0
-    print("wrote %s: resnet18, fc 512 -> %d, for upstream's BGR to_tensor + ImageNet preprocessing "
-          "(folded in: %s input, mean %s, std %s)" % (result["path"], 2 * len(result["categories"]),
-                                                       result["from_color_order"], result["from_mean"], result["from_std"]))
+    print("wrote %s: resnet18, fc 512 -> %d, for upstream's BGR to_tensor + ImageNet preprocessing (folded in: "
+          "%s input, mean %s, std %s)" % (result["path"], 2 * len(result["categories"]), result["from_color_order"],
+                                          result["from_mean"], result["from_std"]))
     if "difference" in result:
         d = result["difference"]
         print("vs jetracer's own output on %d synthetic road frames: max |dx| %.4f, max |dy| %.4f (conv1's "

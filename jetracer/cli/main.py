@@ -9,7 +9,8 @@ import logging
 import sys
 from typing import List, Optional
 
-VERBS = ["demo", "sim", "dataset", "train", "optimize", "export", "bench", "drive", "display", "calibrate", "service", "emulator"]
+VERBS = ["demo", "sim", "dataset", "train", "optimize", "export", "bench", "drive", "display", "calibrate", "service",
+         "emulator"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,8 @@
 
 The exported graph takes the camera frame as it comes: input ``frame_bgr`` is uint8 HxWx3 BGR. The
 graph casts, orders the channels as the model expects (BGR->RGB for jetracer's models, as captured
-for upstream's, ``normalization.color_order``), permutes HWC->NCHW, averages down to the model input when the frame is
-an integer multiple of it (what ``cv2.INTER_AREA`` does for such sizes) and normalises with the
+for upstream's, ``normalization.color_order``), permutes HWC->NCHW, averages down to the model input
+when the frame is an integer multiple of it (what ``cv2.INTER_AREA`` does for such sizes) and normalises with the
 checkpoint's mean/std, so the car hands the frame to ONNX Runtime without a Python copy. Metadata
 (``jetracer.*`` keys in ``metadata_props``) records arch, sizes, categories, normalisation, backend,
 precision and the parity numbers against the fp32 checkpoint.

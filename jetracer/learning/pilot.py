@@ -51,8 +51,8 @@ class Pilot(object):
 
     Attributes: ``backend`` ("torch", "onnxruntime", "tensorrt"), ``precision`` ("fp32", "fp16",
     "int8"), ``input_size`` (H, W), ``color_order`` (the model's input channel order: "RGB" for
-    jetracer's models, "BGR" for upstream's; every backend feeds it that order), ``categories`` (list of names), ``num_outputs``, ``meta`` (what the
-    file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
+    jetracer's models, "BGR" for upstream's; every backend feeds it that order), ``categories``
+    (list of names), ``num_outputs``, ``meta`` (what the file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
     With several categories the outputs are (x, y) pairs per category; ``category`` picks the pair.
     """
 

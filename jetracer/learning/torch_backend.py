@@ -9,8 +9,8 @@ An optimized torch file is a small dict, rebuilt by ``TorchPilot.from_dict``::
 Weights stay fp32 in the file so one file serves the CPU (fp32) and the GPU (fp16). On CUDA each
 BatchNorm that follows a convolution is folded into it (fp32 arithmetic, before the fp16 cast; FX
 tracing, skipped for models that do not trace). The CUDA graph captures the whole step: uint8 frame
-upload -> channel order (BGR->RGB for jetracer's models), normalise -> model -> fp32 (x, y) download into a pinned buffer, so a call is one
-copy of the frame into a persistent pinned buffer, one graph replay and one stream synchronisation
+upload -> channel order (BGR->RGB for jetracer's models), normalise -> model -> fp32 (x, y) download
+into a pinned buffer, so a call is one copy of the frame into a persistent pinned buffer, one graph replay and one stream synchronisation
 (the copies stay outside the graph, one call each, where this torch refuses to capture them).
 
 ``compile`` (CUDA, torch >= 2): True or "default" is Inductor with freezing (weights as constants,

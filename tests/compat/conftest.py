@@ -12,6 +12,8 @@ NAMES = ("jetcam", "jupyter_clickable_image_widget")
 def fallbacks(monkeypatch, tmp_path):
     """The stand-ins importable here as after start-up (the finder installed), on the simulator."""
     import importlib.util
+    for name in [m for m in sys.modules if m.split(".")[0] in NAMES]:  # left over by other tests' stand-ins
+        monkeypatch.delitem(sys.modules, name)
     for name in NAMES:
         if importlib.util.find_spec(name) is not None:
             pytest.skip("the real %s is installed here" % name)

@@ -1,8 +1,10 @@
 """jetcam and the click widget where they are missing; the real packages, when installed, always win.
 
-The start-up path is tested as installs lay it out: ``setup.py build_py`` (what a wheel installs) puts
-``jetracer-compat.pth`` and ``_jetracer_compat.py`` at the root of a site dir, and a fresh interpreter
-processes that dir with ``site.addsitedir`` exactly as it processes site-packages at start-up.
+The start-up path is tested as installs lay it out: ``setup.py build_py`` (what a wheel installs) or
+``setup.py develop`` (a legacy editable install) puts ``jetracer-compat.pth`` at the root of a site dir,
+and a fresh interpreter processes that dir with ``site.addsitedir`` exactly as it processes
+site-packages at start-up. (A PEP 660 editable install gets the same file from setup.py's
+``editable_wheel``; building one needs the ``wheel`` package, so it is checked by hand.)
 """
 import os
 import subprocess
@@ -21,14 +23,24 @@ def _real_package_installed(name):
     return subprocess.call([sys.executable, "-c", code]) == 0
 
 
-@pytest.fixture(scope="module")
-def site_dir(tmp_path_factory):
-    """What a wheel install puts in site-packages, built by the project's own build_py."""
-    lib = tmp_path_factory.mktemp("site") / "lib"
-    subprocess.check_call([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(lib)], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert (lib / "jetracer-compat.pth").is_file() and (lib / "_jetracer_compat.py").is_file()
-    assert (lib / "jetracer" / "compat" / "fallbacks" / "jetcam" / "csi_camera.py").is_file()
+@pytest.fixture(scope="module", params=["wheel", "develop"])
+def site_dir(request, tmp_path_factory):
+    """What an install puts in site-packages, built by the project's own setup.py commands: a wheel's
+    contents (build_py), or an editable install's (develop: the egg-link and easy-install.pth)."""
+    lib = tmp_path_factory.mktemp("site-" + request.param) / "lib"
+    lib.mkdir()
+    if request.param == "wheel":
+        command = ["build_py", "--build-lib", str(lib)]
+    else:
+        command = ["develop", "--no-deps", "--install-dir", str(lib), "--script-dir", str(lib / "bin")]
+    subprocess.check_call([sys.executable, "setup.py", "-q"] + command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(lib)))
+    assert (lib / "jetracer-compat.pth").is_file()
+    if request.param == "wheel":
+        assert (lib / "_jetracer_compat.py").is_file()
+        assert (lib / "jetracer" / "compat" / "fallbacks" / "jetcam" / "csi_camera.py").is_file()
+    else:
+        assert (lib / "easy-install.pth").read_text().strip() == ROOT
     return str(lib)
 
 

@@ -32,7 +32,8 @@ class Payload(object):
 
 def _upstream_dict(extra):
     model = torch.nn.Linear(512, 2)
-    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": model.weight.detach(), "fc.bias": model.bias.detach()}
+    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": model.weight.detach(),
+             "fc.bias": model.bias.detach()}
     state.update(extra)
     return state
 
