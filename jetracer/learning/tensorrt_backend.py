@@ -81,7 +81,8 @@ def build_engine(model: Any, meta: Dict[str, Any], precision: str,
     if precision not in ("fp32", "fp16", "int8"):
         raise ValueError("precision must be fp32, fp16 or int8, got %s" % precision)
     model = model.float().eval().cuda()
-    pre = Preprocessor(meta.get("input_size", 224), device="cuda", **_norm(meta))  # float32 input (INPUT_DTYPE)
+    # the engine is built for a float32 input (save_engine records it as input_dtype)
+    pre = Preprocessor(meta.get("input_size", 224), device="cuda", **_norm(meta))
     example = torch.zeros((1, 3) + pre.input_size, device="cuda")
     kwargs = {"fp16_mode": precision in ("fp16", "int8"), "max_batch_size": 1}
     if precision == "int8":
