@@ -1,5 +1,5 @@
 """Build the configured camera: ``create_camera(config)`` picks CSI, USB, simulator or replay."""
-from typing import Any, Optional
+from typing import Any
 
 from .base import Camera, CameraError
 
