@@ -83,7 +83,9 @@ def shared_world(config: Any = None) -> RealTimeWorld:
             if config is None:
                 from .config import load_config
                 config = load_config()
-            _shared = RealTimeWorld(build_world(config)).start()
+            world = build_world(config)
+            world.render()  # rasterise the track now, so a camera's first frame comes one step after it starts
+            _shared = RealTimeWorld(world).start()
             logger.info("simulator mode: track %s, %.0f fps, real time", _shared.world.track.name, _shared.world.fps)
         return _shared
 
