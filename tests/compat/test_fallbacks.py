@@ -14,6 +14,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from compat_fixtures import fallbacks  # noqa: F401 - the stand-ins importable in this process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMES = ("jetcam", "jupyter_clickable_image_widget")
 
@@ -186,7 +188,7 @@ def _dom_click(widget, **event):
                                 "buffers": []})
 
 
-def test_clicks_arrive_as_upstreams_widget_sent_them(fallbacks):
+def test_clicks_arrive_as_upstreams_widget_sent_them(fallbacks):  # noqa: F811
     import cv2
     import traitlets
     from jetcam.utils import bgr8_to_jpeg
@@ -257,7 +259,7 @@ def test_upstream_data_collection_saves_what_was_clicked(fallbacks, tmp_path):
     assert saved.shape == (224, 224, 3) and saved.std() > 5  # a rendered frame, not the initial black one
 
 
-def test_camera_value_is_preallocated_and_observable_like_jetcams(fallbacks):
+def test_camera_value_is_preallocated_and_observable_like_jetcams(fallbacks):  # noqa: F811
     from jetcam.csi_camera import CSICamera
     camera = CSICamera(width=160, height=120)
     assert camera.value.shape == (120, 160, 3) and camera.value.dtype == np.uint8 and not camera.value.any()

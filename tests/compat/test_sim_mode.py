@@ -3,8 +3,10 @@ import time
 
 import pytest
 
+from compat_fixtures import fallbacks  # noqa: F401 - the stand-ins importable in this process
 
-def test_upstream_live_demo_drives_the_simulated_car_along_the_track(fallbacks):
+
+def test_upstream_live_demo_drives_the_simulated_car_along_the_track(fallbacks):  # noqa: F811
     """road_following_live.ipynb's cells (model output replaced by the simulator's label for the frame)."""
     from jetracer.nvidia_racecar import NvidiaRacecar
     from jetcam.csi_camera import CSICamera
@@ -50,7 +52,7 @@ def test_upstream_live_demo_drives_the_simulated_car_along_the_track(fallbacks):
     assert not end.offtrack and worst_cte[0] < 0.1  # ...and stayed near the centreline all the way
 
 
-def test_nvidia_racecar_in_sim_mode_drives_the_world_and_the_emulated_chips(fallbacks):
+def test_nvidia_racecar_in_sim_mode_drives_the_world_and_the_emulated_chips(fallbacks):  # noqa: F811
     """basic_motion.ipynb: steering and throttle set on NvidiaRacecar() reach the simulated wheels and the
     emulated PCA9685, never real I2C (JETRACER_I2C is 'hardware' here)."""
     import os

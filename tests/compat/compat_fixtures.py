@@ -1,4 +1,5 @@
-"""The stand-ins importable in this process, as after start-up, on the simulator and emulated chips."""
+"""Fixture for the compat tests: the stand-ins importable in this process, as after start-up, on the
+simulator and emulated chips (a module of its own: tests/notebooks imports its conftest by name)."""
 import os
 import sys
 
