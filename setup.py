@@ -4,7 +4,69 @@ install_requires holds only what the car itself needs and what a Jetson Nano on 
 (Python 3.6.9) can install from PyPI. OpenCV, PyTorch and torchvision come with JetPack on the car
 (a PyPI OpenCV there would lose GStreamer and the CSI camera), so they live in extras.
 """
+import base64
+import glob
+import hashlib
+import os
+import shutil
+import zipfile
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.develop import develop
+
+# Loads _jetracer_compat at interpreter start: stand-ins for jetcam and jupyter_clickable_image_widget
+# where they are missing (jetracer.compat). A .pth file works only at the root of site-packages, so each
+# kind of install puts it there: wheels (build_py), legacy `pip install -e`/`setup.py develop` (develop)
+# and PEP 660 editable installs (editable_wheel, setuptools >= 64).
+PTH = "jetracer-compat.pth"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BuildPyWithPth(build_py):
+    def run(self):
+        build_py.run(self)
+        if not getattr(self, "editable_mode", False):
+            self.copy_file(os.path.join(HERE, PTH), os.path.join(self.build_lib, PTH))
+
+
+class DevelopWithPth(develop):
+    def run(self):
+        develop.run(self)
+        if not self.uninstall:
+            self.copy_file(os.path.join(HERE, PTH), os.path.join(self.install_dir, PTH))
+
+
+def _add_to_wheel(wheel, name, data):
+    """Rewrite ``wheel`` with ``name`` at its root and a RECORD line for it."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    tmp = wheel + ".tmp"
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename.endswith(".dist-info/RECORD"):
+                content = content.rstrip(b"\n") + ("\n%s,sha256=%s,%d\n" % (name, digest, len(data))).encode()
+            dst.writestr(item, content)
+        dst.writestr(name, data)
+    shutil.move(tmp, wheel)
+
+
+cmdclass = {"build_py": BuildPyWithPth, "develop": DevelopWithPth}
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+
+    class EditableWheelWithPth(editable_wheel):
+        def run(self):
+            editable_wheel.run(self)
+            wheels = sorted(glob.glob(os.path.join(self.dist_dir, "*.whl")), key=os.path.getmtime)
+            if not wheels:
+                raise RuntimeError("editable_wheel wrote no wheel to %s; cannot add %s" % (self.dist_dir, PTH))
+            with open(os.path.join(HERE, PTH), "rb") as f:
+                _add_to_wheel(wheels[-1], PTH, f.read())
+
+    cmdclass["editable_wheel"] = EditableWheelWithPth
+except ImportError:  # setuptools < 64: `pip install -e` runs develop
+    pass
 
 DESKTOP_ONLY = 'python_version >= "3.8"'
 
@@ -45,6 +107,8 @@ setup(
     license="MIT",
     python_requires=">=3.6",
     packages=find_packages(include=["jetracer", "jetracer.*"]),
+    py_modules=["_jetracer_compat"],
+    cmdclass=cmdclass,
     package_data={"jetracer": ["profiles/*.yaml", "services/units/*.in", "data/*"]},
     install_requires=[
         "traitlets>=4.3",

@@ -2,13 +2,29 @@
 
 Upstream notebooks create ``NvidiaRacecar()`` with no arguments; here it builds the configured car
 (profile and bus from ``jetracer.config``), so the same cells drive a LaTrax, a TT-02, a Waveshare
-kit or the emulated chips.
+kit or the emulated chips. In simulator mode (camera source ``sim``) it drives the simulated car that
+the camera sees (:mod:`jetracer.sim_mode`), with its outputs on the emulated chips.
 """
+from typing import Any, Optional
+
 from .car import ConfiguredRacecar
+from .config import Config, load_config
 
 
 class NvidiaRacecar(ConfiguredRacecar):
-    """The configured car under upstream's name."""
+    """The configured car under upstream's name; in simulator mode, the simulated world's car."""
+
+    def __init__(self, config: Optional[Config] = None, i2c: Any = None, **traits: Any) -> None:
+        from . import sim_mode
+        config = config or load_config()
+        simulated = sim_mode.simulated(config) and i2c is None
+        if simulated:
+            from .hardware import open_i2c
+            i2c = open_i2c("emulated", config.i2c_bus)  # a simulated car never drives real motors
+        super(NvidiaRacecar, self).__init__(config=config, i2c=i2c, **traits)
+        self.simulated = simulated
+        if simulated:
+            sim_mode.attach_car(self, config)
 
 
 __all__ = ["NvidiaRacecar"]

@@ -7,7 +7,8 @@ from .base import FLIPS, Camera, CameraError, EndOfStream, flip_frame
 from .factory import SOURCES, create_camera
 from .jetcam_cameras import CSICamera, JetcamMissing, USBCamera, csi_pipeline
 from .replay import ReplayCamera
-from .sim_camera import SimCamera
+from .sim_camera import SharedWorldCamera, SimCamera
 
 __all__ = ["Camera", "CameraError", "EndOfStream", "FLIPS", "flip_frame", "SOURCES", "create_camera",
-           "CSICamera", "USBCamera", "JetcamMissing", "csi_pipeline", "ReplayCamera", "SimCamera"]
+           "CSICamera", "USBCamera", "JetcamMissing", "csi_pipeline", "ReplayCamera", "SimCamera",
+           "SharedWorldCamera"]

@@ -6,11 +6,16 @@ real-time simulator), ``running = False`` stops it. Each new frame sets ``timest
 (``time.monotonic()`` of its capture) and ``frame_id`` (+1) before ``value``, so an observer of
 ``value`` sees matching stamps. A capture thread that fails stops, sets ``running`` False and puts
 the reason in ``error``: a camera that stops delivering is visible, not silent.
+
+As jetcam's cameras, ``value`` starts as a black ``height`` x ``width`` x 3 uint8 frame (never None), so
+code written for jetcam (``traitlets.dlink`` of ``value`` through ``bgr8_to_jpeg``, a callback called
+once with ``camera.value``) runs before the first capture; ``frame_id`` 0 says no frame came yet.
 """
 import threading
 import time
 from typing import Any, Optional
 
+import numpy as np
 import traitlets
 
 FLIPS = ("none", "rotate-180", "horizontal", "vertical")
@@ -54,6 +59,7 @@ class Camera(traitlets.HasTraits):
 
     def __init__(self, **kwargs: Any) -> None:
         super(Camera, self).__init__(**kwargs)
+        self.value = np.zeros((self.height, self.width, 3), np.uint8)  # as jetcam: a frame before the first one
         self._thread = None  # type: Optional[threading.Thread]
         self._stop = threading.Event()
         self._released = False

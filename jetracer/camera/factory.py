@@ -1,5 +1,5 @@
 """Build the configured camera: ``create_camera(config)`` picks CSI, USB, simulator or replay."""
-from typing import Any, Optional
+from typing import Any
 
 from .base import Camera, CameraError
 
@@ -14,8 +14,10 @@ def create_camera(config: Any = None, world: Any = None, **overrides: Any) -> Ca
     the car profile's ``camera:`` section; ``config.camera`` and then ``overrides`` (any of
     :data:`SETTINGS`; None values are ignored) may replace them and add ``path`` (replay: a folder of
     images or a video), ``device`` (usb: N of /dev/videoN), ``realtime`` (sim), ``fps``/``loop`` (replay).
-    For ``sim`` without ``world``, a :class:`jetracer.sim.world.SimWorld` is built from ``config.sim``
-    (``track``, ``seed``, ``fps``, ``randomize``) and the profile; the camera then owns (closes) it.
+    For ``sim`` without ``world``: with ``realtime`` the camera shows the process's shared real-time world
+    (:func:`jetracer.sim_mode.shared_world`, the one ``NvidiaRacecar()`` drives in simulator mode);
+    lockstep, a private :class:`jetracer.sim.world.SimWorld` is built from ``config.sim`` (``track``,
+    ``seed``, ``fps``, ``randomize``) and the profile, and the camera owns (closes) it.
     """
     if config is None:
         from jetracer.config import load_config
@@ -50,13 +52,13 @@ def create_camera(config: Any = None, world: Any = None, **overrides: Any) -> Ca
         return ReplayCamera(path, fps=settings.get("fps"), loop=bool(settings.get("loop", True)),
                             width=width, height=height, flip=settings.get("flip", "none"))
     if source == "sim":
-        from .sim_camera import SimCamera
+        from .sim_camera import SharedWorldCamera, SimCamera
+        if world is None and settings.get("realtime"):
+            from jetracer.sim_mode import shared_world
+            return SharedWorldCamera(shared_world(config), width=width, height=height)
         owns = world is None
         if owns:
-            from jetracer.sim.world import SimWorld
-            sim = dict(config.sim)
-            world = SimWorld(profile=profile, track=sim.get("track", "oval"), seed=int(sim.get("seed", 0)),
-                             fps=float(sim.get("fps", cam.capture_fps)), width=width, height=height,
-                             randomize=bool(sim.get("randomize", True)))
+            from jetracer.sim_mode import build_world
+            world = build_world(config.with_overrides(camera=dict(settings, width=width, height=height)))
         return SimCamera(world, realtime=bool(settings.get("realtime", False)), owns_world=owns)
     raise CameraError("camera source must be one of %s, found %r" % (", ".join(SOURCES), source))

@@ -9,9 +9,9 @@ from typing import Any
 
 from .base import Camera, CameraError, check_flip, flip_frame
 
-JETCAM_INSTALL = ("jetcam is not installed; on the Jetson run:\n"
-                  "  git clone https://github.com/NVIDIA-AI-IOT/jetcam && cd jetcam && sudo python3 setup.py install\n"
-                  "(no car at hand? use camera source 'sim' or 'replay': JETRACER_CAMERA=sim)")
+JETCAM_INSTALL = ("jetcam is not installed: on the Jetson run `git clone https://github.com/NVIDIA-AI-IOT/jetcam && "
+                  "cd jetcam && sudo python3 setup.py install`; no car at hand? use camera source 'sim' or 'replay' "
+                  "(JETRACER_CAMERA=sim)")
 CSI_FLIP_METHODS = {"none": 0, "rotate-180": 2, "horizontal": 4, "vertical": 6}
 CSI_CHECKS = ("check: the sensor id (camera.sensor_id, 0 or 1 on two-camera carrier boards); "
               "restart the camera daemon with `sudo systemctl restart nvargus-daemon`; "
@@ -25,11 +25,19 @@ class JetcamMissing(CameraError, ImportError):
 
 
 def import_jetcam(module: str) -> Any:
-    """``jetcam.<module>``, or :class:`JetcamMissing` with the install command."""
+    """``jetcam.<module>`` of NVIDIA's jetcam, or :class:`JetcamMissing` with the install command.
+
+    jetracer's own stand-in (:mod:`jetracer.compat`, imported as ``jetcam`` where jetcam is missing) does
+    not count: it is built on these classes and opens no sensor.
+    """
+    from ..compat import is_fallback
     try:
-        return importlib.import_module("jetcam." + module)
+        found = importlib.import_module("jetcam." + module)
     except ImportError as e:
         raise JetcamMissing("%s (%s)" % (JETCAM_INSTALL, e))
+    if is_fallback(found):
+        raise JetcamMissing("%s (only jetracer's stand-in for jetcam is importable here)" % JETCAM_INSTALL)
+    return found
 
 
 def csi_pipeline(sensor_id: int, capture_width: int, capture_height: int, capture_fps: int,

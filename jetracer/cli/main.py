@@ -9,8 +9,8 @@ import logging
 import sys
 from typing import List, Optional
 
-VERBS = ["demo", "sim", "dataset", "train", "optimize", "bench", "drive", "arm", "disarm", "display", "calibrate", "service",
-         "emulator"]
+VERBS = ["demo", "sim", "dataset", "train", "optimize", "export", "bench", "drive", "arm", "disarm", "display", "calibrate",
+         "service", "emulator"]
 
 
 def build_parser() -> argparse.ArgumentParser:

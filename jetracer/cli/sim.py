@@ -95,7 +95,12 @@ def run_drive(args: argparse.Namespace) -> int:
     world = SimWorld(args.profile, track=_track_spec(args), seed=args.seed, fps=args.fps,
                      randomize=not args.no_randomize)
     try:
-        policy = ExpertPolicy(world) if args.expert else model_policy(args.model, args.gain, args.bias, args.throttle, world=world)
+        try:
+            policy = ExpertPolicy(world) if args.expert else model_policy(args.model, args.gain, args.bias,
+                                                                          args.throttle, world=world)
+        except (ValueError, ImportError, FileNotFoundError) as e:  # a model file that cannot be used: say why
+            print("jetracer sim drive: %s" % e, file=sys.stderr)
+            return 2
         result = evaluate(world, policy, laps=args.laps, max_seconds=args.max_seconds, out_dir=args.out,
                           video=not args.no_video)
     finally:

@@ -10,7 +10,12 @@ Format (``torch.save`` of a dict, written atomically)::
      "created": ISO time, "torch_version": str}
 
 ``load_checkpoint`` also accepts upstream's plain resnet18 state dict (``fc`` 512 -> 2k; input
-224x224, ImageNet normalisation assumed) and a DDP state dict (``module.`` prefixes).
+224x224, ImageNet normalisation, colour order BGR: upstream trained on ``cv2.imread`` frames and fed
+the camera's BGR frame to ``to_tensor`` unswapped, so ImageNet's R statistics apply to the blue
+channel) and a DDP state dict (``module.`` prefixes). jetracer checkpoints record their own order
+(``normalization.color_order``, RGB; files written before it was recorded are RGB).
+
+Every file is read through the allow-listed unpickler of :mod:`jetracer.learning.safe_load`.
 """
 import datetime
 import os
@@ -20,6 +25,7 @@ from ..atomic import atomic_write
 from .preprocess import input_hw, normalization_meta
 
 FORMAT = "jetracer.checkpoint"
+UPSTREAM_COLOR_ORDER = "BGR"  # what upstream's road-following models were trained on and fed
 VERSION = 1
 EXPECTED = ("a jetracer checkpoint (a dict with format='jetracer.checkpoint', written by `jetracer train`) "
             "or an upstream road_following resnet18 state dict (fc 512 -> 2 per category)")
@@ -30,7 +36,7 @@ class CheckpointError(ValueError):
 
 
 def _plain(value: Any) -> Any:
-    """JSON-like copy (dict/list/str/float/int/bool/None) so the file loads with ``weights_only=True``."""
+    """JSON-like copy (dict/list/str/float/int/bool/None): what the allow-listed loader (and ``weights_only``) reads."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -76,11 +82,8 @@ def save_checkpoint(path: str, model: Any, arch: str, input_size: Any, categorie
 
 
 def _torch_load(path: str, map_location: Any) -> Any:
-    import torch
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except TypeError:  # torch < 1.13 has no weights_only
-        return torch.load(path, map_location=map_location)
+    from .safe_load import torch_load
+    return torch_load(path, map_location=map_location)
 
 
 def _strip_module(state_dict: Dict[str, Any]) -> Dict[str, Any]:
@@ -97,7 +100,8 @@ def _upstream_meta(state_dict: Dict[str, Any], path: str) -> Dict[str, Any]:
     k = int(fc.shape[0]) // 2
     return {"format": "upstream.state_dict", "version": 0, "arch": "resnet18", "input_size": [224, 224],
             "categories": ["apex"] if k == 1 else ["category%d" % i for i in range(k)], "num_outputs": 2 * k,
-            "normalization": normalization_meta(), "train_args": {}, "split": {}, "metrics": {}, "epoch": 0}
+            "normalization": normalization_meta(color_order=UPSTREAM_COLOR_ORDER), "train_args": {}, "split": {},
+            "metrics": {}, "epoch": 0}
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str, Any]]:
@@ -109,13 +113,20 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str
     from .model import build_model
     if not os.path.isfile(path):
         raise CheckpointError("checkpoint %s does not exist; expected %s" % (path, EXPECTED))
+    from .safe_load import UnsafeFileError
     try:
         obj = _torch_load(path, map_location)
+    except UnsafeFileError as e:
+        raise CheckpointError("refused to load %s: %s" % (path, e))
     except Exception as e:  # corrupt zip, pickle, truncated file...
         raise CheckpointError("cannot read %s as a PyTorch file (%s: %s); expected %s"
                               % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else "", EXPECTED))
     if not isinstance(obj, dict):
         raise CheckpointError("%s holds a %s; expected %s" % (path, type(obj).__name__, EXPECTED))
+    if "engine" in obj and "input_names" in obj:
+        raise CheckpointError("%s is a TensorRT engine (a torch2trt TRTModule state dict), not a checkpoint; give "
+                              "the checkpoint it was built from (.pth), or drive with it: jetracer drive --model %s"
+                              % (path, path))
     if obj.get("format") == FORMAT:
         if int(obj.get("version", 0)) > VERSION:
             raise CheckpointError("%s is checkpoint version %s but this jetracer reads up to %d; upgrade jetracer"
@@ -131,7 +142,7 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str
     else:
         raise CheckpointError("%s is a dict with keys %s; expected %s" % (path, sorted(obj)[:6], EXPECTED))
     meta.setdefault("num_outputs", 2 * len(meta["categories"]))
-    meta.setdefault("normalization", normalization_meta())
+    meta["normalization"] = dict(normalization_meta(), **(meta.get("normalization") or {}))
     try:
         model = build_model(meta["arch"], int(meta["num_outputs"]), pretrained=False)
     except ValueError as e:

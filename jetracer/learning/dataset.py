@@ -1,8 +1,9 @@
 """Road-following datasets in the upstream layout: ``<dataset>/<category>/<u>_<v>_<uuid>.jpg``.
 
 ``u``, ``v`` are integer pixel coordinates of the target point in that image (u right, v down), so
-existing JetRacer/JetBot datasets load unchanged. A flat folder of such JPEGs (JetBot's
-``dataset_xy``) is read as the single category ``apex``. The normalised label is
+existing JetRacer/JetBot datasets load unchanged: JetBot's road_following names its files
+``xy_<u>_<v>_<uuid>.jpg`` (``xy_%03d_%03d_%s.jpg``), read the same way, and keeps them in one flat
+folder (``dataset_xy``), read as the single category ``apex``. The normalised label is
 ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)`` with the image's own size.
 
 Optional metadata: ``<dataset>/<category>/index.jsonl``, one JSON object per image
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 INDEX_NAME = "index.jsonl"
 DEFAULT_CATEGORY = "apex"
 LEGACY_SESSION_GAP_S = 300.0
-_NAME_RE = re.compile(r"^(-?\d+)_(-?\d+)_(.+)\.jpe?g$", re.IGNORECASE)
+_NAME_RE = re.compile(r"^(?:xy_)?(-?\d+)_(-?\d+)_(.+)\.jpe?g$", re.IGNORECASE)  # JetBot prefixes "xy_"
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg")
 
 
@@ -87,10 +88,12 @@ class DatasetIndex(object):
 
 
 def parse_name(filename: str) -> Tuple[int, int]:
-    """``"<u>_<v>_<anything>.jpg"`` -> ``(u, v)``; ValueError saying what was expected otherwise."""
+    """``"<u>_<v>_<anything>.jpg"`` (or JetBot's ``"xy_<u>_<v>_<anything>.jpg"``) -> ``(u, v)``; ValueError
+    saying what was expected otherwise."""
     m = _NAME_RE.match(os.path.basename(filename))
     if not m:
-        raise ValueError("file name is not <u>_<v>_<id>.jpg with integer pixel coordinates")
+        raise ValueError("file name is not <u>_<v>_<id>.jpg (or JetBot's xy_<u>_<v>_<id>.jpg) with integer pixel "
+                         "coordinates")
     return int(m.group(1)), int(m.group(2))
 
 

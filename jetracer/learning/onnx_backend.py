@@ -1,8 +1,9 @@
 """ONNX export with the preprocessing fused into the graph, int8 static quantization, ONNX Runtime inference.
 
 The exported graph takes the camera frame as it comes: input ``frame_bgr`` is uint8 HxWx3 BGR. The
-graph casts, flips BGR->RGB, permutes HWC->NCHW, averages down to the model input when the frame is
-an integer multiple of it (what ``cv2.INTER_AREA`` does for such sizes) and normalises with the
+graph casts, orders the channels as the model expects (BGR->RGB for jetracer's models, as captured
+for upstream's, ``normalization.color_order``), permutes HWC->NCHW, averages down to the model input
+when the frame is an integer multiple of it (what ``cv2.INTER_AREA`` does for such sizes) and normalises with the
 checkpoint's mean/std, so the car hands the frame to ONNX Runtime without a Python copy. Metadata
 (``jetracer.*`` keys in ``metadata_props``) records arch, sizes, categories, normalisation, backend,
 precision and the parity numbers against the fp32 checkpoint.
@@ -52,7 +53,7 @@ def physical_cores() -> int:
 
 def _fused_module(model: Any, meta: Dict[str, Any], frame_hw: Tuple[int, int]) -> Any:
     import torch
-    from .preprocess import IMAGENET_MEAN, IMAGENET_STD, input_hw
+    from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, check_color_order, input_hw
 
     h, w = input_hw(meta.get("input_size", 224))
     fh, fw = frame_hw
@@ -62,6 +63,7 @@ def _fused_module(model: Any, meta: Dict[str, Any], frame_hw: Tuple[int, int]) -
     norm = meta.get("normalization") or {}
     mean = norm.get("mean", IMAGENET_MEAN)
     std = norm.get("std", IMAGENET_STD)
+    order = [2, 1, 0] if check_color_order(norm.get("color_order", COLOR_ORDER)) == "RGB" else [0, 1, 2]
 
     class FusedPreprocess(torch.nn.Module):
         def __init__(self) -> None:
@@ -72,7 +74,7 @@ def _fused_module(model: Any, meta: Dict[str, Any], frame_hw: Tuple[int, int]) -
             self.register_buffer("scale", torch.tensor([1.0 / (255.0 * s) for s in std]).view(1, 3, 1, 1))
 
         def forward(self, frame: "torch.Tensor") -> "torch.Tensor":
-            x = frame.permute(2, 0, 1)[[2, 1, 0]].unsqueeze(0).float()  # BGR HWC -> RGB NCHW
+            x = frame.permute(2, 0, 1)[order].unsqueeze(0).float()  # BGR HWC -> NCHW in the model's order
             if self.factor > 1:
                 # cv2.INTER_AREA at an integer factor: the block mean, rounded half up to uint8
                 x = torch.floor(torch.nn.functional.avg_pool2d(x, self.factor) + 0.5)

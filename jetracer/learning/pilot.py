@@ -3,11 +3,15 @@
 Accepted files, recognised by content (and the ``.onnx`` / ``_trt.pth`` names):
 
 * a jetracer checkpoint (``.pth``, ``"format": "jetracer.checkpoint"``): torch eager fp32;
-* upstream's plain resnet18 state dict (``.pth``, ``fc`` 512 -> 2, 224x224, ImageNet normalisation);
+* upstream's plain resnet18 state dict (``.pth``, ``fc`` 512 -> 2, 224x224, ImageNet normalisation
+  applied to the BGR frame as upstream did, see ``checkpoint``);
 * an optimized torch file (``"format": "jetracer.optimized"``, from ``jetracer optimize --backend torch``);
 * an ONNX model with fused preprocessing (``.onnx``, from ``--backend onnxruntime``), run by ONNX Runtime;
 * a torch2trt ``TRTModule`` state dict (``*_trt.pth``, from ``--backend tensorrt``), checked against the
-  TensorRT version recorded in its ``*_trt.json`` sidecar.
+  TensorRT version recorded in its ``*_trt.json`` sidecar; without a sidecar it is taken for upstream's
+  (fp16 input, BGR, see ``tensorrt_backend``).
+
+No file runs code when loaded: ``.pth`` files go through the allow-listed unpickler of ``safe_load``.
 
 ``x`` is ``output[0]`` and ``y`` is ``output[1]`` (upstream's live demo read ``y`` from ``output[0]``),
 both normalised: ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)``, ``x > 0`` right of the image centre.
@@ -34,16 +38,21 @@ class PilotLoadError(ValueError):
     """A model file that cannot be used: wrong kind, corrupt, or built for another runtime."""
 
 
-class MissingBackendError(RuntimeError):
-    """The file is fine but needs a runtime (onnxruntime, torch2trt) that is not installed."""
+class MissingBackendError(RuntimeError, ImportError):
+    """The file is fine but needs a runtime (onnxruntime, torch2trt) that is not installed.
+
+    An ImportError too, so every caller that reports a missing package reports this one; its message is
+    one line naming the install command (or the alternative).
+    """
 
 
 class Pilot(object):
     """A loaded model: ``pilot(frame_bgr) -> (x, y)`` for a BGR uint8 HxWx3 frame.
 
     Attributes: ``backend`` ("torch", "onnxruntime", "tensorrt"), ``precision`` ("fp32", "fp16",
-    "int8"), ``input_size`` (H, W), ``categories`` (list of names), ``num_outputs``, ``meta`` (what the
-    file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
+    "int8"), ``input_size`` (H, W), ``color_order`` (the model's input channel order: "RGB" for
+    jetracer's models, "BGR" for upstream's; every backend feeds it that order), ``categories``
+    (list of names), ``num_outputs``, ``meta`` (what the file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
     With several categories the outputs are (x, y) pairs per category; ``category`` picks the pair.
     """
 
@@ -58,9 +67,10 @@ class Pilot(object):
         self.categories = list(meta.get("categories") or [])
         self.num_outputs = int(meta.get("num_outputs", 2))
         norm = meta.get("normalization") or {}
-        from .preprocess import IMAGENET_MEAN, IMAGENET_STD
+        from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, check_color_order
         self.mean = tuple(norm.get("mean", IMAGENET_MEAN))
         self.std = tuple(norm.get("std", IMAGENET_STD))
+        self.color_order = check_color_order(norm.get("color_order", COLOR_ORDER))
         self.last_timing_ms = {"preprocess": 0.0, "inference": 0.0}  # type: Dict[str, float]
 
     def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
@@ -99,15 +109,14 @@ def default_device(device: Optional[str] = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def torch_load(path: str, weights_only: bool = True) -> Any:
-    """``torch.load`` on the CPU (tensors and plain data only where torch supports ``weights_only``),
-    with a clear error for a truncated or foreign file."""
-    import torch
-    kwargs = {"map_location": "cpu"}
-    if "weights_only" in torch.load.__code__.co_varnames:
-        kwargs["weights_only"] = weights_only
+def torch_load(path: str) -> Any:
+    """A PyTorch file read on the CPU through the allow-listed unpickler (``safe_load``), so no file runs
+    code when loaded, on any PyTorch; a refused, truncated or foreign file is a ``PilotLoadError`` naming it."""
+    from .safe_load import UnsafeFileError, torch_load as safe_torch_load
     try:
-        return torch.load(path, **kwargs)
+        return safe_torch_load(path)
+    except UnsafeFileError as e:
+        raise PilotLoadError("refused to load %s: %s" % (path, e))
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
         first = (str(e).strip().splitlines() or [""])[0][:300]
         raise PilotLoadError(
@@ -123,8 +132,12 @@ def _describe(obj: Any) -> str:
 
 
 def is_upstream_state_dict(obj: Any) -> bool:
-    """True for a plain torchvision resnet state dict (what upstream's train_model notebook saves)."""
-    return isinstance(obj, dict) and "fc.weight" in obj and "conv1.weight" in obj and "format" not in obj
+    """True for a plain torchvision resnet state dict (what upstream's train_model notebook saves), also
+    with DistributedDataParallel's ``module.`` prefixes."""
+    if not isinstance(obj, dict) or "format" in obj:
+        return False
+    keys = set(k[len("module."):] if isinstance(k, str) and k.startswith("module.") else k for k in obj)
+    return "fc.weight" in keys and "conv1.weight" in keys
 
 
 def load_pilot(path: str, device: Optional[str] = None, **options: Any) -> Pilot:

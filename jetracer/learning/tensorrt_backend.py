@@ -6,6 +6,18 @@ in a sidecar ``*_trt.json``: the TensorRT (and torch2trt) version that built it,
 (input size, categories, normalisation), precision and parity. An engine only deserializes with the
 TensorRT that built it, so loading one built by another version is refused with the rebuild command.
 
+What an engine is fed. torch2trt's ``TRTModule.forward`` hands TensorRT each input's data pointer
+without casting it, so the input must already have the dtype, layout and channel order the engine
+was built for:
+
+* jetracer's engines (``jetracer optimize --backend tensorrt``) are built from the fp32 model with a
+  float32 1x3xHxW input; the sidecar records ``input_dtype`` ("float32") and the checkpoint's
+  ``normalization`` (mean, std, ``color_order``, RGB for jetracer's models);
+* an engine without a sidecar is taken for upstream's: its ``optimize_model`` notebook builds it from
+  ``model.half()`` with a half 1x3x224x224 input, and its live demo feeds ``preprocess(image).half()``,
+  the camera's BGR frame through ``to_tensor`` and ImageNet normalisation unswapped. So it is fed
+  float16, 224x224, BGR, ImageNet mean/std (:data:`UPSTREAM_ENGINE`).
+
 The Jetson Nano's GPU runs fp16, not int8; int8 (Xavier/Orin, desktop GPUs) is calibrated on
 training frames through torch2trt's ``int8_calib_dataset``.
 """
@@ -20,10 +32,15 @@ from .pilot import MissingBackendError, Pilot, PilotLoadError, Stopwatch
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = ("torch2trt is not installed. On the Jetson install it with:\n"
-                "    git clone https://github.com/NVIDIA-AI-IOT/torch2trt && cd torch2trt && "
-                "sudo python3 setup.py install --plugins\n"
-                "Elsewhere use the portable paths: --backend onnxruntime or --backend torch.")
+INSTALL_HINT = ("TensorRT engines (*_trt.pth) need torch2trt, which is not installed: on the Jetson run "
+                "`git clone https://github.com/NVIDIA-AI-IOT/torch2trt && cd torch2trt && sudo python3 setup.py "
+                "install --plugins`; elsewhere use the checkpoint (.pth) or export it with "
+                "`jetracer optimize CKPT --backend onnxruntime` or `--backend torch`")
+UPSTREAM_ENGINE = {"input_dtype": "float16", "input_size": [224, 224], "categories": ["apex"], "num_outputs": 2,
+                   "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                                     "color_order": "BGR"},
+                   "precision": "fp16", "format": "upstream.trt"}
+INPUT_DTYPES = ("float32", "float16")
 
 
 def import_torch2trt() -> Any:
@@ -64,6 +81,7 @@ def build_engine(model: Any, meta: Dict[str, Any], precision: str,
     if precision not in ("fp32", "fp16", "int8"):
         raise ValueError("precision must be fp32, fp16 or int8, got %s" % precision)
     model = model.float().eval().cuda()
+    # the engine is built for a float32 input (save_engine records it as input_dtype)
     pre = Preprocessor(meta.get("input_size", 224), device="cuda", **_norm(meta))
     example = torch.zeros((1, 3) + pre.input_size, device="cuda")
     kwargs = {"fp16_mode": precision in ("fp16", "int8"), "max_batch_size": 1}
@@ -77,7 +95,7 @@ def build_engine(model: Any, meta: Dict[str, Any], precision: str,
 
 def _norm(meta: Dict[str, Any]) -> Dict[str, Any]:
     norm = meta.get("normalization") or {}
-    return {k: norm[k] for k in ("mean", "std") if k in norm}
+    return {k: norm[k] for k in ("mean", "std", "color_order") if k in norm}
 
 
 def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str, parity: Dict[str, Any]) -> List[str]:
@@ -88,7 +106,7 @@ def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str
     t2t = import_torch2trt()
     torch.save(trt_module.state_dict(), path)
     side = dict(meta, format="jetracer.tensorrt", version=1, backend="tensorrt", precision=precision,
-                parity=parity, tensorrt_version=tensorrt_version(),
+                input_dtype="float32", parity=parity, tensorrt_version=tensorrt_version(),
                 torch2trt_version=getattr(t2t, "__version__", "unknown"), torch_version=torch.__version__)
     with open(sidecar_path(path), "w") as f:
         json.dump(side, f, indent=1, sort_keys=True)
@@ -96,44 +114,60 @@ def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str
 
 
 class TensorRTPilot(Pilot):
-    """A torch2trt ``TRTModule`` fed by the GPU ``Preprocessor`` (uint8 upload, normalise on the GPU)."""
+    """A torch2trt ``TRTModule`` fed what its engine was built for (see the module docstring).
+
+    ``input_dtype`` ("float32" or "float16") and ``color_order`` say what it is fed: the frame is
+    uploaded as uint8, ordered, normalised and cast on ``device`` by the ``Preprocessor``.
+    """
 
     backend = "tensorrt"
+    engine_device = "cuda"  # TensorRT engines take their inputs in GPU memory
 
-    def __init__(self, trt_module: Any, meta: Dict[str, Any], path: str = "") -> None:
+    def __init__(self, trt_module: Any, meta: Dict[str, Any], path: str = "", device: Optional[str] = None) -> None:
         from .preprocess import Preprocessor
         super(TensorRTPilot, self).__init__(meta, path=path)
         self.precision = meta.get("precision", "fp16")
+        self.input_dtype = meta.get("input_dtype", "float32")
+        if self.input_dtype not in INPUT_DTYPES:
+            raise PilotLoadError("%s: input_dtype %r in its sidecar is not one of %s; rebuild the engine with "
+                                 "jetracer optimize" % (path, self.input_dtype, ", ".join(INPUT_DTYPES)))
         self.module = trt_module
-        self.preprocessor = Preprocessor(self.input_size, self.mean, self.std, device="cuda")
+        self.device = device or self.engine_device
+        self.preprocessor = Preprocessor(self.input_size, self.mean, self.std, device=self.device,
+                                         half=self.input_dtype == "float16", color_order=self.color_order)
 
     @classmethod
     def load(cls, path: str, device: str = "cuda", **_: Any) -> "TensorRTPilot":
-        """Load ``*_trt.pth`` (+ sidecar); refuses another TensorRT's engine and a missing torch2trt."""
+        """Load ``*_trt.pth`` (+ sidecar); refuses another TensorRT's engine and a missing torch2trt.
+
+        Without a sidecar the engine is upstream's (:data:`UPSTREAM_ENGINE`: fp16 input, 224x224, BGR).
+        """
+        t2t = import_torch2trt()
         side = sidecar_path(path)
-        meta = {}  # type: Dict[str, Any]
         if os.path.exists(side):
             try:
                 with open(side) as f:
                     meta = json.load(f)
             except ValueError as e:
                 raise PilotLoadError("%s is not valid JSON (%s); rebuild the engine with jetracer optimize" % (side, e))
+            meta.setdefault("input_dtype", "float32")  # every jetracer-built engine takes float32
         else:
-            logger.warning("%s has no sidecar %s: assuming upstream's 224x224 ImageNet input and not checking "
-                           "the TensorRT version", path, side)
-        t2t = import_torch2trt()
-        if not str(device).startswith("cuda"):
+            logger.warning("%s has no sidecar %s: taking it for upstream's engine (fp16 224x224 BGR input, "
+                           "ImageNet normalisation) and not checking the TensorRT version", path, side)
+            meta = json.loads(json.dumps(UPSTREAM_ENGINE))
+        if str(device).split(":")[0] != cls.engine_device.split(":")[0]:
             raise PilotLoadError("%s is a TensorRT engine and runs on the GPU only (device %s asked)" % (path, device))
-        check_engine_version(path, meta.get("tensorrt_version"), tensorrt_version())
+        if "tensorrt_version" in meta:
+            check_engine_version(path, meta["tensorrt_version"], tensorrt_version())
         from .pilot import torch_load
         module = t2t.TRTModule()
-        module.load_state_dict(torch_load(path, weights_only=False))
-        return cls(module, meta, path=path)
+        module.load_state_dict(torch_load(path))
+        return cls(module, meta, path=path, device=device)
 
     def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
         import torch
         watch = Stopwatch()
-        x = self.preprocessor(frame_bgr)
+        x = self.preprocessor(frame_bgr).contiguous()
         pre = watch.lap()
         with torch.no_grad():
             out = self.module(x).float().cpu().numpy()[0]

@@ -9,8 +9,8 @@ An optimized torch file is a small dict, rebuilt by ``TorchPilot.from_dict``::
 Weights stay fp32 in the file so one file serves the CPU (fp32) and the GPU (fp16). On CUDA each
 BatchNorm that follows a convolution is folded into it (fp32 arithmetic, before the fp16 cast; FX
 tracing, skipped for models that do not trace). The CUDA graph captures the whole step: uint8 frame
-upload -> BGR->RGB, normalise -> model -> fp32 (x, y) download into a pinned buffer, so a call is one
-copy of the frame into a persistent pinned buffer, one graph replay and one stream synchronisation
+upload -> channel order (BGR->RGB for jetracer's models), normalise -> model -> fp32 (x, y) download
+into a pinned buffer, so a call is one copy of the frame into a persistent pinned buffer, one graph replay and one stream synchronisation
 (the copies stay outside the graph, one call each, where this torch refuses to capture them).
 
 ``compile`` (CUDA, torch >= 2): True or "default" is Inductor with freezing (weights as constants,
@@ -141,7 +141,7 @@ class TorchPilot(Pilot):
             model = fold_batchnorm(model.eval())
         self.model = model.eval().to(self.device, dtype=dtype, memory_format=torch.channels_last)
         self.preprocessor = Preprocessor(self.input_size, self.mean, self.std, device=self.device,
-                                         half=precision == "fp16")
+                                         half=precision == "fp16", color_order=self.color_order)
         self.step = _step_module(self.model, self.preprocessor)
         if self.compiled:
             self.step = self._compile(compile_options(compile))

@@ -62,11 +62,16 @@ class CameraView(object):
         return self.frame
 
     def follow(self, camera: Any) -> "CameraView":
-        """Show every new ``camera.value`` (and the current one now); returns self."""
+        """Show every new ``camera.value`` (and the current one now, if the camera captured one); returns self.
+
+        A jetcam-like camera's ``value`` is a black frame before its first capture (``frame_id`` 0): that is
+        not shown, so ``frame`` (what a click labels) is always a captured frame.
+        """
         self.unfollow()
         self._camera = camera
         camera.observe(self._on_frame, names="value")
-        self.show(getattr(camera, "value", None))
+        if getattr(camera, "frame_id", 1):
+            self.show(getattr(camera, "value", None))
         return self
 
     def unfollow(self) -> None:

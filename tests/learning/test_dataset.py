@@ -98,6 +98,23 @@ def test_flat_jetbot_folder_is_category_apex(tmp_path):
     assert index.categories == ["apex"] and len(index.entries) == 1
 
 
+def test_jetbot_dataset_xy_loads_like_jetracers(tmp_path):
+    """JetBot's road_following data_collection: a flat dataset_xy folder of xy_%03d_%03d_<uuid>.jpg (pixels)."""
+    folder = tmp_path / "dataset_xy"
+    folder.mkdir()
+    frame = np.zeros((224, 224, 3), np.uint8)
+    for u, v in ((112, 56), (7, 200), (223, 0)):
+        cv2.imwrite(str(folder / ("xy_%03d_%03d_%s.jpg" % (u, v, "9f3c2a1e-5b7d-11ea-8c4a-00044bf6b1c2"))), frame)
+    index = scan_dataset(str(folder))
+    assert index.categories == ["apex"] and not index.problems
+    assert sorted((e.u, e.v) for e in index.entries) == [(7, 200), (112, 56), (223, 0)]
+    by_u = {e.u: e for e in index.entries}
+    assert by_u[112].xy == (0.0, -0.5)  # JetBot's get_x/get_y: (u - w/2)/(w/2), (v - h/2)/(h/2)
+    assert by_u[7].xy == pytest.approx(((7 - 112) / 112.0, (200 - 112) / 112.0))
+    (folder / "xy_12_x_bad.jpg").write_bytes(open(str(folder / os.listdir(str(folder))[0]), "rb").read())
+    assert any("xy_<u>_<v>_<id>.jpg" in p.reason for p in scan_dataset(str(folder)).problems)
+
+
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         scan_dataset(str(tmp_path / "nope"))

@@ -31,9 +31,9 @@ def _frame(size=64, seed=0):
     return np.random.RandomState(seed).randint(0, 256, (size, size, 3)).astype(np.uint8)
 
 
-def _expected(model, frame, size):
+def _expected(model, frame, size, color_order="RGB"):
     with torch.no_grad():
-        out = model(Preprocessor(size)(frame))[0]
+        out = model(Preprocessor(size, color_order=color_order)(frame))[0]
     return float(out[0]), float(out[1])
 
 
@@ -46,13 +46,13 @@ def test_checkpoint_gives_x_from_output_0_and_y_from_output_1(model, ckpt):
     assert set(pilot.last_timing_ms) == {"preprocess", "inference"} and pilot.last_timing_ms["inference"] > 0
 
 
-def test_upstream_plain_state_dict_runs_at_224(model, tmp_path):
+def test_upstream_plain_state_dict_runs_at_224_on_the_bgr_frame(model, tmp_path):
     path = str(tmp_path / "best_steering_model_xy.pth")
     torch.save(model.state_dict(), path)
     pilot = load_pilot(path, device="cpu")
     frame = _frame(224)
-    assert pilot.input_size == (224, 224)
-    assert pilot(frame) == pytest.approx(_expected(model, frame, 224), abs=1e-5)
+    assert (pilot.input_size, pilot.color_order) == ((224, 224), "BGR")  # as upstream trained and fed it
+    assert pilot(frame) == pytest.approx(_expected(model, frame, 224, "BGR"), abs=1e-5)
 
 
 def test_fp16_torch_file_runs_fp32_on_the_cpu(model, ckpt, tmp_path):

@@ -1,0 +1,169 @@
+"""No model file runs code when loaded: crafted files are refused by name and never execute; every real
+kind of file still loads, also through a torch.load without ``weights_only`` (PyTorch 1.10's)."""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from jetracer.learning.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from jetracer.learning.model import build_model
+from jetracer.learning.pilot import PilotLoadError, load_pilot
+from jetracer.learning.preprocess import Preprocessor
+from jetracer.learning.safe_load import UnsafeFileError, torch_load
+from jetracer.learning.torch_backend import save_optimized
+
+torch.set_num_threads(1)
+
+
+class Payload(object):
+    """Unpickling this runs a shell command that creates ``marker``: what a crafted model file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, ("touch %s" % self.marker,))
+
+
+def _upstream_dict(extra):
+    model = torch.nn.Linear(512, 2)
+    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": model.weight.detach(),
+             "fc.bias": model.bias.detach()}
+    state.update(extra)
+    return state
+
+
+@pytest.fixture
+def evil_files(tmp_path):
+    marker = str(tmp_path / "code-ran")
+    files = {}
+    files["zip"] = str(tmp_path / "road_following_model.pth")
+    torch.save(_upstream_dict({"x": Payload(marker)}), files["zip"])
+    files["legacy"] = str(tmp_path / "legacy_model.pth")
+    torch.save(_upstream_dict({"x": Payload(marker)}), files["legacy"], _use_new_zipfile_serialization=False)
+    files["raw_pickle"] = str(tmp_path / "raw.pth")
+    with open(files["raw_pickle"], "wb") as f:
+        pickle.dump(Payload(marker), f, protocol=2)
+    files["checkpoint"] = str(tmp_path / "ckpt.pth")
+    torch.save({"format": "jetracer.checkpoint", "version": 1, "arch": "resnet18", "input_size": [64, 64],
+                "categories": ["apex"], "state_dict": {}, "train_args": Payload(marker)}, files["checkpoint"])
+    return marker, files
+
+
+def test_crafted_files_are_refused_by_name_and_never_run(evil_files):
+    marker, files = evil_files
+    for kind, path in sorted(files.items()):
+        with pytest.raises(PilotLoadError) as info:
+            load_pilot(path, device="cpu")
+        assert "refused to load %s" % path in str(info.value) and "posix.system" in str(info.value), kind
+        with pytest.raises(CheckpointError, match="posix.system"):
+            load_checkpoint(path)
+        with pytest.raises(UnsafeFileError):
+            torch_load(path)
+        assert not os.path.exists(marker), kind
+
+
+def test_crafted_tensorrt_engine_file_is_refused(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "torch2trt.py").write_text(textwrap.dedent('''
+        import torch
+        class TRTModule(torch.nn.Module):
+            def load_state_dict(self, state_dict, strict=True):
+                self.state = state_dict
+    '''))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "torch2trt", raising=False)
+    from jetracer.learning.tensorrt_backend import TensorRTPilot
+    monkeypatch.setattr(TensorRTPilot, "engine_device", "cpu")
+    marker = str(tmp_path / "code-ran")
+    engine = str(tmp_path / "road_following_model_trt.pth")
+    torch.save({"engine": Payload(marker), "input_names": ["input_0"], "output_names": ["output_0"]}, engine)
+    with pytest.raises(PilotLoadError, match="refused to load .*posix.system"):
+        load_pilot(engine, device="cpu")
+    assert not os.path.exists(marker)
+    honest = str(tmp_path / "honest_trt.pth")
+    torch.save({"engine": bytearray(b"\x00\x01serialized\xff"), "input_names": ["input_0"],
+                "output_names": ["output_0"], "input_flattener": {"schema": (0,), "size": 1},
+                "output_flattener": {"schema": 0, "size": 1}}, honest)
+    pilot = load_pilot(honest, device="cpu")
+    assert pilot.module.state["engine"] == bytearray(b"\x00\x01serialized\xff")
+    assert pilot.module.state["input_flattener"] == {"schema": (0,), "size": 1}
+
+
+def test_the_drive_service_refuses_a_crafted_model_in_one_line(evil_files, tmp_path):
+    marker, files = evil_files
+    env = dict(os.environ, JETRACER_I2C="emulated", JETRACER_CONFIG=str(tmp_path / "c.yaml"),
+               JETRACER_STATE=str(tmp_path / "state.json"), OMP_NUM_THREADS="1")
+    for args in (["drive", "--sim", "--model", files["zip"]], ["sim", "drive", "--model", files["legacy"]]):
+        proc = subprocess.Popen([sys.executable, "-m", "jetracer"] + args, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "posix.system" in err
+    assert not os.path.exists(marker)
+
+
+def _real_files(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet18", 2, pretrained=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    model(torch.zeros(2, 3, 64, 64)).sum().backward()
+    optimizer.step()
+    model.eval()
+    ckpt = save_checkpoint(str(tmp_path / "ckpt.pth"), model, "resnet18", 64, ["apex"], optimizer=optimizer,
+                           train_args={"lr": 1e-3, "epochs": 2}, metrics={"test": {"loss": 0.1}})
+    zipped = str(tmp_path / "upstream.pth")
+    torch.save(model.state_dict(), zipped)
+    legacy = str(tmp_path / "upstream_legacy.pth")
+    torch.save(model.state_dict(), legacy, _use_new_zipfile_serialization=False)
+    ddp = str(tmp_path / "ddp.pth")
+    torch.save({"module." + k: v for k, v in model.state_dict().items()}, ddp)
+    half = str(tmp_path / "half.pth")
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, half)
+    optimized = str(tmp_path / "model_fp16_torch.pth")
+    save_optimized(optimized, torch_load(ckpt), "fp16", {"max_abs_dx": 0.001})
+    return model, [ckpt, zipped, legacy, ddp, half, optimized]
+
+
+def test_every_real_kind_of_file_still_loads(tmp_path):
+    model, paths = _real_files(tmp_path)
+    frame = np.random.RandomState(0).randint(0, 256, (64, 64, 3)).astype(np.uint8)
+    ours = [load_pilot(p, device="cpu") for p in paths]
+    reference = ours[0](frame)
+    assert ours[-1](frame) == pytest.approx(reference, abs=1e-5)  # the optimized torch file
+    with torch.no_grad():  # plain state dicts are upstream's layout: 224x224, the BGR frame as upstream fed it
+        upstream = model(Preprocessor(224, color_order="BGR")(frame))[0].tolist()
+    for pilot in ours[1:5]:  # also DDP-prefixed or half precision
+        assert pilot.color_order == "BGR" and pilot.input_size == (224, 224)
+        assert pilot(frame) == pytest.approx(upstream, abs=0.02 if "half" in pilot.path else 1e-4), pilot.path
+    ck = torch_load(paths[0])
+    assert ck["optimizer"]["state"] and ck["train_args"] == {"lr": 1e-3, "epochs": 2}
+    assert load_checkpoint(paths[0])[1]["metrics"] == {"test": {"loss": 0.1}}
+
+
+def test_loads_through_a_torch_load_without_weights_only(tmp_path, evil_files, monkeypatch):
+    """PyTorch 1.10's signature: torch.load(f, map_location=None, pickle_module=pickle, **pickle_load_args)."""
+    real_load = torch.load
+
+    def load_1_10(f, map_location=None, pickle_module=pickle, **pickle_load_args):
+        assert pickle_module is not pickle, "jetracer must pass its own pickle_module"
+        return real_load(f, map_location=map_location, pickle_module=pickle_module, weights_only=False,
+                         **pickle_load_args)
+
+    monkeypatch.setattr(torch, "load", load_1_10)
+    (tmp_path / "real").mkdir()
+    model, paths = _real_files(tmp_path / "real")
+    for path in paths:
+        assert load_pilot(path, device="cpu").num_outputs == 2
+    marker, files = evil_files
+    for path in files.values():
+        with pytest.raises(PilotLoadError, match="posix.system"):
+            load_pilot(path, device="cpu")
+    assert not os.path.exists(marker)
