@@ -33,8 +33,10 @@ class BuildPyWithPth(build_py):
 class DevelopWithPth(develop):
     def run(self):
         develop.run(self)
-        if not self.uninstall:
-            self.copy_file(os.path.join(HERE, PTH), os.path.join(self.install_dir, PTH))
+        # setuptools >= 80 runs develop as a PEP 660 install (editable_wheel below adds the file itself)
+        install_dir = getattr(self, "install_dir", None)
+        if not getattr(self, "uninstall", False) and install_dir and not os.path.exists(os.path.join(install_dir, PTH)):
+            self.copy_file(os.path.join(HERE, PTH), os.path.join(install_dir, PTH))
 
 
 def _add_to_wheel(wheel, name, data):

@@ -20,8 +20,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NAMES = ("jetcam", "jupyter_clickable_image_widget")
 
 
+SITE_PACKAGES = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+
+
 def _real_package_installed(name):
-    code = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(%r) else 1)" % name
+    """Whether a real ``name`` is importable here (this environment's own stand-ins do not count)."""
+    code = ("import importlib.util, sys; s = importlib.util.find_spec(%r); "
+            "sys.exit(0 if s and 'fallbacks' not in (s.origin or '') else 1)" % name)
     return subprocess.call([sys.executable, "-c", code]) == 0
 
 
@@ -34,15 +39,16 @@ def site_dir(request, tmp_path_factory):
     if request.param == "wheel":
         command = ["build_py", "--build-lib", str(lib)]
     else:
-        command = ["develop", "--no-deps", "--install-dir", str(lib), "--script-dir", str(lib / "bin")]
+        command = ["develop", "--no-deps", "--install-dir", str(lib)]
     subprocess.check_call([sys.executable, "setup.py", "-q"] + command, cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(lib)))
     assert (lib / "jetracer-compat.pth").is_file()
     if request.param == "wheel":
         assert (lib / "_jetracer_compat.py").is_file()
         assert (lib / "jetracer" / "compat" / "fallbacks" / "jetcam" / "csi_camera.py").is_file()
-    else:
-        assert (lib / "easy-install.pth").read_text().strip() == ROOT
+    else:  # a legacy egg-link install (setuptools < 80) or a PEP 660 one, both pointing at this checkout
+        legacy = lib / "easy-install.pth"
+        assert (legacy.is_file() and legacy.read_text().strip() == ROOT) or list(lib.glob("__editable__*.pth"))
     return str(lib)
 
 
@@ -56,9 +62,14 @@ def env(tmp_path):
 
 
 def run_python(code, env, site_dir, cwd, before=""):
-    """A fresh interpreter that processes ``site_dir`` as site-packages, then runs ``code``."""
-    prologue = "import site, sys\n%s\nsite.addsitedir(%r)\n" % (before, site_dir)
-    proc = subprocess.run([sys.executable, "-c", prologue + textwrap.dedent(code)], env=env, cwd=str(cwd),
+    """A fresh interpreter that processes ``site_dir`` as site-packages, then runs ``code``.
+
+    It starts without site (``-S``) and gets this environment's packages as plain path entries, so
+    the .pth files of the environment the tests run in (which may hold this project's own install)
+    play no part: only ``site_dir``'s are processed.
+    """
+    prologue = "import site, sys\nsys.path.extend(%r)\n%s\nsite.addsitedir(%r)\n" % (SITE_PACKAGES, before, site_dir)
+    proc = subprocess.run([sys.executable, "-S", "-c", prologue + textwrap.dedent(code)], env=env, cwd=str(cwd),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
     return proc
 
@@ -163,7 +174,8 @@ def test_without_the_pth_nothing_is_provided(env, tmp_path):
     """The stand-ins are off the import path: a plain interpreter without the .pth finds no jetcam."""
     if _real_package_installed("jetcam"):
         pytest.skip("the real jetcam is installed here")
-    proc = subprocess.run([sys.executable, "-c", "import jetracer.compat, jetcam"], env=env, cwd=str(tmp_path),
+    code = "import sys; sys.path.extend(%r); sys.path.insert(0, %r); import jetracer.compat, jetcam" % (SITE_PACKAGES, ROOT)
+    proc = subprocess.run([sys.executable, "-S", "-c", code], env=env, cwd=str(tmp_path),
                           stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 1 and "No module named 'jetcam'" in proc.stderr
 
