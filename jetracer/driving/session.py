@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any, Dict, List, Optional
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..pixels import to_normalised
 from ..state import publish_state
 from .failsafe import install_signal_handlers, self_check
@@ -143,7 +143,7 @@ def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], si
 
 def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: Optional[str] = None,
           duration_s: Optional[float] = None, fast: bool = False, state_file: Optional[str] = None,
-          seed: int = 0, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
+          seed: Optional[int] = None, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
           supervise: bool = True, camera: Any = None, teleop: Any = None, heartbeat: Any = None) -> Dict[str, Any]:
     """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
 
@@ -160,26 +160,24 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     profile = config.load_profile()
     expert = settings["model"] == "expert" and pilot is None
     if expert and not sim:
-        raise ValueError("--model expert (the simulator's label) only works with --sim")
+        raise ConfigError("--model expert (the simulator's label) only works with --sim; give a model file")
+    if settings["mode"] != "manual" and not settings["model"] and pilot is None:
+        raise ConfigError("drive mode %r needs a model: pass --model PATH or set drive.model in %s (or use "
+                          "--mode manual to drive with the gamepad)" % (settings["mode"], config.path))
     if settings["model"] and not expert and pilot is None:
         from ..learning.pilot import load_pilot
 
         pilot = load_pilot(settings["model"])
-    if settings["mode"] != "manual" and pilot is None and not expert:
-        raise ValueError("drive mode %r needs a model: pass --model PATH or set drive.model in %s"
-                         % (settings["mode"], config.path))
     closers = []  # type: List[Any]
     if sim:
-        from ..sim.world import SimWorld
+        from ..sim_mode import build_world
 
         driver = None
         if config.i2c == "emulated":
             from ..car import create_driver
 
             driver = create_driver(config, profile)
-        sim_cfg = config.sim
-        world = SimWorld(profile=profile, track=sim_cfg.get("track", "oval"), seed=seed, fps=sim_cfg.get("fps", 30),
-                         driver=driver)
+        world = build_world(config, seed=seed, driver=driver)
         car = world.car
         camera = WorldCamera(world)
         if expert:
