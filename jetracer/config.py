@@ -167,7 +167,7 @@ def load_config(path: Optional[str] = None, env: Optional[Mapping[str, str]] = N
             loaded = _normalise(read_yaml_mapping(path, "config file"))
         except YamlFileError as e:
             raise ConfigError(str(e))
-        _raise_problems(path, validate(loaded, CONFIG_SCHEMA) or
+        _raise_problems("config file %s" % path, validate(loaded, CONFIG_SCHEMA) or
                         (_profile_name_problems(loaded["profile"]) if "profile" in loaded else []))
     data = deep_merge(config_defaults(), loaded)
     origin = dict((key, path) for key in loaded)
@@ -239,7 +239,7 @@ def save_user_settings(updates: Mapping[str, Any], path: Optional[str] = None) -
     problems = validate(merged, CONFIG_SCHEMA) or (_profile_name_problems(merged["profile"]) if "profile" in merged
                                                    else [])
     if problems:
-        raise ConfigError("%s: not saved: %s" % (path, "; ".join(problems)))
+        raise ConfigError("config file %s: not saved: %s" % (path, "; ".join(problems)))
     full = deep_merge(config_defaults(), merged)
     try:
         load_profile(full["profile"], full["profile_overrides"])

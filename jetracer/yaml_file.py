@@ -4,6 +4,8 @@ A directory, an unreadable or binary file, a file too large to be a config, brok
 value that is not a mapping are each refused in one line that names the file and what was expected,
 instead of a ``UnicodeDecodeError`` or ``IsADirectoryError`` traceback.
 """
+import os
+import stat
 from typing import Any, Dict
 
 import yaml
@@ -16,7 +18,16 @@ class YamlFileError(ValueError):
 
 
 def read_yaml_mapping(path: str, what: str = "config file", example: str = "profile: latrax") -> Dict[str, Any]:
-    """The mapping in ``path`` (an empty file is ``{}``); :class:`YamlFileError` naming the problem."""
+    """The mapping in ``path`` (an empty file, or ``/dev/null``, is ``{}``); :class:`YamlFileError` naming the problem.
+
+    Only a regular file (or ``os.devnull``) is opened: a FIFO or a device would block or never end.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise YamlFileError("%s %s cannot be read: %s" % (what, path, e.strerror or e))
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode) and os.path.realpath(path) != os.path.realpath(os.devnull):
+        raise YamlFileError("%s %s is not a regular file (a FIFO, socket or device); name a YAML file" % (what, path))
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from ..config import Config, ConfigError
 from ..pixels import to_normalised
 from ..state import publish_state
-from .failsafe import install_signal_handlers, self_check
+from .failsafe import check_pilot_metadata, install_signal_handlers, self_check
 from .loop import DriveLoop
 from .settings import drive_settings, steering_gain
 from .steering_law import SteeringLaw
@@ -168,6 +168,8 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
         from ..learning.pilot import load_pilot
 
         pilot = load_pilot(settings["model"])
+    if pilot is not None and not expert:
+        check_pilot_metadata(pilot)  # before anything is built: a model claiming 20000x20000 inputs never runs
     closers = []  # type: List[Any]
     if sim:
         from ..sim_mode import build_world
@@ -213,7 +215,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
     try:
         if pilot is not None and check_frames and not expert:
-            self_check(pilot, check_frames)
+            self_check(pilot, check_frames, timeout_s=settings["self_check_timeout_s"])
         own_teleop = teleop is None and settings["mode"] != "auto"
         if own_teleop:
             from .gamepad import Teleop

@@ -8,6 +8,7 @@ period at the frequency the chip realises (PRESCALE rounding, as the Adafruit dr
 """
 import difflib
 import math
+import reprlib
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
@@ -36,30 +37,39 @@ class Field(object):
         self.extra_check = check
 
     def check(self, where: str, value: Any) -> List[str]:
+        problem = self._problem(value)
+        if problem:
+            return ["%s: %s%s" % (where, problem, " (%s)" % self.doc if self.doc else "")]
+        if self.extra_check is not None and value is not None:
+            return self.extra_check(where, value)
+        return []
+
+    def _problem(self, value: Any) -> str:
         if value is None and self.nullable:
-            return []
+            return ""
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-            return ["%s: expected %s, found %s" % (where, _kind_name(self.kind, self.nullable), _shown(value))]
+            return "expected %s, found %s" % (_kind_name(self.kind, self.nullable), _shown(value))
         if isinstance(value, float) and not math.isfinite(value):
-            return ["%s: expected a finite number, found %r" % (where, value)]
+            return "expected a finite number, found %r" % (value,)
         if self.choices is not None and value not in self.choices:
-            return ["%s: expected one of %s, found %s%s" % (where, ", ".join(map(str, self.choices)), _shown(value),
-                                                            _did_you_mean(value, self.choices))]
+            return "expected one of %s, found %s%s" % (", ".join(map(str, self.choices)), _shown(value),
+                                                       _did_you_mean(value, self.choices))
         if isinstance(value, (int, float)) and not isinstance(value, bool) and (
                 self.lo is not None and value < self.lo or self.hi is not None and value > self.hi):
-            return ["%s: expected a value in [%s, %s], found %r" % (where, self.lo, self.hi, value)]
-        if self.extra_check is not None:
-            return self.extra_check(where, value)
-        return []
+            return "expected a value in [%s, %s], found %r" % (self.lo, self.hi, value)
+        return ""
 
 
-def _shown(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to one short line (a config value can be a whole binary blob)."""
-    text = repr(value).replace("\n", " ")
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _shown(value: Any) -> str:
+    """A short one-line repr (a config value can be a large or deeply nested YAML structure)."""
+    return " ".join(_REPR.repr(value).split())
 
 
 def _did_you_mean(value: Any, choices: Any) -> str:
@@ -197,12 +207,12 @@ def validate(data: Any, schema: Any, where: str = "") -> List[str]:
             return ["%s: expected a mapping, found %s" % (where, _shown(data))]
         variant = data.get(schema.key)
         if variant not in schema.variants:
-            return ["%s.%s: expected one of %s, found %r" % (where, schema.key, ", ".join(schema.variants), variant)]
+            return ["%s.%s: expected one of %s, found %s" % (where, schema.key, ", ".join(schema.variants), _shown(variant))]
         rest = dict((k, v) for k, v in data.items() if k != schema.key)
         return validate(rest, schema.variants[variant], where)
     if isinstance(schema, ListOf):
         if not isinstance(data, list) or not schema.min_len <= len(data) <= schema.max_len:
-            return ["%s: expected a list of %d to %d entries, found %r" % (where, schema.min_len, schema.max_len, data)]
+            return ["%s: expected a list of %d to %d entries, found %s" % (where, schema.min_len, schema.max_len, _shown(data))]
         problems = []
         for i, item in enumerate(data):
             problems += validate(item, schema.item, "%s[%d]" % (where, i))

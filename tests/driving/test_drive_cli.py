@@ -10,6 +10,8 @@ from jetracer.profiles import load_profile
 
 
 def drive_env(tmp_path):
+    if not (tmp_path / "config.yaml").exists():
+        (tmp_path / "config.yaml").write_text("")  # an empty user config: the defaults
     env = dict(os.environ, JETRACER_I2C="emulated", JETRACER_CONFIG=str(tmp_path / "config.yaml"),
                JETRACER_STATE=str(tmp_path / "state.json"), JETRACER_RUNTIME_DIR=str(tmp_path), OMP_NUM_THREADS="1")
     for key in ("JETRACER_PROFILE", "INVOCATION_ID", "NOTIFY_SOCKET", "WATCHDOG_USEC"):
