@@ -126,7 +126,7 @@ CONFIG_SCHEMA = {
                      doc="a shipped car profile (latrax, tamiya_tt02, waveshare_ai, waveshare_pro) or a YAML path"),
     "i2c": Key(str, choices=I2C_MODES, default="hardware",
                  doc="set JETRACER_I2C=emulated (or i2c: emulated) to run without a car"),
-    "i2c_bus": Key(int, 0, 32, nullable=True,
+    "i2c_bus": Key(int, 0, 255, nullable=True,
                      doc="I2C bus number (null: the profile's; the Jetson Nano's 40-pin header is bus 1)"),
     "camera": Section(CAMERA, required=False),
     "sim": Section(SIM, required=False),

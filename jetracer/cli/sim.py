@@ -103,8 +103,10 @@ def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str
     from ..config import sim_world_args
 
     track = args.track_seed if getattr(args, "track_seed", None) is not None else args.track
-    return sim_world_args(config, track=track, seed=getattr(args, "seed", None), fps=getattr(args, "fps", None),
-                          randomize=False if getattr(args, "no_randomize", False) else None, **extra)
+    options = dict(track=track, seed=getattr(args, "seed", None), fps=getattr(args, "fps", None),
+                   randomize=False if getattr(args, "no_randomize", False) else None)
+    options.update(extra)
+    return sim_world_args(config, **options)
 
 
 def _check_tracks(names: List[Any]) -> None:
