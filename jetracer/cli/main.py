@@ -11,6 +11,7 @@ the parser. Anything else is a bug: one line saying so, and the traceback with `
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from typing import Any, Callable, List, Optional
@@ -82,4 +83,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not getattr(args, "func", None):
         parser.print_help()
         sys.exit(USAGE)
-    sys.exit(run_verb(args.func, args, verbose=args.verbose))
+    code = run_verb(args.func, args, verbose=args.verbose)
+    end_now_if_a_model_still_runs(code)
+    sys.exit(code)
+
+
+def end_now_if_a_model_still_runs(code: int) -> None:
+    """Exit at once when a refused model still computes on a self-check worker (the car is already stopped):
+    a normal interpreter shutdown would abort inside the model's runtime."""
+    failsafe = sys.modules.get("jetracer.driving.failsafe")
+    if failsafe is not None and failsafe.abandoned_self_checks():
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -137,6 +137,18 @@ def self_check(pilot: Callable[[np.ndarray], Tuple[float, float]], frames: Itera
     return outputs
 
 
+_abandoned = []  # type: List[threading.Thread]
+
+
+def abandoned_self_checks() -> int:
+    """How many self-check workers are still running a model that missed its time limit.
+
+    A process that refused such a model should end with ``os._exit`` (after stopping the car): the
+    model's runtime (torch's thread pool) aborts the interpreter's normal shutdown while it computes.
+    """
+    return sum(1 for t in _abandoned if t.is_alive())
+
+
 def _run_with_deadline(pilot: Callable[[np.ndarray], Tuple[float, float]], images: List[np.ndarray],
                        timeout_s: float) -> List[Tuple[float, float]]:
     """``pilot`` on every image on a worker thread, finished within ``timeout_s`` or refused.
@@ -170,6 +182,7 @@ def _run_with_deadline(pilot: Callable[[np.ndarray], Tuple[float, float]], image
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
+        _abandoned.append(worker)
         raise SelfCheckError("the model answered %d of %d self-check images in %.0f s (the limit, "
                              "drive.self_check_timeout_s); refusing to drive a model that slow or hung. Check the "
                              "device (a GPU model on the CPU?) and the model's input size"
