@@ -100,7 +100,7 @@ class Config(object):
         data = copy.deepcopy(self.data)
         origin = dict(self.origin)
         given = dict((k, v) for k, v in overrides.items() if v is not None)
-        _raise_problems(source, validate(given, _top_level_schema()))
+        _raise_problems(source, validate(given, CONFIG_SCHEMA))
         for key, value in given.items():
             data[key] = deep_merge(config_defaults()[key], value) if key in SECTIONS else value
             origin[key] = source
@@ -109,10 +109,6 @@ class Config(object):
 
     def __repr__(self) -> str:
         return "Config(profile=%r, i2c=%r, camera=%r)" % (self.profile_name, self.i2c, self.camera.get("source"))
-
-
-def _top_level_schema() -> Dict[str, Any]:
-    return dict(CONFIG_SCHEMA)
 
 
 def _profile_name_problems(name: Any) -> List[str]:
@@ -160,6 +156,9 @@ def load_config(path: Optional[str] = None, env: Optional[Mapping[str, str]] = N
     loaded = {}  # type: Dict[str, Any]
     if os.path.lexists(path) or (named_by and must_exist):
         if not os.path.exists(path):
+            if not named_by:
+                raise ConfigError("config file %s is a symbolic link to nothing; point it at your config or remove it "
+                                  "(then the defaults apply)" % path)
             raise ConfigError("config file %s (named by %s) does not exist; create it (an empty file or /dev/null "
                               "means the defaults), fix the path%s" % (path, named_by, ", or unset JETRACER_CONFIG"
                                                                        if named_by == "JETRACER_CONFIG" else ""))
