@@ -6,8 +6,8 @@ and the cameras (jetcam's ``CSICamera``/``USBCamera`` through :mod:`jetracer.com
 ``create_camera(realtime=True)``) show it. So upstream's live loop, ``camera.observe(execute,
 names='value')`` with ``car.steering = ...`` in ``execute``, drives laps.
 
-The world is built from the configuration the first time anything asks for it (``config.sim``:
-``track``, ``seed``, ``fps``, ``randomize``; the car profile; the camera size) and from then on steps
+The world is built from the configuration the first time anything asks for it
+(:func:`jetracer.config.sim_world_args`: ``config.sim``, the car profile, the camera size) and from then on steps
 at the wall-clock rate in a daemon thread (:class:`jetracer.sim.world.RealTimeStepper`), whether or
 not anyone watches, as a real car keeps rolling. The car that drives it is the last one attached
 (``attach_car``): each ``NvidiaRacecar()`` takes over, as re-running a notebook cell expects. In
@@ -63,16 +63,11 @@ class RealTimeWorld(object):
         self.stepper.stop()
 
 
-def build_world(config: Any) -> Any:
-    """A fresh :class:`SimWorld` from the configuration (what the shared world is made of)."""
+def build_world(config: Any, **overrides: Any) -> Any:
+    """A fresh :class:`SimWorld` from the configuration (:func:`jetracer.config.sim_world_args`)."""
+    from .config import sim_world_args
     from .sim.world import SimWorld
-    profile = config.load_profile()
-    cam = profile.camera
-    sim = dict(config.sim)
-    settings = dict(config.camera)
-    return SimWorld(profile=profile, track=sim.get("track", "oval"), seed=int(sim.get("seed", 0)),
-                    fps=float(sim.get("fps", cam.capture_fps)), width=int(settings.get("width", cam.width)),
-                    height=int(settings.get("height", cam.height)), randomize=bool(sim.get("randomize", True)))
+    return SimWorld(**sim_world_args(config, **overrides))
 
 
 def shared_world(config: Any = None) -> RealTimeWorld:

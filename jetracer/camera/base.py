@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 import traitlets
 
-FLIPS = ("none", "rotate-180", "horizontal", "vertical")
+from ..config_schema import FLIPS
 CV2_FLIP_CODES = {"rotate-180": -1, "horizontal": 1, "vertical": 0}
 
 

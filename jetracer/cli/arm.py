@@ -1,8 +1,9 @@
 """``jetracer arm``: let the running drive service move the car (it starts, and restarts, disarmed)."""
 import argparse
 import json
-import sys
 from typing import Any
+
+from .errors import CommandFailed
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -20,16 +21,11 @@ def run(args: argparse.Namespace) -> int:
     from ..driving.supervisor_link import control
 
     command = "status" if getattr(args, "status", False) else args.command
-    try:
-        answer = control(command, path=args.socket)
-    except OSError as e:
-        print("jetracer %s: %s" % (args.command, e), file=sys.stderr)
-        return 1
+    answer = control(command, path=args.socket)
     if command == "status":
         print(json.dumps(answer, sort_keys=True))
         return 0
     if not answer.get("ok"):
-        print("jetracer %s: %s" % (args.command, answer.get("message", "refused")), file=sys.stderr)
-        return 1
+        raise CommandFailed(answer.get("message", "refused"))
     print(answer.get("message") or command + "ed")
     return 0

@@ -3,21 +3,21 @@ import argparse
 import sys
 from typing import Any
 
+from .options import add_config_option, load_config_from
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("calibrate", help="walk through steering and ESC calibration and save it",
                               description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter "
                                           "(each step starts at the current value); the result goes to the user config "
                                           "(profile_overrides, comments kept), which the car loads.")
-    p.add_argument("--config", help="user config file to read and update")
+    add_config_option(p)
     p.add_argument("--steering-only", action="store_true", help="skip the ESC steps")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_config
-    from ..hardware.i2c import I2CError
     from ..services.calibrate import CalibrationAborted, calibrate
 
     def ask(prompt: str) -> str:
@@ -27,10 +27,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(prompt + line)
         return line
 
-    try:
-        config = load_config(args.config)
-        calibrate(config, ask=ask if not sys.stdin.isatty() else input, throttle=not args.steering_only)
-    except (CalibrationAborted, ConfigError, I2CError, ValueError) as e:
-        print("jetracer calibrate: %s" % str(e).replace("\n", " "), file=sys.stderr)
-        return 1
+    config = load_config_from(args, must_exist=False)  # the file calibration writes may not exist yet
+    calibrate(config, ask=ask if not sys.stdin.isatty() else input, throttle=not args.steering_only)
     return 0

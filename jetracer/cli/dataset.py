@@ -4,7 +4,7 @@ import json
 import logging
 from typing import Any, Dict
 
-logger = logging.getLogger(__name__)
+from .options import integer
 
 
 def add_parser(subparsers: Any) -> None:
@@ -14,7 +14,7 @@ def add_parser(subparsers: Any) -> None:
     info = verbs.add_parser("info", help="counts per category and session, label histogram, problem files")
     info.add_argument("dirs", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
     info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    info.add_argument("--bins", type=int, default=10, help="histogram bins over [-1, 1] (default 10)")
+    info.add_argument("--bins", type=integer(1, 1000), default=10, help="histogram bins over [-1, 1], 1-1000 (default 10)")
     info.set_defaults(func=run)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
@@ -41,10 +41,6 @@ def format_summary(summary: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.dataset import scan_dataset, summarize
     logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # problems are printed below
-    try:
-        summary = summarize(scan_dataset(args.dirs), bins=args.bins)
-    except FileNotFoundError as e:
-        logger.error("%s", e)
-        return 2
+    summary = summarize(scan_dataset(args.dirs), bins=args.bins)
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0

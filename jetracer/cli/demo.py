@@ -3,24 +3,29 @@ import argparse
 import json
 from typing import Any
 
+from .options import IMAGE_SIDE, SEED, integer
+
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("demo", help="the whole workflow in the simulator: collect, train, optimize, drive",
                               description=__doc__)
     p.add_argument("--out", default="runs/demo", help="folder for the dataset, model, plot and video (default runs/demo)")
     p.add_argument("--track", default="twisty", help="built-in track to drive (oval, twisty, narrow; default twisty)")
-    p.add_argument("--laps", type=int, default=3)
+    p.add_argument("--laps", type=integer(1, 100), default=3)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds, not a good driver)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, help="override the preset's number of training frames")
-    p.add_argument("--epochs", type=int, help="override the preset's epochs")
-    p.add_argument("--input-size", type=int, help="override the preset's model input size")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--frames", type=integer(10, 1000000), help="override the preset's number of training frames")
+    p.add_argument("--epochs", type=integer(1, 1000), help="override the preset's epochs")
+    p.add_argument("--input-size", type=IMAGE_SIDE, help="override the preset's model input size (16-1024)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
+    from ..sim.track import load_track
+
+    load_track(args.track)  # an unknown track is refused now, not after collecting and training
 
     overrides = dict((k, v) for k, v in (("frames", args.frames), ("epochs", args.epochs),
                                           ("input_size", args.input_size)) if v is not None)

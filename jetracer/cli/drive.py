@@ -5,6 +5,9 @@ import os
 import sys
 from typing import Any
 
+from .errors import UsageError
+from .options import SEED, add_config_option, load_config_from, number
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("drive", help="drive the car (or the simulator) with a model and/or a gamepad",
@@ -12,15 +15,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                           "Starts DISARMED: the throttle stays at neutral until a person arms it "
                                           "(gamepad START, or `jetracer arm`). Autostart entry point (systemd). With "
                                           "JETRACER_I2C=emulated the car's outputs go to emulated chips.")
-    p.add_argument("--config", help="user config file (default: $JETRACER_CONFIG or ~/.config/jetracer/config.yaml)")
+    add_config_option(p)
     p.add_argument("--sim", action="store_true", help="drive the simulator instead of the camera (lockstep)")
     p.add_argument("--fast", action="store_true", help="with --sim: do not pace to real time")
     p.add_argument("--model", help="pilot file (checkpoint, .onnx, *_trt.pth), or \"expert\" with --sim (the simulator's label); default drive.model")
     p.add_argument("--mode", choices=("auto", "auto-steer", "manual"), help="default drive.mode (auto)")
     p.add_argument("--arm", action="store_true", help="start armed: you are at this terminal and the car may drive "
                                                       "at once (refused under systemd)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (simulated with --sim)")
-    p.add_argument("--seed", type=int, default=0, help="with --sim: world seed")
+    p.add_argument("--duration", type=number(0, 1e6, open_lo=True), metavar="S",
+                   help="stop after this many seconds (simulated with --sim; default: until stopped)")
+    p.add_argument("--seed", type=SEED, default=None, help="with --sim: world seed (default: sim.seed, 0)")
     p.add_argument("--state-file", help="where to publish the state for the OLED (default $JETRACER_STATE, else "
                                         "the runtime directory)")
     p.add_argument("--neutral", action="store_true", help="only put throttle at neutral and steering centred, then exit "
@@ -31,25 +35,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_config
-    from ..driving.failsafe import SelfCheckError
     from ..driving.session import drive, put_at_neutral
-    from ..driving.supervisor_link import SupervisorError
 
     if args.arm and os.environ.get("INVOCATION_ID"):
-        print("jetracer drive: --arm is refused under systemd: the service must never drive by itself. Arm it with "
-              "`jetracer arm` or the gamepad's START button", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config)
-        if args.neutral:
-            report = put_at_neutral(config, state_file=args.state_file)
-        else:
-            report = drive(config, sim=args.sim, model=args.model, mode=args.mode, duration_s=args.duration,
-                           fast=args.fast, state_file=args.state_file, seed=args.seed, arm=args.arm)
-    except (SelfCheckError, SupervisorError, ConfigError, ValueError, ImportError, OSError) as e:
-        print("jetracer drive: %s" % e, file=sys.stderr)
-        return 2
+        raise UsageError("--arm is refused under systemd: the service must never drive by itself. Arm it with "
+                         "`jetracer arm` or the gamepad's START button")
+    config = load_config_from(args)
+    if args.neutral:
+        report = put_at_neutral(config, state_file=args.state_file)
+    else:
+        report = drive(config, sim=args.sim, model=args.model, mode=args.mode, duration_s=args.duration,
+                       fast=args.fast, state_file=args.state_file, seed=args.seed, arm=args.arm)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:

@@ -7,17 +7,19 @@ With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer driv
 command given, it only reads the live chips, so a second terminal sees what the drive process sends.
 """
 import argparse
-import sys
 from typing import Any
+
+from .options import add_config_option, load_config_from, number
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("emulator", help="show the pulses on the emulated chips",
                                    description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("action", choices=("show",))
+    add_config_option(parser)
     parser.add_argument("--profile", default=None, help="car profile name or YAML path (default: configured)")
-    parser.add_argument("--steering", type=float, default=None, help="car.steering in [-1, 1] (default 0)")
-    parser.add_argument("--throttle", type=float, default=None, help="car.throttle in [-1, 1] (default 0)")
+    parser.add_argument("--steering", type=number(-1.0, 1.0), default=None, help="car.steering in [-1, 1] (default 0)")
+    parser.add_argument("--throttle", type=number(-1.0, 1.0), default=None, help="car.throttle in [-1, 1] (default 0)")
     parser.set_defaults(func=run)
 
 
@@ -40,27 +42,21 @@ def print_chips(bus: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..car import create_car
-    from ..config import load_config
-    from ..hardware import I2CError
     from ..hardware.emulated import bus_file, shared_bus
 
+    path = bus_file()
+    if path and args.steering is None and args.throttle is None:
+        print("shared emulated bus %s (live)" % path)
+        print_chips(shared_bus())
+        return 0
+    config = load_config_from(args).with_overrides(source="--profile", profile=args.profile)
+    car = create_car(config.with_overrides(source="emulator show", i2c="emulated"))
     try:
-        path = bus_file()
-        if path and args.steering is None and args.throttle is None:
-            print("shared emulated bus %s (live)" % path)
-            print_chips(shared_bus())
-            return 0
-        config = load_config().with_overrides(i2c="emulated", profile=args.profile)
-        car = create_car(config)
-        try:
-            car.steering, car.throttle = args.steering or 0.0, args.throttle or 0.0
-            print("profile %s: steering %+.3f -> output %+.3f, throttle %+.3f -> output %+.3f"
-                  % (car.profile.name, car.steering, car.steering_output, car.throttle, car.throttle_output))
-            print(car.describe_throttle_limit())
-            print_chips(shared_bus())
-        finally:
-            car.close()
-    except (ValueError, I2CError, OSError) as e:
-        print("jetracer emulator: %s" % str(e).replace("\n", " "), file=sys.stderr)
-        return 2
+        car.steering, car.throttle = args.steering or 0.0, args.throttle or 0.0
+        print("profile %s: steering %+.3f -> output %+.3f, throttle %+.3f -> output %+.3f"
+              % (car.profile.name, car.steering, car.steering_output, car.throttle, car.throttle_output))
+        print(car.describe_throttle_limit())
+        print_chips(shared_bus())
+    finally:
+        car.close()
     return 0

@@ -1,8 +1,10 @@
 """``jetracer optimize CKPT``: a faster model file (TensorRT, ONNX Runtime or torch), checked against fp32."""
 import argparse
 import json
-import sys
 from typing import Any
+
+from .errors import UsageError
+from .options import THREADS, number
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -18,9 +20,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--calib-dataset", nargs="+", metavar="DIR",
                    help="dataset folders: the checkpoint's test sessions check parity, its training sessions "
                         "calibrate int8 (default: the dataset recorded in the checkpoint)")
-    p.add_argument("--tolerance", type=float, default=0.02, help="largest max |dx| accepted (normalised units)")
+    p.add_argument("--tolerance", type=number(0.0, 2.0, open_lo=True), default=0.02,
+                   help="largest max |dx| accepted (normalised units, (0, 2])")
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
-    p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: physical cores)")
+    p.add_argument("--threads", type=THREADS, help="ONNX Runtime intra-op threads (default: physical cores)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
     return p
@@ -28,8 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.optimize import SUPPORTED, best_backend, optimize
-    from jetracer.learning.parity import ParityError, format_parity
-    from jetracer.learning.pilot import MissingBackendError
+    from jetracer.learning.parity import format_parity
     backend, precision = args.backend, args.precision
     if backend is None:
         backend, best_precision = best_backend(args.device)
@@ -39,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = optimize(args.checkpoint, backend, precision, out=args.out, calib_dataset=args.calib_dataset,
                           tolerance=args.tolerance, device=args.device, intra_op_threads=args.threads)
-    except (ParityError, MissingBackendError, ValueError, FileNotFoundError) as e:
-        print("jetracer optimize: %s" % e, file=sys.stderr)
-        return 1
+    except ValueError as e:  # optimize's plain ValueErrors refuse what was asked (backend/precision/device, no dataset)
+        if type(e) is not ValueError:
+            raise  # ParityError, CheckpointError...: typed, reported by the CLI's error path
+        raise UsageError(str(e))
     if args.json:
         print(json.dumps(result.as_dict(), indent=1, sort_keys=True))
     else:

@@ -4,23 +4,42 @@
 * ``drive``: closed-loop laps with a model (``--model``) or the expert, metrics as JSON, PNG and video;
 * ``bench``: rendered frames/s and full simulation steps/s on one core;
 * ``track``: write the top-down picture of a track.
+
+The world is built from the configuration as ``jetracer drive --sim`` builds it
+(:func:`jetracer.config.sim_world_args`: the configured profile, ``sim:`` and ``camera:``); the
+options here replace single values.
 """
 import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Dict, List
+
+from .errors import CommandFailed, UsageError
+from .options import IMAGE_SIDE, SEED, add_config_option, integer, load_config_from, number, track_seeds
+
+FPS = number(1.0, 240.0)
+MAX_FRAMES = 1000000
+
+
+def _category(text: str) -> str:
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\x00" in text:
+        raise argparse.ArgumentTypeError("expected a plain folder name, got %r" % text)
+    return text
 
 
 def _add_world_args(p: argparse.ArgumentParser, seeds: bool = False) -> None:
-    p.add_argument("--profile", default="latrax", help="car profile name or YAML path (default latrax)")
-    p.add_argument("--track", default=None, help="built-in track name(s), comma separated: oval, twisty, narrow")
+    add_config_option(p)
+    p.add_argument("--profile", default=None, help="car profile name or YAML path (default: the configured one)")
+    p.add_argument("--track", default=None, help="built-in track name(s), comma separated: oval, twisty, narrow "
+                                                 "(default: sim.track, oval)")
     if seeds:
-        p.add_argument("--track-seeds", default=None, help="procedural track seeds, e.g. 0-49 or 1,5,7")
+        p.add_argument("--track-seeds", type=track_seeds, default=None, help="procedural track seeds, e.g. 0-49 or 1,5,7")
     else:
-        p.add_argument("--track-seed", type=int, default=None, help="a procedural track from this seed")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the episodes (default 0)")
-    p.add_argument("--fps", type=float, default=30.0, help="simulated frames per second (default 30)")
+        p.add_argument("--track-seed", type=SEED, default=None, help="a procedural track from this seed")
+    p.add_argument("--seed", type=SEED, default=None, help="random seed of the episodes (default: sim.seed, 0)")
+    p.add_argument("--fps", type=FPS, default=None,
+                   help="simulated frames per second, 1-240 (default: sim.fps, else the profile's capture_fps)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,10 +49,12 @@ def add_parser(subparsers: Any) -> None:
 
     c = verbs.add_parser("collect", help="drive the perturbed expert and write a labelled dataset")
     _add_world_args(c, seeds=True)
-    c.add_argument("--frames", type=int, required=True, help="number of images to write (split over the tracks)")
+    c.add_argument("--frames", type=integer(1, MAX_FRAMES), required=True,
+                   help="number of images to write, at most %d (split over the tracks)" % MAX_FRAMES)
     c.add_argument("--out", required=True, help="dataset folder; images go to OUT/CATEGORY/<u>_<v>_<uuid>.jpg")
-    c.add_argument("--category", default="apex", help="category sub-folder (default apex)")
-    c.add_argument("--size", type=int, nargs=2, default=(224, 224), metavar=("W", "H"), help="image size (default 224 224)")
+    c.add_argument("--category", type=_category, default="apex", help="category sub-folder (default apex)")
+    c.add_argument("--size", type=IMAGE_SIDE, nargs=2, default=None, metavar=("W", "H"),
+                   help="image size, 16-1024 a side (default: camera.width/height, else the profile's)")
     c.add_argument("--no-randomize", action="store_true", help="no appearance/geometry/photometric randomisation")
     c.set_defaults(func=run_collect)
 
@@ -42,65 +63,106 @@ def add_parser(subparsers: Any) -> None:
     who.add_argument("--model", help="model file for jetracer.learning.pilot.load_pilot")
     who.add_argument("--expert", action="store_true", help="drive the expert (the reference)")
     _add_world_args(d)
-    d.add_argument("--laps", type=int, default=3, help="laps to drive (default 3)")
-    d.add_argument("--max-seconds", type=float, default=300.0, help="simulated time limit (default 300)")
+    d.add_argument("--laps", type=integer(1, 1000), default=3, help="laps to drive (default 3)")
+    d.add_argument("--max-seconds", type=number(0.0, 3600.0, open_lo=True), default=300.0,
+                   help="simulated time limit, at most 3600 (default 300)")
     d.add_argument("--out", default=None, help="folder for trajectory.png, camera.avi and result.json")
     d.add_argument("--no-video", action="store_true", help="do not write camera.avi")
     d.add_argument("--json", action="store_true", help="print only the JSON object")
-    d.add_argument("--gain", type=float, default=None,
+    d.add_argument("--gain", type=number(-10.0, 10.0), default=None,
                    help="steering = gain * x + bias (model only; default: the pure-pursuit gain of this car and camera)")
-    d.add_argument("--bias", type=float, default=0.0, help="steering bias (model only)")
-    d.add_argument("--throttle", type=float, default=0.2, help="throttle command (model only, default 0.2)")
+    d.add_argument("--bias", type=number(-1.0, 1.0), default=0.0, help="steering bias (model only)")
+    d.add_argument("--throttle", type=number(-1.0, 1.0), default=0.2, help="throttle command (model only, default 0.2)")
     d.add_argument("--no-randomize", action="store_true", help="clean frames and the nominal camera")
     d.set_defaults(func=run_drive)
 
     b = verbs.add_parser("bench", help="render_fps and step_fps on one core")
-    b.add_argument("--profile", default="latrax")
+    add_config_option(b)
+    b.add_argument("--profile", default=None, help="car profile (default: the configured one)")
     b.add_argument("--track", default="twisty")
-    b.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000)")
-    b.add_argument("--runs", type=int, default=5, help="runs; the median is reported (default 5)")
+    b.add_argument("--steps", type=integer(1, 100000), default=1000, help="steps per run (default 1000)")
+    b.add_argument("--runs", type=integer(1, 100), default=5, help="runs; the median is reported (default 5)")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=run_bench)
 
     t = verbs.add_parser("track", help="write the top-down picture of a track")
+    add_config_option(t)
     t.add_argument("--track", default=None)
-    t.add_argument("--track-seed", type=int, default=None)
-    t.add_argument("--profile", default="latrax")
+    t.add_argument("--track-seed", type=SEED, default=None)
+    t.add_argument("--profile", default=None, help="car profile (default: the configured one)")
     t.add_argument("--out", required=True, help="PNG file to write")
     t.set_defaults(func=run_track)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
-def _track_spec(args: argparse.Namespace) -> Any:
-    if getattr(args, "track_seed", None) is not None:
-        return int(args.track_seed)
-    return args.track or "oval"
+def _config(args: argparse.Namespace) -> Any:
+    return load_config_from(args).with_overrides(source="--profile", profile=args.profile)
+
+
+def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str, Any]:
+    from ..config import sim_world_args
+
+    track = args.track_seed if getattr(args, "track_seed", None) is not None else args.track
+    options = dict(track=track, seed=getattr(args, "seed", None), fps=getattr(args, "fps", None),
+                   randomize=False if getattr(args, "no_randomize", False) else None)
+    options.update(extra)
+    return sim_world_args(config, **options)
+
+
+def _check_tracks(names: List[Any]) -> None:
+    """Refuse an unknown track name before anything is written (a later track must not fail half-way)."""
+    from ..sim.track import load_track
+
+    for name in names:
+        if isinstance(name, str):
+            load_track(name)
+
+
+def _writable_file(path: str, option: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError("%s %s is a folder; name the file to write" % (option, path))
+    if not os.path.isdir(folder):
+        raise UsageError("%s %s: the folder %s does not exist; create it first" % (option, path, folder))
+    if not path.lower().endswith((".png", ".jpg", ".jpeg")):
+        raise UsageError("%s %s: expected a .png (or .jpg) file name" % (option, path))
+    return path
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from ..sim.collect import collect, parse_track_list
+    from ..sim.collect import collect
 
-    tracks = parse_track_list(args.track, args.track_seeds)
-    result = collect(args.out, args.frames, tracks=tracks, profile=args.profile, seed=args.seed,
-                     category=args.category, fps=args.fps, width=args.size[0], height=args.size[1],
-                     randomize=not args.no_randomize, progress=sys.stderr.isatty())
+    config = _config(args)
+    width, height = args.size if args.size else (None, None)
+    world = _world_args(args, config, width=width, height=height)
+    names = [n.strip() for n in (args.track or "").split(",") if n.strip()]
+    tracks = names + list(args.track_seeds or [])  # type: List[Any]
+    if not tracks:
+        tracks = [world["track"]]
+    _check_tracks(tracks)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError("--out %s is a file; name a dataset folder" % args.out)
+    result = collect(args.out, args.frames, tracks=tracks, profile=world["profile"], seed=world["seed"],
+                     category=args.category, fps=world["fps"], width=world["width"], height=world["height"],
+                     randomize=world["randomize"], progress=sys.stderr.isatty())
     print(json.dumps({"frames": result["frames"], "sessions": len(result["sessions"]), "dir": result["dir"]}))
     return 0
 
 
 def run_drive(args: argparse.Namespace) -> int:
+    from ..driving.failsafe import check_pilot_metadata
     from ..sim.evaluate import ExpertPolicy, evaluate, model_policy
     from ..sim.world import SimWorld
 
-    world = SimWorld(args.profile, track=_track_spec(args), seed=args.seed, fps=args.fps,
-                     randomize=not args.no_randomize)
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError("--out %s is a file; name a folder for trajectory.png, camera.avi and result.json" % args.out)
+    world = SimWorld(**_world_args(args, _config(args)))
     try:
-        try:
-            policy = ExpertPolicy(world) if args.expert else model_policy(args.model, args.gain, args.bias,
-                                                                          args.throttle, world=world)
-        except (ValueError, ImportError, FileNotFoundError) as e:  # a model file that cannot be used: say why
-            print("jetracer sim drive: %s" % e, file=sys.stderr)
-            return 2
+        if args.expert:
+            policy = ExpertPolicy(world)
+        else:
+            policy = model_policy(args.model, args.gain, args.bias, args.throttle, world=world)
+            check_pilot_metadata(policy.pilot)
         result = evaluate(world, policy, laps=args.laps, max_seconds=args.max_seconds, out_dir=args.out,
                           video=not args.no_video)
     finally:
@@ -118,7 +180,9 @@ def run_drive(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     from ..sim.bench import bench
 
-    result = bench(args.profile, args.track, steps=args.steps, runs=args.runs)
+    profile = _config(args).load_profile()
+    _check_tracks([args.track])
+    result = bench(profile, args.track, steps=args.steps, runs=args.runs)
     print(json.dumps(result) if args.json else "\n".join("%-14s %s" % kv for kv in result.items()))
     return 0
 
@@ -128,10 +192,14 @@ def run_track(args: argparse.Namespace) -> int:
 
     from ..sim.world import SimWorld
 
-    world = SimWorld(args.profile, track=_track_spec(args), randomize=False)
-    cv2.imwrite(args.out, world.top_down())
-    t = world.track
-    print(json.dumps({"track": t.name, "length_m": round(t.length_m, 2), "width_m": t.width_m,
-                      "min_radius_m": round(t.min_radius_m(), 3), "size_m": [round(v, 2) for v in t.size_m()]}))
-    world.close()
+    out = _writable_file(args.out, "--out")
+    world = SimWorld(**_world_args(args, _config(args), randomize=False))
+    try:
+        if not cv2.imwrite(out, world.top_down()):
+            raise CommandFailed("OpenCV could not write %s" % out)
+        t = world.track
+        print(json.dumps({"track": t.name, "length_m": round(t.length_m, 2), "width_m": t.width_m,
+                          "min_radius_m": round(t.min_radius_m(), 3), "size_m": [round(v, 2) for v in t.size_m()]}))
+    finally:
+        world.close()
     return 0

@@ -7,7 +7,9 @@ The per-frame failsafes (stale frame, stale command, lost heartbeat, model error
 import logging
 import math
 import signal
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class SelfCheckError(RuntimeError):
-    """The model is not fit to drive (NaN output, an exception, or the same output for every frame)."""
+    """The model is not fit to drive (impossible metadata, NaN output, an exception, too slow, the same
+    output for every frame, or an output that ignores the road)."""
 
 
 def install_signal_handlers(car: Any, on_signal: Optional[Callable[[str], None]] = None,
@@ -50,39 +53,148 @@ def install_signal_handlers(car: Any, on_signal: Optional[Callable[[str], None]]
     return restore
 
 
+MAX_INPUT_SIDE = 1024   # pixels a side: a road-following model is 224x224; 1024 is already 20x the work
+MAX_OUTPUTS = 64        # (x, y) pairs per category
+
+
+def check_pilot_metadata(pilot: Any) -> None:
+    """Refuse a model whose file claims an input size or output count it cannot have, before it runs.
+
+    A model claiming ``input_size: [20000, 20000]`` would make every frame a 4.8 GB tensor. Pilots
+    without these attributes (the simulator's label, test doubles) are not checked.
+    """
+    size = getattr(pilot, "input_size", None)
+    where = getattr(pilot, "path", "") or "the model"
+    if size is not None:
+        try:
+            sides = [int(v) for v in (size if isinstance(size, (tuple, list)) else (size, size))]
+        except (TypeError, ValueError):
+            sides = []
+        if len(sides) != 2 or not all(8 <= v <= MAX_INPUT_SIDE for v in sides):
+            raise SelfCheckError("%s claims an input size of %r; a road-following model takes 8 to %d pixels a side "
+                                 "(224x224 as trained by jetracer train). Refusing to drive: retrain or re-export it"
+                                 % (where, size, MAX_INPUT_SIDE))
+    outputs = getattr(pilot, "num_outputs", None)
+    if outputs is not None:
+        categories = len(getattr(pilot, "categories", None) or []) or 1
+        if not isinstance(outputs, int) or not 2 <= outputs <= MAX_OUTPUTS or outputs < 2 * categories:
+            raise SelfCheckError("%s claims %r outputs for %d categor%s; a road-following model has 2 (x, y) per "
+                                 "category. Refusing to drive: retrain or re-export it"
+                                 % (where, outputs, categories, "y" if categories == 1 else "ies"))
+
+
 def _mirror(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame[:, ::-1])
 
 
-def _brighter(frame: np.ndarray) -> np.ndarray:
-    return np.clip(frame.astype(np.int16) + 40, 0, 255).astype(np.uint8)
+def _shifted(frame: np.ndarray, delta: int) -> np.ndarray:
+    return np.clip(frame.astype(np.int16) + delta, 0, 255).astype(np.uint8)
+
+
+VARIANTS = ("frame", "mirrored", "brighter", "darker")
+
+
+def _variants(frame: np.ndarray) -> List[np.ndarray]:
+    return [frame, _mirror(frame), _shifted(frame, 40), _shifted(frame, -40)]
 
 
 def self_check(pilot: Callable[[np.ndarray], Tuple[float, float]], frames: Iterable[np.ndarray],
-               min_spread: float = 1e-4) -> List[Tuple[float, float]]:
-    """Run ``pilot`` on ``frames`` (plus a mirrored and a brighter copy of each); return the outputs.
+               min_spread: float = 1e-4, timeout_s: float = 30.0, mirror_tol: float = 0.005) -> List[Tuple[float, float]]:
+    """Run ``pilot`` on ``frames`` and on a mirrored, a brighter and a darker copy of each; return the outputs.
 
-    Raises :class:`SelfCheckError` when the pilot raises, returns NaN/inf, or returns the same ``x``
-    (within ``min_spread``) for every image: a model that cannot see should not be allowed to drive.
+    Raises :class:`SelfCheckError`, and the car never moves, when the model:
+
+    * claims an impossible input size or output count (:func:`check_pilot_metadata`, before any call);
+    * raises, returns NaN/inf, or takes longer than ``timeout_s`` (wall clock) for all the images;
+    * returns the same ``x`` (within ``min_spread``) for every image: it does not look at the image;
+    * ignores the road: a left-right mirror swaps a left turn and a right turn, so a road-following
+      ``x`` must move under it. A model whose ``x`` moves by less than ``mirror_tol`` (normalised
+      units; 0.005 is half a pixel at 224 px) on every mirrored frame steers by something a mirror
+      keeps, such as how bright the image is (it may still move with brightness). Trained models
+      move by 0.1-0.3 on the simulator's start frames; a brightness-only model by 0.
     """
+    check_pilot_metadata(pilot)
     images = []  # type: List[np.ndarray]
     for frame in frames:
-        images += [frame, _mirror(frame), _brighter(frame)]
+        images += _variants(frame)
     if not images:
         raise SelfCheckError("self-check needs at least one camera frame; is the camera delivering?")
-    outputs = []
-    for i, image in enumerate(images):
-        try:
-            x, y = pilot(image)
-        except Exception as e:  # noqa: BLE001 - any failure of the model means: do not drive
-            raise SelfCheckError("the model raised %s: %s on self-check image %d; refusing to drive" % (type(e).__name__, e, i))
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise SelfCheckError("the model returned (%r, %r) on self-check image %d; refusing to drive. "
-                                 "Retrain or re-export it (NaN weights or a broken TensorRT engine?)" % (x, y, i))
-        outputs.append((float(x), float(y)))
+    outputs = _run_with_deadline(pilot, images, timeout_s)
     xs = [x for x, _ in outputs]
     if max(xs) - min(xs) < min_spread:
-        raise SelfCheckError("the model returned x=%.4f for all %d self-check images (camera frames, mirrored, brighter); "
-                             "a model whose output does not depend on the image cannot steer. Check the checkpoint "
-                             "(untrained? wrong file?) and the camera (lens cap?)" % (xs[0], len(xs)))
+        raise SelfCheckError("the model returned x=%.4f for all %d self-check images (camera frames, mirrored, brighter, "
+                             "darker); a model whose output does not depend on the image cannot steer. Check the "
+                             "checkpoint (untrained? wrong file?) and the camera (lens cap?)" % (xs[0], len(xs)))
+    n = len(VARIANTS)
+    groups = [xs[i:i + n] for i in range(0, len(xs), n)]
+    mirror_move = max(abs(g[0] - g[1]) for g in groups)
+    light_move = max(max(abs(g[0] - g[2]), abs(g[0] - g[3])) for g in groups)
+    if mirror_move < max(min_spread, mirror_tol):
+        raise SelfCheckError("the model's x does not move when the camera image is mirrored left-right (at most %.4f) "
+                             "but moves by %.4f with brightness: it steers by something a mirror keeps (how bright the "
+                             "image is?), not by where the road goes. Refusing to drive: check the checkpoint (trained "
+                             "on this task? the right file?) and that the camera sees the track"
+                             % (mirror_move, light_move))
     return outputs
+
+
+_abandoned = []  # type: List[threading.Thread]
+
+
+def abandoned_self_checks() -> int:
+    """How many self-check workers are still running a model that missed its time limit.
+
+    A process that refused such a model should end with ``os._exit`` (after stopping the car): the
+    model's runtime (torch's thread pool) aborts the interpreter's normal shutdown while it computes.
+    """
+    return sum(1 for t in _abandoned if t.is_alive())
+
+
+def _run_with_deadline(pilot: Callable[[np.ndarray], Tuple[float, float]], images: List[np.ndarray],
+                       timeout_s: float) -> List[Tuple[float, float]]:
+    """``pilot`` on every image on a worker thread, finished within ``timeout_s`` or refused.
+
+    A model that hangs cannot be stopped from Python; the worker is a daemon thread, so the refusal
+    still ends the program (the car is at neutral: the self-check runs before the loop drives).
+    """
+    result = {}  # type: Dict[str, Any]
+    outputs = []  # type: List[Tuple[float, float]]
+
+    def work() -> None:
+        try:
+            for i, image in enumerate(images):
+                try:
+                    x, y = pilot(image)
+                except Exception as e:  # noqa: BLE001 - any failure of the model means: do not drive
+                    result["error"] = SelfCheckError("the model raised %s: %s on self-check image %d (%s); refusing "
+                                                     "to drive" % (type(e).__name__, e, i, VARIANTS[i % len(VARIANTS)]))
+                    return
+                if not (_finite(x) and _finite(y)):
+                    result["error"] = SelfCheckError(
+                        "the model returned (%r, %r) on self-check image %d (%s); refusing to drive. Retrain or "
+                        "re-export it (NaN weights or a broken TensorRT engine?)" % (x, y, i, VARIANTS[i % len(VARIANTS)]))
+                    return
+                outputs.append((float(x), float(y)))
+        except BaseException as e:  # noqa: BLE001 - reported on the caller's thread
+            result["error"] = SelfCheckError("the self-check failed: %s: %s" % (type(e).__name__, e))
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, name="model-self-check", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        _abandoned.append(worker)
+        raise SelfCheckError("the model answered %d of %d self-check images in %.0f s (the limit, "
+                             "drive.self_check_timeout_s); refusing to drive a model that slow or hung. Check the "
+                             "device (a GPU model on the CPU?) and the model's input size"
+                             % (len(outputs), len(images), time.monotonic() - started))
+    if "error" in result:
+        raise result["error"]
+    return outputs
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except TypeError:
+        return False

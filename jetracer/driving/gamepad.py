@@ -14,29 +14,20 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import traitlets
 
+from ..config import ConfigError
+from ..config_schema import GAMEPAD_MAPPINGS, GAMEPAD_SCHEMA
+from ..profiles.schema import validate
+
 logger = logging.getLogger(__name__)
 
-# Indices follow the W3C "standard" gamepad layout, which browsers use for Xbox, PlayStation and the
-# Logitech F710 in XInput mode: axes 0/1 left stick x/y, 2/3 right stick x/y (up is -1); buttons
-# 0 A/cross, 1 B/circle, 2 X/square, 3 Y/triangle, 4/5 bumpers, 6/7 triggers, 8 back, 9 start.
-_STANDARD = {
-    "steering_axis": 0, "steering_invert": False,
-    "throttle_axis": 1, "throttle_invert": True,
-    "estop_button": 1, "release_button": 9, "mode_button": 3, "record_button": 0, "reverse_button": 4,
-    "deadzone": 0.05, "expo": 0.3, "throttle_limit": 0.5,
-}
-
-MAPPINGS = {
-    "standard": _STANDARD,                                          # left stick steers and drives
-    "standard-two-stick": dict(_STANDARD, throttle_axis=3),         # left stick steers, right stick drives
-    "f710-dinput": dict(_STANDARD, throttle_axis=3, estop_button=2, record_button=1, mode_button=3),  # F710 "D" switch
-}
+# The mappings are configuration data (``drive.gamepad``): see :mod:`jetracer.config_schema`.
+MAPPINGS = GAMEPAD_MAPPINGS
 
 _AXIS_KEYS = ("steering_axis", "throttle_axis")
 _BUTTON_KEYS = ("estop_button", "release_button", "mode_button", "record_button", "reverse_button")
 
 
-class GamepadMappingError(ValueError):
+class GamepadMappingError(ConfigError):
     """The mapping names an axis or button the pad does not have, or the pad has not registered yet."""
 
 
@@ -47,16 +38,19 @@ def gamepad_mapping(spec: Union[str, Mapping[str, Any], None] = "standard", **ov
     """
     if spec is None or isinstance(spec, str):
         name, extra = spec or "standard", {}  # type: Any, Dict[str, Any]
-    else:
+    elif isinstance(spec, Mapping):
         extra = dict(spec)
         name = extra.pop("base", "standard")
+    else:
+        raise GamepadMappingError("drive.gamepad: expected a mapping name (%s) or a mapping of keys, found %r"
+                                  % (", ".join(sorted(MAPPINGS)), spec))
     if name not in MAPPINGS:
         raise GamepadMappingError("unknown gamepad mapping %r; known: %s" % (name, ", ".join(sorted(MAPPINGS))))
-    mapping = dict(MAPPINGS[name])
     extra.update(overrides)
-    unknown = sorted(set(extra) - set(mapping))
-    if unknown:
-        raise GamepadMappingError("unknown gamepad mapping key(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(mapping))))
+    problems = validate(extra, GAMEPAD_SCHEMA, "drive.gamepad")
+    if problems:
+        raise GamepadMappingError("; ".join(problems))
+    mapping = dict(MAPPINGS[name])
     mapping.update(extra)
     return mapping
 

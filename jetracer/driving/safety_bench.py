@@ -338,8 +338,11 @@ def child_env(out_dir: str, profile: str = "latrax", base: Optional[Dict[str, st
     """The environment of a drive process under test: emulated chips in ``out_dir/bus.bin`` (shared with
     its supervisor and the bench), its own config, runtime directory and state file, ``profile``."""
     env = dict(os.environ if base is None else base)
+    config = os.path.join(out_dir, "config.yaml")
+    if not os.path.exists(config):
+        open(config, "a").close()  # an empty config (the defaults) unless the caller wrote one
     env.update(JETRACER_I2C="emulated", JETRACER_EMULATED_BUS=os.path.join(out_dir, "bus.bin"),
-               JETRACER_PROFILE=profile, JETRACER_CONFIG=os.path.join(out_dir, "config.yaml"),
+               JETRACER_PROFILE=profile, JETRACER_CONFIG=config,
                JETRACER_RUNTIME_DIR=out_dir, JETRACER_STATE=os.path.join(out_dir, "state.json"), OMP_NUM_THREADS="1")
     for key in ("INVOCATION_ID", "NOTIFY_SOCKET", "WATCHDOG_USEC"):
         env.pop(key, None)

@@ -16,10 +16,10 @@ import os
 import time
 from typing import Any, Dict, List, Optional
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..pixels import to_normalised
 from ..state import publish_state
-from .failsafe import install_signal_handlers, self_check
+from .failsafe import check_pilot_metadata, install_signal_handlers, self_check
 from .loop import DriveLoop
 from .settings import drive_settings, steering_gain
 from .steering_law import SteeringLaw
@@ -143,7 +143,7 @@ def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], si
 
 def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: Optional[str] = None,
           duration_s: Optional[float] = None, fast: bool = False, state_file: Optional[str] = None,
-          seed: int = 0, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
+          seed: Optional[int] = None, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
           supervise: bool = True, camera: Any = None, teleop: Any = None, heartbeat: Any = None) -> Dict[str, Any]:
     """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
 
@@ -160,26 +160,26 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     profile = config.load_profile()
     expert = settings["model"] == "expert" and pilot is None
     if expert and not sim:
-        raise ValueError("--model expert (the simulator's label) only works with --sim")
+        raise ConfigError("--model expert (the simulator's label) only works with --sim; give a model file")
+    if settings["mode"] != "manual" and not settings["model"] and pilot is None:
+        raise ConfigError("drive mode %r needs a model: pass --model PATH or set drive.model in %s (or use "
+                          "--mode manual to drive with the gamepad)" % (settings["mode"], config.path))
     if settings["model"] and not expert and pilot is None:
         from ..learning.pilot import load_pilot
 
         pilot = load_pilot(settings["model"])
-    if settings["mode"] != "manual" and pilot is None and not expert:
-        raise ValueError("drive mode %r needs a model: pass --model PATH or set drive.model in %s"
-                         % (settings["mode"], config.path))
+    if pilot is not None and not expert:
+        check_pilot_metadata(pilot)  # before anything is built: a model claiming 20000x20000 inputs never runs
     closers = []  # type: List[Any]
     if sim:
-        from ..sim.world import SimWorld
+        from ..sim_mode import build_world
 
         driver = None
         if config.i2c == "emulated":
             from ..car import create_driver
 
             driver = create_driver(config, profile)
-        sim_cfg = config.sim
-        world = SimWorld(profile=profile, track=sim_cfg.get("track", "oval"), seed=seed, fps=sim_cfg.get("fps", 30),
-                         driver=driver)
+        world = build_world(config, seed=seed, driver=driver)
         car = world.car
         camera = WorldCamera(world)
         if expert:
@@ -215,7 +215,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
     report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
     try:
         if pilot is not None and check_frames and not expert:
-            self_check(pilot, check_frames)
+            self_check(pilot, check_frames, timeout_s=settings["self_check_timeout_s"])
         own_teleop = teleop is None and settings["mode"] != "auto"
         if own_teleop:
             from .gamepad import Teleop

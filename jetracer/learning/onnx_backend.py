@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .pilot import MissingBackendError, Pilot, PilotLoadError, Stopwatch
+from .pilot_base import MissingBackendError, Pilot, PilotLoadError, Stopwatch
 
 logger = logging.getLogger(__name__)
 

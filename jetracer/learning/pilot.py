@@ -18,84 +18,14 @@ both normalised: ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)``, ``x > 0`` rig
 """
 import logging
 import os
-import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional
 
-import numpy as np
+from .pilot_base import ACCEPTED_KINDS, MissingBackendError, Pilot, PilotLoadError, Stopwatch, torch_load
 
 logger = logging.getLogger(__name__)
 
-ACCEPTED_KINDS = (
-    "a jetracer checkpoint .pth (jetracer train)",
-    "an upstream resnet18 state dict .pth (fc 512->2)",
-    "an optimized torch .pth (jetracer optimize --backend torch)",
-    "an .onnx model (jetracer optimize --backend onnxruntime)",
-    "a *_trt.pth TRTModule state dict (jetracer optimize --backend tensorrt)",
-)
-
-
-class PilotLoadError(ValueError):
-    """A model file that cannot be used: wrong kind, corrupt, or built for another runtime."""
-
-
-class MissingBackendError(RuntimeError, ImportError):
-    """The file is fine but needs a runtime (onnxruntime, torch2trt) that is not installed.
-
-    An ImportError too, so every caller that reports a missing package reports this one; its message is
-    one line naming the install command (or the alternative).
-    """
-
-
-class Pilot(object):
-    """A loaded model: ``pilot(frame_bgr) -> (x, y)`` for a BGR uint8 HxWx3 frame.
-
-    Attributes: ``backend`` ("torch", "onnxruntime", "tensorrt"), ``precision`` ("fp32", "fp16",
-    "int8"), ``input_size`` (H, W), ``color_order`` (the model's input channel order: "RGB" for
-    jetracer's models, "BGR" for upstream's; every backend feeds it that order), ``categories``
-    (list of names), ``num_outputs``, ``meta`` (what the file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
-    With several categories the outputs are (x, y) pairs per category; ``category`` picks the pair.
-    """
-
-    backend = ""
-    precision = "fp32"
-
-    def __init__(self, meta: Dict[str, Any], path: str = "") -> None:
-        from .preprocess import input_hw
-        self.meta = meta
-        self.path = path
-        self.input_size = input_hw(meta.get("input_size", 224))
-        self.categories = list(meta.get("categories") or [])
-        self.num_outputs = int(meta.get("num_outputs", 2))
-        norm = meta.get("normalization") or {}
-        from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, check_color_order
-        self.mean = tuple(norm.get("mean", IMAGENET_MEAN))
-        self.std = tuple(norm.get("std", IMAGENET_STD))
-        self.color_order = check_color_order(norm.get("color_order", COLOR_ORDER))
-        self.last_timing_ms = {"preprocess": 0.0, "inference": 0.0}  # type: Dict[str, float]
-
-    def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """All model outputs for one frame as a float32 vector; sets ``last_timing_ms``."""
-        raise NotImplementedError
-
-    def __call__(self, frame_bgr: np.ndarray, category: int = 0) -> Tuple[float, float]:
-        out = self.outputs(frame_bgr)
-        return float(out[2 * category]), float(out[2 * category + 1])
-
-    def __repr__(self) -> str:
-        return "<%s backend=%s precision=%s input_size=%s path=%s>" % (
-            type(self).__name__, self.backend, self.precision, self.input_size, self.path)
-
-
-class Stopwatch(object):
-    """Milliseconds between ``lap()`` calls (time.perf_counter)."""
-
-    def __init__(self) -> None:
-        self._t = time.perf_counter()
-
-    def lap(self) -> float:
-        now = time.perf_counter()
-        ms, self._t = (now - self._t) * 1000.0, now
-        return ms
+__all__ = ["ACCEPTED_KINDS", "MissingBackendError", "Pilot", "PilotLoadError", "Stopwatch", "accepted_kinds",
+           "default_device", "is_upstream_state_dict", "load_pilot", "torch_load"]
 
 
 def default_device(device: Optional[str] = None) -> str:
@@ -107,21 +37,6 @@ def default_device(device: Optional[str] = None) -> str:
     except ImportError:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def torch_load(path: str) -> Any:
-    """A PyTorch file read on the CPU through the allow-listed unpickler (``safe_load``), so no file runs
-    code when loaded, on any PyTorch; a refused, truncated or foreign file is a ``PilotLoadError`` naming it."""
-    from .safe_load import UnsafeFileError, torch_load as safe_torch_load
-    try:
-        return safe_torch_load(path)
-    except UnsafeFileError as e:
-        raise PilotLoadError("refused to load %s: %s" % (path, e))
-    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
-        first = (str(e).strip().splitlines() or [""])[0][:300]
-        raise PilotLoadError(
-            "could not read %s (%d bytes): %s: %s. The file is truncated, corrupt or not a model file; "
-            "expected %s." % (path, os.path.getsize(path), type(e).__name__, first, "; ".join(ACCEPTED_KINDS)))
 
 
 def _describe(obj: Any) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .pilot import MissingBackendError, Pilot, PilotLoadError, Stopwatch
+from .pilot_base import MissingBackendError, Pilot, PilotLoadError, Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class TensorRTPilot(Pilot):
             raise PilotLoadError("%s is a TensorRT engine and runs on the GPU only (device %s asked)" % (path, device))
         if "tensorrt_version" in meta:
             check_engine_version(path, meta["tensorrt_version"], tensorrt_version())
-        from .pilot import torch_load
+        from .pilot_base import torch_load
         module = t2t.TRTModule()
         module.load_state_dict(torch_load(path))
         return cls(module, meta, path=path, device=device)

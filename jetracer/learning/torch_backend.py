@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .pilot import Pilot, PilotLoadError, Stopwatch
+from .pilot_base import Pilot, PilotLoadError, Stopwatch
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ import copy
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
-import yaml
-
 from .schema import SCHEMA, check_profile, validate
 
 PROFILE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -71,14 +69,11 @@ def available_profiles() -> List[str]:
 
 
 def _read_yaml(path: str) -> Dict[str, Any]:
+    from ..yaml_file import YamlFileError, read_yaml_mapping
     try:
-        with open(path) as f:
-            data = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise ProfileError("%s is not valid YAML: %s" % (path, e))
-    if not isinstance(data, dict):
-        raise ProfileError("%s must hold a mapping of profile keys, found %s" % (path, type(data).__name__))
-    return data
+        return read_yaml_mapping(path, "car profile", example="name: mycar")
+    except YamlFileError as e:
+        raise ProfileError(str(e))
 
 
 def deep_merge(base: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
@@ -92,24 +87,35 @@ def deep_merge(base: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, 
     return out
 
 
+def find_profile(name_or_path: Any) -> str:
+    """The file of a shipped profile name (``latrax``) or of a profile path; ProfileError naming the choices."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ProfileError("a car profile is a name (%s) or the path of a profile YAML file, found %r"
+                           % (", ".join(available_profiles()), name_or_path))
+    if os.path.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        path = os.path.expanduser(name_or_path)
+        if not os.path.exists(path):
+            raise ProfileError("profile file %s does not exist; give an existing profile YAML file or one of %s"
+                               % (path, ", ".join(available_profiles())))
+        return path
+    path = os.path.join(PROFILE_DIR, name_or_path + ".yaml")
+    if not os.path.exists(path):
+        raise ProfileError(
+            "unknown car profile %r; choose one of %s or give the path of a profile YAML file"
+            % (name_or_path, ", ".join(available_profiles())))
+    return path
+
+
 def load_profile(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None) -> Profile:
     """Load a shipped profile by name (``latrax``) or a YAML file by path, merge ``overrides``, validate.
 
     Raises :class:`ProfileError` naming the unknown profile, key or value and what was expected.
     """
-    if os.path.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
-        path = os.path.expanduser(name_or_path)
-        if not os.path.exists(path):
-            raise ProfileError("profile file %s does not exist" % path)
-    else:
-        path = os.path.join(PROFILE_DIR, name_or_path + ".yaml")
-        if not os.path.exists(path):
-            raise ProfileError(
-                "unknown car profile %r; choose one of %s or give the path of a profile YAML file"
-                % (name_or_path, ", ".join(available_profiles()))
-            )
+    path = find_profile(name_or_path)
     data = _read_yaml(path)
     if overrides:
+        if not isinstance(overrides, Mapping):
+            raise ProfileError("profile overrides must be a mapping of profile keys, found %r" % (overrides,))
         data = deep_merge(data, overrides)
     return profile_from_mapping(data, path)
 
@@ -122,5 +128,5 @@ def profile_from_mapping(data: Mapping[str, Any], where: str = "profile") -> Pro
     return Profile(copy.deepcopy(dict(data)))
 
 
-__all__ = ["Profile", "ProfileError", "available_profiles", "deep_merge", "load_profile", "profile_from_mapping",
+__all__ = ["Profile", "ProfileError", "available_profiles", "deep_merge", "find_profile", "load_profile", "profile_from_mapping",
            "PROFILE_DIR"]

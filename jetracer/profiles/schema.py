@@ -6,36 +6,75 @@ produce a pulse the profile did not promise: no channel driven by two sections, 
 per chip, a motor driver's chip not shared with the servo, and every pulse range inside the PWM
 period at the frequency the chip realises (PRESCALE rounding, as the Adafruit drivers compute it).
 """
+import difflib
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import reprlib
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
 
 
 class Field(object):
-    """One leaf of a profile: its type, allowed range or choices, and whether it may be left out."""
+    """One leaf of a profile or config: its type(s), allowed range or choices, and whether it may be left out.
+
+    ``kind`` is a type or a tuple of types; ``nullable`` lets ``None`` through (meaning "not set");
+    ``default`` is the value a config section takes when the key is left out (see :func:`defaults`);
+    ``check`` is an extra test ``check(where, value) -> [problems]`` run once the type and range pass.
+    """
 
     def __init__(self, kind: Any, lo: Optional[float] = None, hi: Optional[float] = None,
-                 choices: Optional[Sequence[Any]] = None, required: bool = True, doc: str = "") -> None:
+                 choices: Optional[Sequence[Any]] = None, required: bool = True, doc: str = "",
+                 default: Any = None, nullable: bool = False,
+                 check: Optional[Callable[[str, Any], List[str]]] = None) -> None:
         self.kind = kind
         self.lo = lo
         self.hi = hi
         self.choices = choices
         self.required = required
         self.doc = doc
+        self.default = default
+        self.nullable = nullable
+        self.extra_check = check
 
     def check(self, where: str, value: Any) -> List[str]:
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, self.kind) or isinstance(value, bool) and self.kind is not bool:
-            return ["%s: expected %s, found %r" % (where, _kind_name(self.kind), value)]
-        if isinstance(value, float) and not math.isfinite(value):
-            return ["%s: expected a finite number, found %r" % (where, value)]
-        if self.choices is not None and value not in self.choices:
-            return ["%s: expected one of %s, found %r" % (where, ", ".join(map(str, self.choices)), value)]
-        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
-            return ["%s: expected a value in [%s, %s], found %r" % (where, self.lo, self.hi, value)]
+        problem = self._problem(value)
+        if problem:
+            return ["%s: %s%s" % (where, problem, " (%s)" % self.doc if self.doc else "")]
+        if self.extra_check is not None and value is not None:
+            return self.extra_check(where, value)
         return []
+
+    def _problem(self, value: Any) -> str:
+        if value is None and self.nullable:
+            return ""
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+            return "expected %s, found %s" % (_kind_name(self.kind, self.nullable), _shown(value))
+        if isinstance(value, float) and not math.isfinite(value):
+            return "expected a finite number, found %r" % (value,)
+        if self.choices is not None and value not in self.choices:
+            return "expected one of %s, found %s%s" % (", ".join(map(str, self.choices)), _shown(value),
+                                                       _did_you_mean(value, self.choices))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                self.lo is not None and value < self.lo or self.hi is not None and value > self.hi):
+            return "expected a value in [%s, %s], found %r" % (self.lo, self.hi, value)
+        return ""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _shown(value: Any) -> str:
+    """A short one-line repr (a config value can be a large or deeply nested YAML structure)."""
+    return " ".join(_REPR.repr(value).split())
+
+
+def _did_you_mean(value: Any, choices: Any) -> str:
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    return "; did you mean %s?" % close[0] if close else ""
 
 
 class ListOf(object):
@@ -65,8 +104,16 @@ class OneOf(object):
         self.variants = variants
 
 
-def _kind_name(kind: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(kind, str(kind))
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+               list: "a list"}
+
+
+def _kind_name(kind: Any, nullable: bool = False) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = [_KIND_NAMES.get(k, getattr(k, "__name__", str(k))) for k in kinds if not (k is int and float in kinds)]
+    if nullable:
+        names.append("null (not set)")
+    return " or ".join(names)
 
 
 I2C_ADDRESS = Field(int, 0x03, 0x77, doc="7-bit I2C address")
@@ -157,25 +204,26 @@ def validate(data: Any, schema: Any, where: str = "") -> List[str]:
         return validate(data, schema.schema, where)
     if isinstance(schema, OneOf):
         if not isinstance(data, dict):
-            return ["%s: expected a mapping, found %r" % (where, data)]
+            return ["%s: expected a mapping, found %s" % (where, _shown(data))]
         variant = data.get(schema.key)
         if variant not in schema.variants:
-            return ["%s.%s: expected one of %s, found %r" % (where, schema.key, ", ".join(schema.variants), variant)]
+            return ["%s.%s: expected one of %s, found %s" % (where, schema.key, ", ".join(schema.variants), _shown(variant))]
         rest = dict((k, v) for k, v in data.items() if k != schema.key)
         return validate(rest, schema.variants[variant], where)
     if isinstance(schema, ListOf):
         if not isinstance(data, list) or not schema.min_len <= len(data) <= schema.max_len:
-            return ["%s: expected a list of %d to %d entries, found %r" % (where, schema.min_len, schema.max_len, data)]
+            return ["%s: expected a list of %d to %d entries, found %s" % (where, schema.min_len, schema.max_len, _shown(data))]
         problems = []
         for i, item in enumerate(data):
             problems += validate(item, schema.item, "%s[%d]" % (where, i))
         return problems
     if not isinstance(data, dict):
-        return ["%s: expected a mapping, found %r" % (where or "profile", data)]
+        return ["%s: expected a mapping, found %s" % (where or "profile", _shown(data))]
     problems = []
     for key in data:
         if key not in schema:
-            problems.append("%s: unknown key (known keys: %s)" % (_join(where, key), ", ".join(sorted(schema))))
+            problems.append("%s: unknown key (known keys: %s%s)" % (_join(where, str(key)), ", ".join(sorted(schema)),
+                                                                    _did_you_mean(key, sorted(schema))))
     for key, sub in schema.items():
         if key in data:
             problems += validate(data[key], sub, _join(where, key))
@@ -194,6 +242,19 @@ def _check_pulse_order(data: Dict[str, Any], where: str) -> List[str]:
 
 def _join(where: str, key: str) -> str:
     return "%s.%s" % (where, key) if where else key
+
+
+def defaults(schema: Mapping[str, Any]) -> Dict[str, Any]:
+    """The defaults of a config schema: every Field's ``default``, every Section's own defaults."""
+    out = {}  # type: Dict[str, Any]
+    for key, sub in schema.items():
+        if isinstance(sub, Field):
+            out[key] = sub.default
+        elif isinstance(sub, Section):
+            out[key] = defaults(sub.schema)
+        elif isinstance(sub, dict):
+            out[key] = defaults(sub)
+    return out
 
 
 def field_paths(schema: Any = SCHEMA, prefix: str = "") -> List[Tuple[str, Any]]:

@@ -21,7 +21,7 @@ def fallbacks(monkeypatch, tmp_path):
             pytest.skip("the real %s is installed here" % name)
     monkeypatch.setenv("JETRACER_CAMERA", "sim")
     monkeypatch.setenv("JETRACER_I2C", "emulated")
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     monkeypatch.delenv("JETRACER_PROFILE", raising=False)
     sys.path.insert(0, ROOT)
     import _jetracer_compat

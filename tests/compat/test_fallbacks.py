@@ -54,7 +54,7 @@ def site_dir(request, tmp_path_factory):
 
 @pytest.fixture
 def env(tmp_path):
-    out = dict(os.environ, JETRACER_CAMERA="sim", JETRACER_I2C="emulated", JETRACER_CONFIG=str(tmp_path / "c.yaml"),
+    out = dict(os.environ, JETRACER_CAMERA="sim", JETRACER_I2C="emulated", JETRACER_CONFIG=os.devnull,
                OMP_NUM_THREADS="1")
     out.pop("JETRACER_PROFILE", None)
     out.pop("PYTHONPATH", None)

@@ -1,4 +1,5 @@
 """Simulator mode closes the loop: upstream's live demo, unchanged, drives the simulated car along the track."""
+import os
 import time
 
 import pytest
@@ -82,7 +83,7 @@ def test_nvidia_racecar_in_sim_mode_drives_the_world_and_the_emulated_chips(fall
 def test_without_sim_mode_nvidia_racecar_is_the_configured_car(monkeypatch, tmp_path):
     monkeypatch.setenv("JETRACER_CAMERA", "csi")
     monkeypatch.setenv("JETRACER_I2C", "emulated")
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "c.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     from jetracer import sim_mode
     from jetracer.nvidia_racecar import NvidiaRacecar
     sim_mode.reset_shared_world()

@@ -1,4 +1,5 @@
 """Rendered status text really lands in the OLED's GDDRAM, through Adafruit_SSD1306 on the emulated bus."""
+import os
 import time
 
 import numpy as np
@@ -18,7 +19,7 @@ from jetracer.state import publish_state
 @pytest.fixture
 def config(tmp_path, monkeypatch):
     monkeypatch.setenv("JETRACER_STATE", str(tmp_path / "drive_state.json"))
-    return load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated"})
+    return load_config(path=os.devnull, env={"JETRACER_I2C": "emulated"})
 
 
 @pytest.mark.parametrize("height", [32, 64])
@@ -141,7 +142,7 @@ def test_cli_display_once_writes_the_png(tmp_path, monkeypatch):
     from jetracer.cli.main import main
 
     monkeypatch.setenv("JETRACER_I2C", "emulated")
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     monkeypatch.setenv("JETRACER_STATE", str(tmp_path / "state.json"))
     reset_shared_bus()
     with pytest.raises(SystemExit) as done:

@@ -10,6 +10,7 @@ def emulated(monkeypatch, tmp_path):
     from jetracer.hardware.emulated import reset_shared_bus
 
     monkeypatch.setenv("JETRACER_I2C", "emulated")
+    (tmp_path / "config.yaml").write_text("")  # an empty user config: the defaults
     monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("JETRACER_STATE", str(tmp_path / "state.json"))
     monkeypatch.delenv("JETRACER_PROFILE", raising=False)

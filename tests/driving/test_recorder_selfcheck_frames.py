@@ -54,7 +54,7 @@ def test_recording_never_blocks_when_the_writer_is_slow():
 def test_self_check_refuses_constant_and_nan_models(camera, pilot):
     frames = [camera.read() for _ in range(3)]
     self_check(pilot, frames)
-    with pytest.raises(SelfCheckError, match="x=0.1230 for all 9"):
+    with pytest.raises(SelfCheckError, match="x=0.1230 for all 12"):
         self_check(lambda frame: (0.123, 0.0), frames)
     with pytest.raises(SelfCheckError, match="nan"):
         self_check(lambda frame: (float("nan"), 0.0), frames)

@@ -6,6 +6,7 @@ first. Both buses must then hold the same registers and outputs on every chip, t
 used one block write per throttle channel, and MODE1 (sleep, restart, auto-increment) and PRESCALE
 must be as the running car left them.
 """
+import os
 import pytest
 
 from jetracer.car import create_car
@@ -23,7 +24,7 @@ ADDRESSES = (0x40, 0x60)
 def running_car(profile, throttle, tmp_path):
     """A car of ``profile`` on its own bus, steering 0.4 and ``throttle``; returns (car, bus)."""
     bus = make_bus()
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
     car = create_car(config, i2c=EmulatedI2C(bus))
     car.steering, car.throttle = 0.4, throttle
     return car, bus

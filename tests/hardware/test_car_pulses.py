@@ -1,4 +1,5 @@
 """The configured car on the emulated bus: what a servo, an ESC or a motor driver would really receive."""
+import os
 import math
 import time
 
@@ -20,7 +21,7 @@ def bus():
 
 
 def make_car(tmp_path, profile="latrax", **overrides):
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
     if overrides:
         config = config.with_overrides(profile_overrides=overrides)
     return create_car(config)
@@ -239,7 +240,7 @@ def test_estop_latches_neutral_at_the_pulse(bus, tmp_path):
 
 def test_upstream_basic_motion_cells(bus, tmp_path, monkeypatch):
     monkeypatch.setenv("JETRACER_I2C", "emulated")
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "missing.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     monkeypatch.delenv("JETRACER_PROFILE", raising=False)
     from jetracer.nvidia_racecar import NvidiaRacecar
 

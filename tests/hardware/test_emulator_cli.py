@@ -1,4 +1,5 @@
 """``jetracer emulator show`` prints the pulses a command gives with the configured profile."""
+import os
 import pytest
 
 from jetracer.cli.main import main
@@ -6,7 +7,7 @@ from jetracer.hardware.emulated import reset_shared_bus
 
 
 def test_emulator_show_prints_the_channel_pulses(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     monkeypatch.delenv("JETRACER_PROFILE", raising=False)
     reset_shared_bus()
     with pytest.raises(SystemExit) as done:
@@ -21,7 +22,7 @@ def test_emulator_show_prints_the_channel_pulses(tmp_path, monkeypatch, capsys):
 
 
 def test_emulator_show_with_a_bad_profile_is_one_line_on_stderr(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     with pytest.raises(SystemExit) as done:
         main(["emulator", "show", "--profile", "latrx"])
     assert done.value.code == 2

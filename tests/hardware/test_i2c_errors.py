@@ -16,7 +16,7 @@ def free_bus_number():
 
 def test_hardware_bus_that_does_not_exist(tmp_path):
     bus = free_bus_number()
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "hardware"}).with_overrides(i2c_bus=bus)
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "hardware"}).with_overrides(i2c_bus=bus)
     with pytest.raises(I2CError) as info:
         create_car(config)
     message = str(info.value)

@@ -3,6 +3,7 @@
 A listener on the emulated PCA9685 records the outputs every time they change (at each I2C STOP, or
 at each byte with MODE2.OCH = 1), so the states *between* the transactions of one command are seen.
 """
+import os
 import random
 
 import pytest
@@ -83,7 +84,7 @@ def in_hull(value, a, b, slack=1e-6):
 
 
 def make_car(tmp_path, profile, **overrides):
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
     if overrides:
         config = config.with_overrides(profile_overrides=overrides)
     return create_car(config)

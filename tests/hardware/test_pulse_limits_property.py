@@ -1,5 +1,7 @@
 """Whatever a program sends the car, no channel ever leaves the profile's [min_us, max_us], and the
 throttle pulse never leaves the range ``max_throttle`` allows."""
+import os
+
 import pytest
 import traitlets
 from hypothesis import given, settings
@@ -17,7 +19,7 @@ names = st.sampled_from(["steering", "throttle", "steering_gain", "steering_offs
 @pytest.fixture(scope="module")
 def car_and_chip(tmp_path_factory):
     bus = reset_shared_bus()
-    config = load_config(path=str(tmp_path_factory.mktemp("cfg") / "none.yaml"), env={"JETRACER_I2C": "emulated"})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated"})
     car = create_car(config.with_overrides(profile_overrides={"steering": {"min_us": 1100, "max_us": 1950},
                                                               "throttle": {"min_us": 1200, "center_us": 1480}}))
     yield car, bus.chip(0x40), car.profile

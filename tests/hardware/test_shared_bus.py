@@ -32,7 +32,7 @@ def bus_file(tmp_path, monkeypatch):
     path = str(tmp_path / "bus.bin")
     monkeypatch.setenv(BUS_FILE_ENV, path)
     monkeypatch.setenv("JETRACER_I2C", "emulated")
-    monkeypatch.setenv("JETRACER_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     monkeypatch.setenv("JETRACER_PROFILE", "latrax")
     yield path
     monkeypatch.delenv(BUS_FILE_ENV)

@@ -1,4 +1,5 @@
 """The Waveshare JetRacer Pro's soft start, watched on the ESC channel over time."""
+import os
 import time
 
 import pytest
@@ -12,7 +13,7 @@ ESC = 1
 
 
 def make_car(tmp_path, **ramp):
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": "waveshare_pro"})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": "waveshare_pro"})
     if ramp:
         config = config.with_overrides(profile_overrides={"car": {"throttle_ramp": ramp}})
     return create_car(config)

@@ -7,6 +7,7 @@ second PCA9685 at 0x60 for the motors). Those libraries run here unchanged over 
 only upstream's few lines that turn a command into library calls are restated in this file. Every
 channel must agree within one 12-bit tick after every command.
 """
+import os
 import importlib
 import random
 import sys
@@ -92,7 +93,7 @@ class UpstreamWaveshareRacecar(UpstreamRacecar):
 
 
 def our_car(tmp_path, profile, **overrides):
-    config = load_config(path=str(tmp_path / "none.yaml"), env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
+    config = load_config(path=os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_PROFILE": profile})
     if overrides:
         config = config.with_overrides(profile_overrides=overrides)
     return create_car(config)

@@ -297,7 +297,7 @@ def test_missing_torch2trt_is_one_line_on_every_command(tmp_path):
     torch.save({"engine": bytearray(b"x"), "input_names": ["input_0"], "output_names": ["output_0"]}, engine)
     ckpt = save_checkpoint(str(tmp_path / "m.pth"), build_model("resnet18", 2, pretrained=False), "resnet18", 64,
                            ["apex"], train_args={"dataset": [str(tmp_path)]})
-    env = dict(os.environ, JETRACER_I2C="emulated", JETRACER_CAMERA="sim", JETRACER_CONFIG=str(tmp_path / "c.yaml"),
+    env = dict(os.environ, JETRACER_I2C="emulated", JETRACER_CAMERA="sim", JETRACER_CONFIG=os.devnull,
                JETRACER_STATE=str(tmp_path / "state.json"), OMP_NUM_THREADS="1")
     for args in (["drive", "--model", engine, "--duration", "1"], ["drive", "--sim", "--model", engine],
                  ["sim", "drive", "--model", engine, "--laps", "1"],

@@ -66,7 +66,7 @@ def jupyterlab(tmp_path):
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = notebook_env(tmp_path / "missing-config.yaml")
+    env = notebook_env(tmp_path / "empty-config.yaml")
     env["JETRACER_NOTEBOOK_SMOKE"] = "0"  # a person clicks here: nothing is labelled programmatically
     env.update({"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
                 "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")})

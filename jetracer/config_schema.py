@@ -1,0 +1,163 @@
+"""The schema of the user configuration, as data: every section, key, type, range and default, once.
+
+The same :class:`jetracer.profiles.schema.Field` machinery as the car profiles, so a config file, an
+environment override and a command-line option are checked alike and a problem is named by its key.
+:mod:`jetracer.config` reads the file and the environment against :data:`CONFIG_SCHEMA`;
+:mod:`jetracer.driving.settings` (the ``drive`` section), :mod:`jetracer.driving.gamepad` (the
+mappings) and :mod:`jetracer.camera.factory` (the ``camera`` section) use its parts, so no second
+list of keys or defaults exists anywhere.
+"""
+import copy
+from typing import Any, Dict, List, Mapping
+
+from .profiles.schema import Field, Section, defaults, validate
+
+
+def Key(kind: Any, *args: Any, **kwargs: Any) -> Field:  # noqa: N802 - reads as a declaration
+    """A config key: a :class:`Field` that may be left out (its ``default`` is then used)."""
+    kwargs.setdefault("required", False)
+    return Field(kind, *args, **kwargs)
+
+
+I2C_MODES = ("hardware", "emulated")
+CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
+FLIPS = ("none", "rotate-180", "horizontal", "vertical")
+DRIVE_MODES = ("manual", "auto-steer", "auto")
+THROTTLE_MODES = ("constant", "slow-in-turns")
+
+# -- gamepad mappings ------------------------------------------------------------------------------
+# Indices follow the W3C "standard" gamepad layout, which browsers use for Xbox, PlayStation and the
+# Logitech F710 in XInput mode: axes 0/1 left stick x/y, 2/3 right stick x/y (up is -1); buttons
+# 0 A/cross, 1 B/circle, 2 X/square, 3 Y/triangle, 4/5 bumpers, 6/7 triggers, 8 back, 9 start.
+_STANDARD = {
+    "steering_axis": 0, "steering_invert": False,
+    "throttle_axis": 1, "throttle_invert": True,
+    "estop_button": 1, "release_button": 9, "mode_button": 3, "record_button": 0, "reverse_button": 4,
+    "deadzone": 0.05, "expo": 0.3, "throttle_limit": 0.5,
+}
+
+GAMEPAD_MAPPINGS = {
+    "standard": _STANDARD,                                          # left stick steers and drives
+    "standard-two-stick": dict(_STANDARD, throttle_axis=3),         # left stick steers, right stick drives
+    "f710-dinput": dict(_STANDARD, throttle_axis=3, estop_button=2, record_button=1, mode_button=3),  # F710 "D" switch
+}
+
+_AXIS = Key(int, 0, 15, doc="stick axis index (W3C standard layout)")
+_BUTTON = Key(int, 0, 31, nullable=True, doc="button index (W3C standard layout); null: no such button")
+GAMEPAD_SCHEMA = {
+    "base": Key(str, choices=sorted(GAMEPAD_MAPPINGS), doc="the named mapping these keys change"),
+    "steering_axis": _AXIS, "steering_invert": Key(bool),
+    "throttle_axis": _AXIS, "throttle_invert": Key(bool),
+    "estop_button": _BUTTON, "release_button": _BUTTON, "mode_button": _BUTTON, "record_button": _BUTTON,
+    "reverse_button": _BUTTON,
+    "deadzone": Key(float, 0.0, 0.5), "expo": Key(float, 0.0, 1.0), "throttle_limit": Key(float, 0.0, 1.0),
+}
+
+
+def gamepad_problems(where: str, spec: Any) -> List[str]:
+    """Problems of a ``drive.gamepad`` value: a mapping name, or a mapping of keys over its ``base``."""
+    if isinstance(spec, str):
+        return Key(str, choices=sorted(GAMEPAD_MAPPINGS)).check(where, spec)
+    return validate(spec, GAMEPAD_SCHEMA, where)
+
+
+# -- sections --------------------------------------------------------------------------------------
+
+CAMERA = {
+    "source": Key(str, choices=CAMERA_SOURCES, default="csi", doc="csi, usb, sim (the simulator) or replay"),
+    "path": Key(str, nullable=True, doc="replay: a folder of images or a video file"),
+    "device": Key(int, 0, 63, nullable=True, doc="usb: N of /dev/videoN"),
+    "realtime": Key(bool, default=False, doc="sim: step the simulated world at the wall-clock rate"),
+    "fps": Key(float, 0.1, 240.0, nullable=True, doc="replay: frames per second (null: the file's own)"),
+    "loop": Key(bool, default=True, doc="replay: start again at the end"),
+    "flip": Key(str, choices=FLIPS, nullable=True, doc="null: the car profile's camera.flip"),
+    "width": Key(int, 16, 1024, nullable=True, doc="null: the car profile's camera.width"),
+    "height": Key(int, 16, 1024, nullable=True, doc="null: the car profile's camera.height"),
+    "sensor_id": Key(int, 0, 7, nullable=True, doc="csi: null: the car profile's camera.sensor_id"),
+}
+
+SIM = {
+    "track": Key((str, int), 0, 2 ** 31 - 1, default="oval",
+                   doc="a built-in track name (oval, twisty, narrow) or an integer seed of a procedural track"),
+    "seed": Key(int, 0, 2 ** 32 - 1, default=0, doc="random seed of the episodes"),
+    "fps": Key(float, 1.0, 240.0, nullable=True, doc="simulated frames per second (null: the profile's capture_fps)"),
+    "randomize": Key(bool, default=True, doc="appearance, camera geometry and photometric randomisation"),
+}
+
+DRIVE = {
+    "mode": Key(str, choices=DRIVE_MODES, default="auto",
+                  doc="manual (gamepad), auto-steer (model steers, gamepad throttle), auto"),
+    "model": Key(str, nullable=True, doc="pilot file (checkpoint / ONNX / TensorRT); expert with --sim"),
+    "steering_gain": Key(float, -10.0, 10.0, nullable=True,
+                           doc="steering = steering_gain * x + steering_bias (+ steering_kd * dx/dt); null: "
+                               "upstream's 0.75 on the car, the pure-pursuit gain in the simulator"),
+    "steering_bias": Key(float, -1.0, 1.0, default=0.0),
+    "steering_kd": Key(float, -1.0, 1.0, default=0.0),
+    "throttle": Key(float, -1.0, 1.0, default=0.2,
+                      doc="throttle command in auto mode (the car's max_throttle still caps it)"),
+    "throttle_mode": Key(str, choices=THROTTLE_MODES, default="constant",
+                           doc="slow-in-turns: throttle * (1 - throttle_slowdown * |x|)"),
+    "throttle_slowdown": Key(float, 0.0, 1.0, default=0.5),
+    "max_frame_age_s": Key(float, 0.001, 10.0, default=0.06, doc="stop when the newest frame is older"),
+    "command_timeout_s": Key(float, 0.001, 10.0, default=0.06, doc="stop when gamepad commands stop"),
+    "heartbeat_timeout_s": Key(float, 0.001, 10.0, default=0.3, doc="stop when the browser heartbeat stops"),
+    "watchdog_s": Key(float, 0.0, 10.0, default=0.2, doc="the car's own watchdog if the loop hangs (0: off)"),
+    "supervisor_timeout_s": Key(float, 0.02, 5.0, default=0.08,
+                                  doc="the supervisor stops the car when the loop's heartbeat is this late"),
+    "self_check_frames": Key(int, 0, 100, default=5,
+                               doc="camera frames the model is checked on before it may drive (0: no check)"),
+    "self_check_timeout_s": Key(float, 1.0, 600.0, default=30.0,
+                                  doc="wall-clock limit of the model self-check"),
+    "gamepad": Key((str, dict), default="standard", check=gamepad_problems,
+                     doc="a mapping name (%s) or a mapping of keys over its base" % ", ".join(sorted(GAMEPAD_MAPPINGS))),
+    "gamepad_device": Key(str, nullable=True, doc="evdev device path (null: the first gamepad found)"),
+    "record_root": Key(str, nullable=True, doc="where the record button saves frames"),
+    "record_category": Key(str, default="apex"),
+    "publish_hz": Key(float, 0.1, 100.0, default=2.0, doc="how often the state file for the OLED is written"),
+}
+
+DISPLAY = {
+    "height": Key(int, choices=(32, 64), default=32, doc="OLED panel height in pixels"),
+    "i2c_address": Key(int, 0x03, 0x77, default=0x3C, doc="the SSD1306's 7-bit I2C address"),
+}
+
+CONFIG_SCHEMA = {
+    "profile": Key(str, default="latrax",
+                     doc="a shipped car profile (latrax, tamiya_tt02, waveshare_ai, waveshare_pro) or a YAML path"),
+    "i2c": Key(str, choices=I2C_MODES, default="hardware",
+                 doc="set JETRACER_I2C=emulated (or i2c: emulated) to run without a car"),
+    "i2c_bus": Key(int, 0, 255, nullable=True,
+                     doc="I2C bus number (null: the profile's; the Jetson Nano's 40-pin header is bus 1)"),
+    "camera": Section(CAMERA, required=False),
+    "sim": Section(SIM, required=False),
+    "drive": Section(DRIVE, required=False),
+    "display": Section(DISPLAY, required=False),
+    "profile_overrides": Key(dict, default={}, doc="car profile keys to change (jetracer calibrate writes here)"),
+}
+
+SECTIONS = ("camera", "sim", "drive", "display")
+
+# Environment variables that override a config key: name -> key path.
+ENV_OVERRIDES = (
+    ("JETRACER_PROFILE", ("profile",)),
+    ("JETRACER_I2C", ("i2c",)),
+    ("JETRACER_CAMERA", ("camera", "source")),
+)
+
+
+def config_defaults() -> Dict[str, Any]:
+    """A fresh copy of every default of the configuration."""
+    return copy.deepcopy(defaults(CONFIG_SCHEMA))
+
+
+def section_defaults(section: Mapping[str, Any]) -> Dict[str, Any]:
+    """A fresh copy of the defaults of one section schema (e.g. :data:`DRIVE`)."""
+    return copy.deepcopy(defaults(section))
+
+
+def field_at(path: Any) -> Field:
+    """The Field at a key path such as ``("camera", "source")``."""
+    node = CONFIG_SCHEMA  # type: Any
+    for key in path:
+        node = node.schema[key] if isinstance(node, Section) else node[key]
+    return node
