@@ -7,8 +7,10 @@ Two levels, both drawn from numpy Generators (so a frame is reproducible from it
   per-pixel gain map (vignetting and the radial magenta/pink lens-shading cast that IMX219 modules
   on a Jetson show without their ISP tuning), a tone curve (exposure, gamma, contrast, black level),
   a noise level, focus blur, a lower true resolution (low-res sensors, soft lenses) and JPEG quality;
-* an :class:`Appearance` per frame (:meth:`Photometric.sample`): auto-exposure wander, which part of
-  the pre-drawn noise bank, and motion blur on some frames.
+* an :class:`Appearance` per frame (:meth:`Photometric.sample`): exposure wander, which part of the
+  pre-drawn noise bank, and motion blur on some frames. Auto-exposure then scales each frame toward
+  the module's target grey (real cameras do: a room full of bright lights darkens the floor), which
+  is why the tone curve is built per frame, after the frame's mean is known.
 
 Without a sensor look, :meth:`Photometric.sample` draws a whole random look per frame (the older,
 lighter randomisation). Per-frame costs stay small: one ``cv2.transform``, one ``cv2.multiply``, one
@@ -40,8 +42,11 @@ class SensorLook(object):
 
     def __init__(self, matrix: Optional[np.ndarray], gain_map: Optional[np.ndarray], tone: Tuple[float, float, float, float],
                  exposure_sigma: float, noise_level: int, focus_sigma: float, lowres: float, jpeg_quality: int,
-                 motion_blur_p: float, background_bgr: Tuple[int, int, int], hood_bgr: Tuple[int, int, int]) -> None:
+                 motion_blur_p: float, background_bgr: Tuple[int, int, int], hood_bgr: Tuple[int, int, int],
+                 target_grey: float = 110.0, auto_exposure: float = 1.0) -> None:
         self.matrix = matrix
+        self.target_grey = target_grey    # the mean grey level auto-exposure aims for
+        self.auto_exposure = auto_exposure  # 0: fixed exposure (tone gain only), 1: full auto-exposure
         self.gain_map = gain_map
         self.tone = tone                  # (gain, gamma, contrast, offset)
         self.exposure_sigma = exposure_sigma
@@ -57,7 +62,7 @@ class SensorLook(object):
 class Appearance(object):
     """One frame's random draws: the colour LUT, noise level and offset, blur, fill colours (and its sensor)."""
 
-    def __init__(self, lut: np.ndarray, noise_level: int, noise_offset: Tuple[int, int], blur_ksize: int,
+    def __init__(self, lut: Optional[np.ndarray], noise_level: int, noise_offset: Tuple[int, int], blur_ksize: int,
                  blur_sigma: float, background_bgr: Tuple[int, int, int], hood_bgr: Tuple[int, int, int],
                  sensor: Optional[SensorLook] = None, motion_kernel: Optional[np.ndarray] = None) -> None:
         self.lut = lut
@@ -69,6 +74,7 @@ class Appearance(object):
         self.hood_bgr = hood_bgr
         self.sensor = sensor
         self.motion_kernel = motion_kernel
+        self.wander = 1.0
 
 
 def colour_lut(gains_bgr: Any, gamma: float, contrast: float, offset: float) -> np.ndarray:
@@ -122,12 +128,12 @@ class Photometric(object):
         g = rng.standard_normal(13)
         u = rng.random(16)
         # colour matrix: saturation about luma, crosstalk, white balance, optional global magenta tint
-        sat = float(np.clip(1.0 + 0.22 * g[0], 0.45, 1.4))
+        sat = float(np.clip(0.7 + 0.18 * g[0], 0.3, 1.1))   # small camera modules render washed-out colours
         m = sat * np.eye(3) + (1.0 - sat) * np.outer(np.ones(3), LUMA_BGR)
         cross = np.eye(3) + 0.03 * g[1:10].reshape(3, 3) * (1.0 - np.eye(3))
-        wb = np.exp(0.1 * g[10:13])
+        wb = np.exp(0.07 * g[10:13])
         cast = u[0] < domain["cast_p"]
-        tint = 0.15 * u[1] if cast else 0.0
+        tint = 0.12 * u[1] if cast else 0.0
         wb = wb * np.array([1.0 + 0.5 * tint, 1.0 - 0.6 * tint, 1.0 + tint])
         matrix = (np.diag(wb).dot(cross).dot(m)).astype(np.float32)
         # gain map: vignetting and (with the cast) pink/magenta corners
@@ -151,8 +157,10 @@ class Photometric(object):
         background = tuple(int(c) for c in rng.integers(lo, hi + 1, 3))
         lo, hi = self.params["hood_range"]
         hood = tuple(int(c) for c in rng.integers(lo, hi + 1, 3))
+        target = float(rng.uniform(80.0, 140.0))
+        auto = float(rng.uniform(0.5, 1.0))
         return SensorLook(matrix, gain_map, tone, 0.05, noise, focus, lowres, jpeg, float(domain["motion_blur_p"]),
-                          background, hood)
+                          background, hood, target, auto)
 
     # -- per frame ---------------------------------------------------------------------------------
 
@@ -161,9 +169,7 @@ class Photometric(object):
         p = self.params
         if sensor is not None:
             g = rng.standard_normal(2)
-            gain, gamma, contrast, offset = sensor.tone
             wander = float(np.exp(sensor.exposure_sigma * g[0]))
-            lut = colour_lut((gain * wander,) * 3, gamma, contrast, offset)
             offset_xy = (int(rng.integers(_BANK_PAD)), int(rng.integers(_BANK_PAD)))
             u = rng.random(3)
             kernel = None
@@ -171,8 +177,10 @@ class Photometric(object):
                 length = (2.0 + 7.0 * u[1]) * self.width / 224.0
                 angle = 0.5 * g[1] if u[2] < 0.7 else math.pi / 2 + 0.3 * g[1]   # mostly sideways (turning)
                 kernel = motion_kernel(length, angle)
-            return Appearance(lut, sensor.noise_level, offset_xy, 0, 0.0, sensor.background_bgr, sensor.hood_bgr,
+            look = Appearance(None, sensor.noise_level, offset_xy, 0, 0.0, sensor.background_bgr, sensor.hood_bgr,
                               sensor, kernel)
+            look.wander = wander
+            return look
         g = rng.standard_normal(7)
         gains = np.exp(p["gain_sigma"] * g[0] + p["white_balance_sigma"] * g[1:4])
         lut = colour_lut(gains, float(np.exp(p["gamma_sigma"] * g[4])), float(np.exp(p["contrast_sigma"] * g[5])),
@@ -189,6 +197,18 @@ class Photometric(object):
         lo, hi = p["hood_range"]
         hood = tuple(int(c) for c in rng.integers(lo, hi + 1, 3))
         return Appearance(lut, level, offset, ksize, sigma, background, hood)
+
+    @staticmethod
+    def _exposed_lut(frame: np.ndarray, sensor: SensorLook, wander: float) -> np.ndarray:
+        """The tone curve for this frame: the module's gain, pulled toward the gain that brings the
+        frame's mean grey to the target (within a camera's exposure range), times the frame's wander."""
+        import cv2
+        gain, gamma, contrast, offset = sensor.tone
+        mean = max(4.0, float(np.dot(cv2.mean(frame)[:3], LUMA_BGR)))
+        want = np.clip(((sensor.target_grey - offset) / 255.0 - 0.5) / contrast + 0.5, 0.05, 0.95)
+        auto = want ** (1.0 / gamma) * 255.0 / mean
+        g = gain ** (1.0 - sensor.auto_exposure) * float(np.clip(auto, 0.25, 5.0)) ** sensor.auto_exposure * wander
+        return colour_lut((g, g, g), gamma, contrast, offset)
 
     def apply(self, frame: np.ndarray, look: Appearance) -> np.ndarray:
         """Apply ``look`` to a uint8 BGR frame of this size; returns the new frame (the input may be reused)."""
@@ -208,7 +228,9 @@ class Photometric(object):
                 out = cv2.transform(out, sensor.matrix)
             if sensor.gain_map is not None:
                 out = cv2.multiply(out, sensor.gain_map, scale=1.0 / 128.0)
-        out = cv2.LUT(out, look.lut)
+            out = cv2.LUT(out, self._exposed_lut(out, sensor, look.wander))
+        else:
+            out = cv2.LUT(out, look.lut)
         pos, neg, noisy = self._banks[look.noise_level]
         dy, dx = look.noise_offset
         if noisy:

@@ -133,7 +133,7 @@ def test_pixels_above_the_horizon_unproject_to_nan():
 def test_bench_render_reports_clean_and_randomised_rates():
     from jetracer.sim.render import bench_render
     result = bench_render("latrax", frames=5, runs=1, width=64, height=64)
-    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps"}
+    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps", "scene_ms", "scene_fps"}
     assert all(v > 0 for v in result.values())
 
 
