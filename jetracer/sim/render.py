@@ -100,19 +100,32 @@ class Renderer(object):
         the per-pixel ground points and ray directions (a few ms)."""
         section = dict(self.camera, **dict(camera)) if camera else self.camera
         self.model = CameraModel(section, self.width, self.height, jitter)
+        self._hood_frac = float(section.get("hood_height_frac") or 0.0)
+        self._pixels_ready = False   # the per-pixel work is done on first use (a reset that never renders skips it)
+        self._room_maps = None  # type: Any
+
+    def _ensure_pixels(self) -> None:
+        if self._pixels_ready:
+            return
         grid = self.model.pixel_grid()
         self._rays = self.model.rays(grid)
         ground = self.model.ground_points(grid)
         far = ~np.isfinite(ground[:, 0]) | (np.hypot(ground[:, 0], ground[:, 1]) > MAX_RANGE_M)
         ground[far] = (FAR_M, 0.0)
-        self.background_mask = far.reshape(self.height, self.width)
-        seen = np.flatnonzero(~self.background_mask.all(axis=1))
+        self._background_mask = far.reshape(self.height, self.width)
+        seen = np.flatnonzero(~self._background_mask.all(axis=1))
         self._floor_row0 = int(seen[0]) if len(seen) else self.height   # rows above see no floor at all
         self._ground = np.ascontiguousarray(ground.reshape(self.height, self.width, 2), dtype=np.float32)
         self._row_step_m = self._row_steps(np.where(far[:, None], np.nan, ground).reshape(self.height, self.width, 2))
         self._bands = {}  # type: Dict[float, Sequence[Tuple[int, int, int]]]
-        self._hood_runs = self._hood_runs_for(float(section.get("hood_height_frac") or 0.0))
-        self._room_maps = None  # type: Any
+        self._hood_runs = self._hood_runs_for(self._hood_frac)
+        self._pixels_ready = True
+
+    @property
+    def background_mask(self) -> np.ndarray:
+        """(H, W) bool: pixels that see no floor within range (above the horizon or too far)."""
+        self._ensure_pixels()
+        return self._background_mask
 
     def set_scene(self, room: Any = None, sensor: Optional[SensorLook] = None, body: Any = None) -> None:
         """Set this episode's surroundings: a :class:`jetracer.sim.room.Room` (None: a flat backdrop), the
@@ -127,6 +140,7 @@ class Renderer(object):
         """Per-pixel panorama coordinates (car-relative azimuth; the yaw is added per frame) for the
         rows that can see the room, and mirrored-elevation coordinates for the floor rows."""
         import cv2
+        self._ensure_pixels()
         room = self.room
         if self._room_maps is not None and self._room_maps[0] is room:
             return self._room_maps
@@ -214,6 +228,7 @@ class Renderer(object):
     @property
     def hood_mask(self) -> np.ndarray:
         """(H, W) bool: pixels covered by the car's hood (all False when the profile has none)."""
+        self._ensure_pixels()
         mask = np.zeros((self.height, self.width), dtype=bool)
         for row, lo, hi in self._hood_runs:
             mask[row, lo:hi] = True
@@ -238,6 +253,7 @@ class Renderer(object):
         when they are in view.
         """
         import cv2
+        self._ensure_pixels()
         look = self.photometric.sample(rng, self.sensor) if rng is not None else None
         background = look.background_bgr if look is not None else self.background_bgr
         matrix = self.texture_matrix(track, pose)
@@ -258,7 +274,7 @@ class Renderer(object):
         if self.room is None:
             frame[:r_floor] = background
             if r_floor < self.height:
-                frame[r_floor:][self.background_mask[r_floor:]] = background
+                frame[r_floor:][self._background_mask[r_floor:]] = background
         else:
             self._draw_room(frame, float(pose[2]))
         if self.body is not None:

@@ -347,13 +347,13 @@ class Room(object):
         import cv2
         knee = float(rng.uniform(120, 220))
         bright = np.clip(bgr - knee, 0, None) * (255.0 / (255.0 - knee))
-        bright = np.maximum(bright, lights[:, :, None] * 255.0)
+        bright = np.maximum(bright, lights[:, :, None] * 255.0 * float(rng.uniform(4.0, 16.0)))   # lamps outshine white walls
         dim = bgr * float(rng.uniform(0.0, 0.25))                        # a faint mirror image of everything
-        sx, sy = float(rng.uniform(0.5, 2.5)), float(rng.uniform(2.0, 14.0))
+        sx, sy = float(rng.uniform(0.5, 2.0)), float(rng.uniform(2.0, 10.0))
         mirror = cv2.GaussianBlur(bright + dim, (0, 0), sigmaX=sx, sigmaY=sy)
         r0 = 0.04
         fresnel = r0 + (1.0 - r0) * (1.0 - np.sin(np.clip(el, 0.0, None))) ** 5   # Schlick, by elevation
-        gloss = float(rng.uniform(0.25, 0.8))
+        gloss = float(rng.uniform(0.3, 1.0))
         out = mirror * (gloss * fresnel)[:, None, None]
         out[el < 0] = 0.0
         return np.clip(out, 0, 255).astype(np.uint8)
