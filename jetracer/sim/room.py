@@ -242,9 +242,10 @@ class Room(object):
         # objects standing on the floor: furniture and people, far ones first
         objects = []
         for _ in range(int(rng.integers(0, 16))):
-            col = int(rng.integers(self.cols))
+            a0 = float(rng.uniform(0.0, 2.0 * math.pi))     # continuous: the same room at any panorama size
+            col = int(a0 / (2.0 * math.pi) * self.cols) % self.cols
             far = max(self.min_object_m + 0.1, float(dist[col]) - 0.3)
-            objects.append((float(rng.uniform(self.min_object_m, far)), az[col], rng.random()))
+            objects.append((float(rng.uniform(self.min_object_m, far)), a0, rng.random()))
         objects.sort(key=lambda o: -o[0])
         canvas = np.concatenate([img, alpha[:, :, None]], axis=2)
         for d, a0, kind in objects:
