@@ -286,27 +286,32 @@ class Track(object):
         def poly(xy: np.ndarray) -> np.ndarray:
             return np.round(self.world_to_px(xy) * scale).astype(np.int32).reshape(-1, 1, 2)
 
-        def surface(material: str, bgr: Any, bgr2: Any) -> np.ndarray:
-            if material == "plain" and (rng is None or look["grain"] == 0):
-                out = np.empty((h, w, 3), np.uint8)
-                out[:] = bgr
-                return out
-            # materials are drawn at twice the texel size and enlarged: 4x less work, and the camera
-            # resolves 8 mm only within a few centimetres of its lens
-            small = draw_material(rng, material, (h + 1) // 2, (w + 1) // 2, 2.0 * m_per_px, bgr, bgr2,
-                                  float(look["floor_scale_m"]))
-            if look["grain"] > 0:
-                add_noise(small, tiled_noise(rng, small.shape[0], small.shape[1], float(look["grain"]) / 1.7))
-            return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        plain_floor = look["floor_material"] == "plain" and (rng is None or look["grain"] == 0)
+        plain_road = look["road_material"] in ("plain", "none") and (rng is None or look["grain"] == 0)
+        if plain_floor and plain_road:   # uniform colours (the clean look): draw at full size directly
+            img = np.empty((h, w, 3), np.uint8)
+            img[:] = look["floor_bgr"]
+            if look["road_material"] != "none":
+                cv2.fillPoly(img, [poly(self.right_edge)], look["road_bgr"], cv2.LINE_AA, 4)
+                cv2.fillPoly(img, [poly(self.left_edge)], look["floor_bgr"], cv2.LINE_AA, 4)
+        else:
+            # floor and road are drawn at twice the texel size and enlarged once: 4x less work, and the
+            # camera resolves 8 mm only within a few centimetres of its lens; markings are drawn at full size
+            sh, sw = (h + 1) // 2, (w + 1) // 2
 
-        img = surface(look["floor_material"], look["floor_bgr"], look["floor2_bgr"])
-        if look["road_material"] != "none":
-            # the track is counter-clockwise: its right edge is the outer one, the left edge the inner one
-            mask = np.zeros((h, w), np.uint8)
-            cv2.fillPoly(mask, [poly(self.right_edge)], 255, cv2.LINE_8, 4)
-            cv2.fillPoly(mask, [poly(self.left_edge)], 0, cv2.LINE_8, 4)
-            road = surface(look["road_material"], look["road_bgr"], look["road_bgr"])
-            cv2.copyTo(road, mask, img)
+            def surface(material: str, bgr: Any, bgr2: Any) -> np.ndarray:
+                return draw_material(rng, material, sh, sw, 2.0 * m_per_px, bgr, bgr2, float(look["floor_scale_m"]))
+
+            small = surface(look["floor_material"], look["floor_bgr"], look["floor2_bgr"])
+            if look["road_material"] != "none":
+                # the track is counter-clockwise: its right edge is the outer one, the left edge the inner one
+                mask = np.zeros((sh, sw), np.uint8)
+                cv2.fillPoly(mask, [poly(self.right_edge) // 2], 255, cv2.LINE_8, 4)
+                cv2.fillPoly(mask, [poly(self.left_edge) // 2], 0, cv2.LINE_8, 4)
+                cv2.copyTo(surface(look["road_material"], look["road_bgr"], look["road_bgr"]), mask, small)
+            if look["grain"] > 0:
+                add_noise(small, tiled_noise(rng, sh, sw, float(look["grain"]) / 1.7))
+            img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         draw_markings(img, self, look, rng, poly, m_per_px)
         if look["floor_variation"] > 0:
             img = illumination(img, rng, float(look["floor_variation"]), m_per_px)
