@@ -170,7 +170,7 @@ SCHEMA = {
         "height": Field(int, 16, 1024),
         "flip": Field(str, choices=("none", "rotate-180", "horizontal", "vertical")),
         "mount_height_m": Field(float, 0.02, 1.0),
-        "mount_pitch_deg": Field(float, 0.0, 90.0),
+        "mount_pitch_deg": Field(float, -30.0, 90.0, doc="downward tilt of the optical axis (negative: tilted up)"),
         "mount_forward_m": Field(float, -0.5, 1.0),
         "hfov_deg": Field(float, 30.0, 200.0),
         "vfov_deg": Field(float, 20.0, 200.0),

@@ -7,7 +7,10 @@ crash-safe :class:`jetracer.learning.dataset.DatasetWriter` the car records with
 each image (``<out>/<category>/index.jsonl``) holds its session ``sim-<track>-s<seed>-e<episode>``,
 size, ``source: sim``, ``track`` and ``frame`` (index in the session).
 
-``session`` groups frames of one episode, so a dataset split can keep whole sessions apart. The uuid
+Episodes are short (``episode_frames``, 40 by default: 1.3 s of driving) so a dataset holds many
+episodes, and so many cameras, floors, rooms and sensor looks: a model trained on a few long episodes
+learns those few worlds by heart instead of the road. Each episode starts at a random place on the
+track. ``session`` groups frames of one episode, so a dataset split can keep whole sessions apart. The uuid
 is drawn from the episode's random stream: the same arguments write the same files. Each track of
 the list gets its own world seed (from ``seed`` and its position), so appearances differ between tracks.
 """
@@ -47,14 +50,16 @@ def parse_track_list(tracks: Optional[str] = None, seeds: Optional[str] = None) 
 
 def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profile: Any = "latrax", seed: int = 0,
             category: str = "apex", fps: float = 30, width: int = 224, height: int = 224, randomize: bool = True,
-            progress: bool = False) -> Dict[str, Any]:
+            progress: bool = False, episode_frames: int = 40) -> Dict[str, Any]:
     """Drive the perturbed expert over ``tracks`` and write ``frames`` labelled images (split evenly).
 
-    An episode ends early when the car leaves the track; the next one starts at once on the same track
-    with a new session. Returns ``{"frames": n, "sessions": [...], "dir": <category folder>}``.
+    An episode ends after ``episode_frames`` frames or when the car leaves the track; the next one starts
+    at once on the same track with a new session. Returns ``{"frames": n, "sessions": [...], "dir": <category folder>}``.
     """
     if frames < 1:
         raise ValueError("frames must be >= 1, got %r" % frames)
+    if episode_frames < 1:
+        raise ValueError("episode_frames must be >= 1, got %r" % episode_frames)
     folder = os.path.join(out_dir, category)
     per_track = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
     sessions = []  # type: List[str]
@@ -79,7 +84,7 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
                 driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
                 ids = world.streams.episode
                 i = 0
-                while done < count:
+                while done < count and i < episode_frames:
                     image = world.render()
                     u, v = pixel_label(*world.label_uv(), width=width, height=height)
                     writer.save(image, u, v, uid=str(uuid.UUID(bytes=ids.bytes(16), version=4)),

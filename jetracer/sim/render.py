@@ -1,11 +1,15 @@
-"""Render what the car's camera sees of a flat, top-down textured track: one ``cv2.remap`` per frame.
+"""Render what the car's camera sees: the floor texture by one ``cv2.remap``, the room by another.
 
 The ground point seen by every pixel is computed once per camera geometry (:meth:`Renderer.set_geometry`)
 in the car frame. A frame is then a 2D rigid transform of those points into texture coordinates
-(``cv2.transform``, ~10 us) and one bilinear ``cv2.remap`` of the track texture. Pixels above the
-horizon (or whose ground point lies off the texture) take the background colour (a wall or the sky);
-the car's hood, if the profile says it is visible, is painted over the bottom. With a frame random
-stream, :class:`jetracer.sim.photometric.Photometric` randomises colours, noise and blur.
+(``cv2.transform``, ~10 us) and one bilinear ``cv2.remap`` of the floor texture (mip-mapped by row so
+far floor is averaged, not aliased). With a room (:class:`jetracer.sim.room.Room`, set by
+:meth:`Renderer.set_scene`), the rows above and around the horizon also remap the room's panorama by
+each pixel's ray azimuth (plus the car's yaw) and elevation, and blend it over the floor by its
+alpha: walls, ceiling lights and furniture, and the floor ending where they stand. A glossy floor adds
+the room's mirrored lights (a third remap). Without a room those pixels take a flat backdrop colour.
+Then the car's own wheels or hood, if in view, and the camera module's look
+(:class:`jetracer.sim.photometric.Photometric`: colour, lens shading, exposure, noise, blur, JPEG).
 
 Needs only numpy and OpenCV on one core (no OpenGL, no display). Track textures must be smaller
 than 32767 texels on a side (an OpenCV ``remap`` limit): 130 m at 4 mm per texel.
@@ -17,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .camera_model import CameraModel, camera_section
-from .photometric import Photometric
+from .photometric import Photometric, SensorLook
 
 FAR_M = 1.0e4          # where above-horizon pixels look: far outside any texture, so they get the background
 MAX_MIP_LEVEL = 4      # far ground samples textures down to 1/16 resolution
@@ -76,23 +80,93 @@ class Renderer(object):
         self.photometric = photometric if photometric is not None else Photometric(self.width, self.height)
         self.background_bgr = CLEAN_BACKGROUND_BGR
         self.hood_bgr = CLEAN_HOOD_BGR
+        self.room = None  # type: Any
+        self.sensor = None  # type: Optional[SensorLook]
+        self.body = None  # type: Any
         self._mip_source = None  # type: Any
         self._mip_levels = []  # type: Sequence[np.ndarray]
+        self._floor_fill = CLEAN_BACKGROUND_BGR  # type: Tuple[int, int, int]
         self.set_geometry(None)
 
-    def set_geometry(self, jitter: Optional[Mapping[str, float]] = None) -> None:
-        """Set this episode's camera geometry: ``jitter`` holds offsets added to the profile's values
-        (``height_m``, ``pitch_deg``, ``hfov_deg``, ``vfov_deg``, ``roll_deg``, ``forward_m``); None = the
-        profile's camera. Recomputes the per-pixel ground points (a few ms)."""
-        self.model = CameraModel(self.camera, self.width, self.height, jitter)
-        ground = self.model.ground_points(self.model.pixel_grid())
+    @property
+    def pano_cols(self) -> int:
+        """Panorama width a room should have for this image size: about one panorama texel per image pixel
+        for a 145 deg lens (0.7 deg at 224 pixels across; the room is background, a little soft is fine)."""
+        return int(min(4096, max(256, 1 << int(math.ceil(math.log2(512 * self.width / 224.0))))))
+
+    def set_geometry(self, jitter: Optional[Mapping[str, float]] = None, camera: Optional[Mapping[str, Any]] = None) -> None:
+        """Set this episode's camera geometry: ``camera`` (optional) replaces keys of the profile's camera
+        section (mount, FOV, projection), ``jitter`` holds offsets added to them (``height_m``, ``pitch_deg``,
+        ``hfov_deg``, ``vfov_deg``, ``roll_deg``, ``forward_m``); None = the profile's camera. Recomputes
+        the per-pixel ground points and ray directions (a few ms)."""
+        section = dict(self.camera, **dict(camera)) if camera else self.camera
+        self.model = CameraModel(section, self.width, self.height, jitter)
+        self._hood_frac = float(section.get("hood_height_frac") or 0.0)
+        self._pixels_ready = False   # the per-pixel work is done on first use (a reset that never renders skips it)
+        self._room_maps = None  # type: Any
+
+    def _ensure_pixels(self) -> None:
+        if self._pixels_ready:
+            return
+        grid = self.model.pixel_grid()
+        self._rays = self.model.rays(grid)
+        ground = self.model.ground_points(grid)
         far = ~np.isfinite(ground[:, 0]) | (np.hypot(ground[:, 0], ground[:, 1]) > MAX_RANGE_M)
         ground[far] = (FAR_M, 0.0)
-        self.background_mask = far.reshape(self.height, self.width)
+        self._background_mask = far.reshape(self.height, self.width)
+        seen = np.flatnonzero(~self._background_mask.all(axis=1))
+        self._floor_row0 = int(seen[0]) if len(seen) else self.height   # rows above see no floor at all
         self._ground = np.ascontiguousarray(ground.reshape(self.height, self.width, 2), dtype=np.float32)
         self._row_step_m = self._row_steps(np.where(far[:, None], np.nan, ground).reshape(self.height, self.width, 2))
         self._bands = {}  # type: Dict[float, Sequence[Tuple[int, int, int]]]
-        self._hood_runs = self._hood_runs_for(float(self.camera.get("hood_height_frac") or 0.0))
+        self._hood_runs = self._hood_runs_for(self._hood_frac)
+        self._pixels_ready = True
+
+    @property
+    def background_mask(self) -> np.ndarray:
+        """(H, W) bool: pixels that see no floor within range (above the horizon or too far)."""
+        self._ensure_pixels()
+        return self._background_mask
+
+    def set_scene(self, room: Any = None, sensor: Optional[SensorLook] = None, body: Any = None) -> None:
+        """Set this episode's surroundings: a :class:`jetracer.sim.room.Room` (None: a flat backdrop), the
+        camera module's :class:`SensorLook` (None: per-frame random looks when ``render`` gets an rng), and
+        a :class:`jetracer.sim.body.CarBody` whose wheels may be in view (None: none)."""
+        self.room = room
+        self.sensor = sensor
+        self.body = body
+        self._room_maps = None
+
+    def _maps_for_room(self) -> Any:
+        """Per-pixel panorama coordinates (car-relative azimuth; the yaw is added per frame) for the
+        rows that can see the room, and mirrored-elevation coordinates for the floor rows."""
+        import cv2
+        self._ensure_pixels()
+        room = self.room
+        if self._room_maps is not None and self._room_maps[0] is room:
+            return self._room_maps
+        rays = self._rays
+        az = np.arctan2(rays[:, 1], rays[:, 0])
+        el = np.arcsin(np.clip(rays[:, 2], -1.0, 1.0))
+        col = room.col_of(az).reshape(self.height, self.width)
+        row = room.row_of(el).reshape(self.height, self.width)
+        sees = (el > np.radians(room.el_bottom_deg)).reshape(self.height, self.width).any(axis=1)
+        end = int(np.flatnonzero(sees)[-1]) + 1 if sees.any() else 0
+        pad = 2   # transparent rows below the panorama: pixels lower than its bottom see only floor
+        maps = np.stack([col, np.clip(row, -0.5, room.rows + pad - 1.0)], axis=2).astype(np.float32)[:end]
+        ext = np.concatenate([room.bgra, room.bgra, room.bgra[:, :1]], axis=1)
+        ext = np.concatenate([ext, np.zeros((pad, ext.shape[1], 4), np.uint8)], axis=0)
+        refl = None
+        if room.reflection is not None:
+            r0 = self._floor_row0
+            mirrored = room.row_of(-el).reshape(self.height, self.width)
+            mirrored = np.where(el.reshape(self.height, self.width) < 0, mirrored, room.rows + 0.5)[r0:]
+            rmaps = np.stack([col[r0:], np.clip(mirrored, -0.5, room.rows + pad - 1.0)], axis=2).astype(np.float32)
+            rext = np.concatenate([room.reflection, room.reflection, room.reflection[:, :1]], axis=1)
+            rext = np.concatenate([rext, np.zeros((pad, rext.shape[1], 3), np.uint8)], axis=0)
+            refl = (rmaps, rext)
+        self._room_maps = (room, end, maps, ext, refl)
+        return self._room_maps
 
     @staticmethod
     def _row_steps(ground: np.ndarray) -> np.ndarray:
@@ -115,8 +189,8 @@ class Renderer(object):
                 level = np.floor(np.log2(np.maximum(self._row_step_m / m_per_px, 1.0)))
             level = np.clip(np.nan_to_num(level, nan=MAX_MIP_LEVEL, posinf=MAX_MIP_LEVEL), 0, MAX_MIP_LEVEL).astype(int)
             bands = []
-            start = 0
-            for row in range(1, self.height + 1):
+            start = min(self._floor_row0, self.height - 1)
+            for row in range(start + 1, self.height + 1):
                 if row == self.height or level[row] != level[start]:
                     bands.append((start, row, int(level[start])))
                     start = row
@@ -133,6 +207,7 @@ class Renderer(object):
                     break
                 mips.append(cv2.pyrDown(mips[-1]))
             self._mip_source, self._mip_levels = texture, mips
+            self._floor_fill = tuple(int(c) for c in mips[-1].reshape(-1, mips[-1].shape[-1]).mean(axis=0)[:3])
         return self._mip_levels
 
     def _hood_runs_for(self, frac: float) -> Sequence[Tuple[int, int, int]]:
@@ -154,6 +229,7 @@ class Renderer(object):
     @property
     def hood_mask(self) -> np.ndarray:
         """(H, W) bool: pixels covered by the car's hood (all False when the profile has none)."""
+        self._ensure_pixels()
         mask = np.zeros((self.height, self.width), dtype=bool)
         for row, lo, hi in self._hood_runs:
             mask[row, lo:hi] = True
@@ -168,18 +244,24 @@ class Renderer(object):
         return np.array([[c / m, -s / m, (x - ox) / m - 0.5],
                          [-s / m, -c / m, (oy - y) / m - 0.5]])
 
-    def render(self, track: Any, pose: Sequence[float], rng: Optional[np.random.Generator] = None) -> np.ndarray:
+    def render(self, track: Any, pose: Sequence[float], rng: Optional[np.random.Generator] = None,
+               steer_rad: float = 0.0) -> np.ndarray:
         """The (H, W, 3) uint8 BGR frame seen from ``pose`` = (x, y, yaw) (rear-axle centre, metres, radians).
 
-        ``rng`` None gives a clean frame (a pure function of track and pose); a numpy Generator
-        randomises colours, noise, blur and the background/hood colours (reproducible per seed).
+        ``rng`` None gives a clean frame (a pure function of track, pose and scene, no camera effects); a
+        numpy Generator draws the frame's camera effects (reproducible per seed): the episode's
+        :class:`SensorLook` if one is set, else a whole random look. ``steer_rad`` turns the front wheels
+        when they are in view.
         """
         import cv2
-        look = self.photometric.sample(rng) if rng is not None else None
+        self._ensure_pixels()
+        look = self.photometric.sample(rng, self.sensor) if rng is not None else None
         background = look.background_bgr if look is not None else self.background_bgr
         matrix = self.texture_matrix(track, pose)
         mips = self._mips(track.texture)
+        border = self._floor_fill if self.room is not None else background
         frame = np.empty((self.height, self.width, 3), np.uint8)
+        r_floor = self._floor_row0
         for r0, r1, level in self._bands_for(float(track.m_per_px)):
             level = min(level, len(mips) - 1)
             # texel centres of level L: col_L = (col_0 + 0.5) / 2^L - 0.5
@@ -189,7 +271,15 @@ class Renderer(object):
             # fixed-point maps: converting them and remapping is ~15% faster than remapping float maps
             map1, map2 = cv2.convertMaps(maps, None, cv2.CV_16SC2)
             cv2.remap(mips[level], map1, map2, cv2.INTER_LINEAR, dst=frame[r0:r1],
-                      borderMode=cv2.BORDER_CONSTANT, borderValue=background)
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        if self.room is None:
+            frame[:r_floor] = background
+            if r_floor < self.height:
+                frame[r_floor:][self._background_mask[r_floor:]] = background
+        else:
+            self._draw_room(frame, float(pose[2]))
+        if self.body is not None:
+            self.body.draw(frame, self.model, steer_rad)
         if self._hood_runs:
             hood = look.hood_bgr if look is not None else self.hood_bgr
             for row, lo, hi in self._hood_runs:
@@ -197,6 +287,34 @@ class Renderer(object):
         if look is not None:
             frame = self.photometric.apply(frame, look)
         return frame
+
+    def _draw_room(self, frame: np.ndarray, yaw: float) -> None:
+        """Blend the room's panorama over the floor (and add the floor's mirror image of its lights)."""
+        import cv2
+        room, end, maps, ext, refl = self._maps_for_room()
+        shift = np.float32((yaw % (2.0 * math.pi)) / (2.0 * math.pi) * room.cols)
+        r_floor = self._floor_row0
+        if refl is not None and r_floor < self.height:
+            rmaps, rext = refl
+            m = rmaps.copy()
+            m[..., 0] += shift
+            map1, map2 = cv2.convertMaps(m, None, cv2.CV_16SC2)
+            glare = cv2.remap(rext, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            cv2.add(frame[r_floor:], glare, dst=frame[r_floor:])
+        if end == 0:
+            return
+        m = maps.copy()
+        m[..., 0] += shift
+        map1, map2 = cv2.convertMaps(m, None, cv2.CV_16SC2)
+        pano = cv2.remap(ext, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        top = min(r_floor, end)
+        if top:
+            frame[:top] = cv2.cvtColor(pano[:top], cv2.COLOR_BGRA2BGR)
+        if end > top:   # premultiplied alpha: floor * (1 - a) + room
+            below = pano[top:end]
+            keep = cv2.cvtColor(cv2.bitwise_not(below[:, :, 3]), cv2.COLOR_GRAY2BGR)
+            floor = cv2.multiply(frame[top:end], keep, scale=1.0 / 255.0)
+            cv2.add(floor, cv2.cvtColor(below, cv2.COLOR_BGRA2BGR), dst=frame[top:end])
 
     def project(self, points_xy: Any, pose: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
         """World ground points (N, 2) -> pixels (N, 2) float (pixel centres at +0.5) and a bool mask of
@@ -216,14 +334,20 @@ class Renderer(object):
 
 def bench_render(profile: Any = "latrax", frames: int = 1000, width: int = 224, height: int = 224,
                  track: Any = None, seed: int = 0, runs: int = 5) -> Dict[str, float]:
-    """Time rendering on one OpenCV thread: ms per frame clean and randomised (the best of ``runs``
-    runs of ``frames`` frames, least disturbed by other processes), and frames/s.
+    """Time rendering on one OpenCV thread: ms per frame and frames/s (the best of ``runs`` runs of
+    ``frames`` frames, least disturbed by other processes) for three cases: ``clean`` (floor only, no
+    effects), ``randomised`` (floor, a flat backdrop, a per-frame random look) and ``scene`` (floor, a
+    glossy room with its mirrored lights, the episode camera-module look of seed ``seed``).
 
     ``profile`` is a profile name, a Profile or a camera section; ``track`` defaults to
     :func:`straight_road` (10 m x 10 m at 4 mm per texel, 18 MB). The car drives north across the
     middle of the texture.
     """
     import cv2
+
+    from .domain import domain_params
+    from .room import Room
+
     if isinstance(profile, str):
         from jetracer.profiles import load_profile
         profile = load_profile(profile)
@@ -232,14 +356,18 @@ def bench_render(profile: Any = "latrax", frames: int = 1000, width: int = 224, 
     try:
         track = track if track is not None else straight_road()
         renderer = Renderer(profile, width, height)
-        rng = np.random.default_rng(seed)
         rows, cols = track.texture.shape[:2]
         x0 = track.origin_xy[0] + 0.5 * cols * track.m_per_px
         y0, span = track.origin_xy[1] - 0.9 * rows * track.m_per_px, 0.7 * rows * track.m_per_px
         poses = [(x0 + 0.02 * math.sin(i * 0.05), y0 + span * i / frames, math.pi / 2 + 0.1 * math.sin(i * 0.03))
                  for i in range(frames)]
+        scene_rng = np.random.default_rng(seed)
+        room = Room(scene_rng, renderer.model.height_m, cols=renderer.pano_cols, glossy=True)
+        sensor = renderer.photometric.sample_sensor(scene_rng, domain_params())
         out = {}  # type: Dict[str, float]
-        for name, r in (("clean", None), ("randomised", rng)):
+        for name, r in (("clean", None), ("randomised", np.random.default_rng(seed)), ("scene", np.random.default_rng(seed))):
+            if name == "scene":
+                renderer.set_scene(room, sensor)
             renderer.render(track, poses[0], r)
             best = float("inf")
             for _ in range(runs):

@@ -25,14 +25,28 @@ DEFAULT_WIDTH_M = 0.6
 DEFAULT_MIN_RADIUS_M = 1.2
 
 DEFAULT_APPEARANCE = {
+    "floor_material": "plain",  # see jetracer.sim.materials.MATERIALS
     "floor_bgr": (150, 150, 150),
+    "floor2_bgr": (150, 150, 150),   # second colour of multi-colour floors (foam mats)
+    "floor_scale_m": 0.5,       # tile / mat size of patterned floors
+    "road_material": "plain",   # "none": the track is the bare floor between its edges
     "road_bgr": (60, 60, 60),
+    "edge_style": "tape",       # tape | dashed | rope | none
     "edge_bgr": (240, 240, 240),
-    "centre_bgr": (0, 210, 240),
+    "edge2_bgr": (240, 240, 240),    # the inner edge
     "edge_width_m": 0.03,
+    "edge_dash_m": 0.2,
+    "centre_bgr": (0, 210, 240),
     "centre_width_m": 0.02,
     "centre_dash_m": 0.15,      # 0 draws a solid centre line; < 0 draws none
-    "floor_variation": 0.0,     # amplitude of low-frequency brightness blotches (grey levels)
+    "centre_gap_ratio": 1.0,    # gap length / dash length
+    "verge_width_m": 0.0,       # a band outside each edge (0: none)
+    "verge_bgr": (235, 235, 235),
+    "verge_kerb": False,        # the verge as red/white kerb blocks
+    "wobble_m": 0.0,            # lateral wander of hand-laid tape
+    "piece_m": 0.0,             # tape laid in straight pieces this long (0: smooth curves)
+    "distractors": 0,           # stray tape strips, cables and stains on the floor
+    "floor_variation": 0.0,     # strength of the low-frequency illumination field (fraction of brightness)
     "grain": 0,                 # amplitude of per-texel grain (grey levels)
 }  # type: Dict[str, Any]
 
@@ -42,29 +56,10 @@ class TrackError(ValueError):
 
 
 def random_appearance(rng: np.random.Generator) -> Dict[str, Any]:
-    """A random floor/road/line appearance: the per-episode colour randomisation of the world."""
-    def colour(lo: int, hi: int, tint: int = 25) -> Tuple[int, int, int]:
-        base = rng.integers(lo, hi + 1)
-        return tuple(int(np.clip(base + rng.integers(-tint, tint + 1), 0, 255)) for _ in range(3))
+    """A random floor/road/markings appearance: the per-episode look of the world (see :mod:`.materials`)."""
+    from .materials import random_appearance as draw
 
-    floor = colour(40, 220)
-    road = colour(20, 200) if rng.random() < 0.6 else floor
-    line_level = 255 if rng.random() < 0.7 else int(rng.integers(0, 60))
-    edge = tuple(int(np.clip(line_level + rng.integers(-40, 41), 0, 255)) for _ in range(3))
-    if abs(int(np.mean(edge)) - int(np.mean(road))) < 60:   # keep the edges visible against the road
-        edge = (255, 255, 255) if np.mean(road) < 128 else (10, 10, 10)
-    centre = (int(rng.integers(0, 80)), int(rng.integers(150, 256)), int(rng.integers(180, 256)))
-    return {
-        "floor_bgr": floor,
-        "road_bgr": road,
-        "edge_bgr": edge,
-        "centre_bgr": centre if rng.random() < 0.7 else edge,
-        "edge_width_m": float(rng.uniform(0.015, 0.05)),
-        "centre_width_m": float(rng.uniform(0.01, 0.04)),
-        "centre_dash_m": float(rng.choice([-1.0, 0.0, rng.uniform(0.05, 0.3)])),
-        "floor_variation": float(rng.uniform(0.0, 30.0)),
-        "grain": int(rng.integers(0, 12)),
-    }
+    return draw(rng)
 
 
 def periodic_spline(points: np.ndarray, n_per_segment: int = 64) -> np.ndarray:
@@ -258,59 +253,68 @@ class Track(object):
 
     def rasterize(self, appearance: Optional[Mapping[str, Any]] = None, rng: Optional[np.random.Generator] = None,
                   m_per_px: float = M_PER_PX, margin_m: float = MARGIN_M) -> np.ndarray:
-        """Draw the top-down BGR texture (floor, road, edge lines, centre line) and keep it in ``texture``.
+        """Draw the top-down BGR texture (floor, road, markings; see :mod:`.materials`) and keep it in ``texture``.
 
-        ``appearance`` overrides keys of :data:`DEFAULT_APPEARANCE`; ``rng`` is needed only when it asks
-        for floor variation or grain. Returns the texture.
+        ``appearance`` overrides keys of :data:`DEFAULT_APPEARANCE` (an unknown key raises ``ValueError``);
+        ``rng`` is needed unless the look is plain, smooth and uniform. Returns the texture.
         """
         import cv2
 
+        from .materials import EDGE_STYLES, ROAD_MATERIALS, _add as add_noise, draw_markings, draw_material, illumination, tiled_noise
+
+        unknown = sorted(set(appearance or {}) - set(DEFAULT_APPEARANCE))
+        if unknown:
+            raise ValueError("track appearance: unknown key(s) %s; known keys: %s"
+                             % (", ".join(unknown), ", ".join(sorted(DEFAULT_APPEARANCE))))
         look = dict(DEFAULT_APPEARANCE)
         look.update(appearance or {})
+        if look["road_material"] not in ROAD_MATERIALS or look["edge_style"] not in EDGE_STYLES:
+            raise ValueError("track appearance: road_material must be one of %s and edge_style one of %s, found %r, %r"
+                             % (", ".join(ROAD_MATERIALS), ", ".join(EDGE_STYLES), look["road_material"], look["edge_style"]))
+        plain = look["floor_material"] == "plain" and look["road_material"] in ("plain", "none")
+        if rng is None and not (plain and look["grain"] == 0 and look["floor_variation"] == 0):
+            raise ValueError("a textured track appearance needs an rng (floor %r, grain %r, floor_variation %r)"
+                             % (look["floor_material"], look["grain"], look["floor_variation"]))
         pts = np.vstack([self.left_edge, self.right_edge])
         lo, hi = pts.min(axis=0) - margin_m, pts.max(axis=0) + margin_m
         w = int(math.ceil((hi[0] - lo[0]) / m_per_px))
         h = int(math.ceil((hi[1] - lo[1]) / m_per_px))
         self.m_per_px = float(m_per_px)
         self.origin_xy = (float(lo[0]), float(hi[1]))
-        img = np.empty((h, w, 3), np.uint8)
-        img[:] = look["floor_bgr"]
-        shift = 4
-        scale = float(1 << shift)
+        scale = float(1 << 4)
 
         def poly(xy: np.ndarray) -> np.ndarray:
             return np.round(self.world_to_px(xy) * scale).astype(np.int32).reshape(-1, 1, 2)
 
-        # left edge is the inner edge (the track is counter-clockwise): fill outer with road, inner with floor
-        cv2.fillPoly(img, [poly(self.right_edge)], look["road_bgr"], cv2.LINE_AA, shift)
-        cv2.fillPoly(img, [poly(self.left_edge)], look["floor_bgr"], cv2.LINE_AA, shift)
-        edge_px = max(1, int(round(look["edge_width_m"] / m_per_px)))
-        cv2.polylines(img, [poly(self.left_edge), poly(self.right_edge)], True, look["edge_bgr"], edge_px, cv2.LINE_AA, shift)
-        dash = float(look["centre_dash_m"])
-        centre_px = max(1, int(round(look["centre_width_m"] / m_per_px)))
-        if dash == 0:
-            cv2.polylines(img, [poly(self.xy)], True, look["centre_bgr"], centre_px, cv2.LINE_AA, shift)
-        elif dash > 0:
-            on = (np.floor(self.s / dash).astype(int) % 2) == 0
-            starts = np.flatnonzero(on & ~np.roll(on, 1))
-            runs = []
-            for a in starts:
-                b = a
-                while on[(b + 1) % len(on)] and b - a < len(on):
-                    b += 1
-                runs.append(poly(self.xy[np.arange(a, b + 1) % len(on)]))
-            cv2.polylines(img, runs, False, look["centre_bgr"], centre_px, cv2.LINE_AA, shift)
-        if look["floor_variation"] > 0 or look["grain"] > 0:
-            if rng is None:
-                raise ValueError("appearance with floor_variation or grain needs an rng")
-            delta = np.zeros((h, w), np.float32)
-            if look["floor_variation"] > 0:
-                blot = rng.uniform(-1.0, 1.0, size=(max(2, h // 250), max(2, w // 250))).astype(np.float32)
-                delta += cv2.resize(blot, (w, h), interpolation=cv2.INTER_CUBIC) * float(look["floor_variation"])
+        plain_floor = look["floor_material"] == "plain" and (rng is None or look["grain"] == 0)
+        plain_road = look["road_material"] in ("plain", "none") and (rng is None or look["grain"] == 0)
+        if plain_floor and plain_road:   # uniform colours (the clean look): draw at full size directly
+            img = np.empty((h, w, 3), np.uint8)
+            img[:] = look["floor_bgr"]
+            if look["road_material"] != "none":
+                cv2.fillPoly(img, [poly(self.right_edge)], look["road_bgr"], cv2.LINE_AA, 4)
+                cv2.fillPoly(img, [poly(self.left_edge)], look["floor_bgr"], cv2.LINE_AA, 4)
+        else:
+            # floor and road are drawn at twice the texel size and enlarged once: 4x less work, and the
+            # camera resolves 8 mm only within a few centimetres of its lens; markings are drawn at full size
+            sh, sw = (h + 1) // 2, (w + 1) // 2
+
+            def surface(material: str, bgr: Any, bgr2: Any) -> np.ndarray:
+                return draw_material(rng, material, sh, sw, 2.0 * m_per_px, bgr, bgr2, float(look["floor_scale_m"]))
+
+            small = surface(look["floor_material"], look["floor_bgr"], look["floor2_bgr"])
+            if look["road_material"] != "none":
+                # the track is counter-clockwise: its right edge is the outer one, the left edge the inner one
+                mask = np.zeros((sh, sw), np.uint8)
+                cv2.fillPoly(mask, [poly(self.right_edge) // 2], 255, cv2.LINE_8, 4)
+                cv2.fillPoly(mask, [poly(self.left_edge) // 2], 0, cv2.LINE_8, 4)
+                cv2.copyTo(surface(look["road_material"], look["road_bgr"], look["road_bgr"]), mask, small)
             if look["grain"] > 0:
-                g = int(look["grain"])
-                delta += rng.integers(-g, g + 1, size=(h, w), dtype=np.int16).astype(np.float32)
-            img = np.clip(img.astype(np.int16) + delta.astype(np.int16)[:, :, None], 0, 255).astype(np.uint8)
+                add_noise(small, tiled_noise(rng, sh, sw, float(look["grain"]) / 1.7))
+            img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        draw_markings(img, self, look, rng, poly, m_per_px)
+        if look["floor_variation"] > 0:
+            img = illumination(img, rng, float(look["floor_variation"]), m_per_px)
         self.texture = img
         self.appearance = look
         return img

@@ -7,6 +7,11 @@ derived from ``(seed, episode index)`` (:mod:`jetracer.sim.rng`): ``episode`` dr
 appearance and camera geometry jitter, ``frame`` the per-frame photometric noise of the renderer,
 ``dynamics`` the start pose and the perturbed expert's noise.
 
+What ``randomize`` draws, and the ranges it draws from, is :mod:`jetracer.sim.domain` (``domain=``
+overrides them): camera mount and lens, floor and markings, the room, the camera module's look and
+whether the car's front wheels are in view. The floor texture and the room are built on the first
+``render()`` of an episode (a few hundred ms), so episodes that never render cost nothing.
+
 ``world.lock`` (an RLock) guards ``step``/``render``/``reset`` so a real-time thread
 (:class:`RealTimeStepper`, or a camera) and a driver loop can share the world.
 
@@ -22,6 +27,8 @@ import numpy as np
 from ..car import car_defaults
 from ..profiles import Profile, load_profile
 from ..racecar import Racecar
+from .camera_model import camera_section
+from .domain import domain_params, sample_camera
 from .dynamics import BicycleModel, min_turning_radius_m
 from .labels import LOOKAHEAD_M, label_uv
 from .rng import episode_streams
@@ -40,30 +47,20 @@ it since reset (m, negative when driving backwards), completed laps, whether the
 centre is beyond a track edge, simulated time (s) and frame count since reset."""
 
 
-def random_jitter(rng: np.random.Generator) -> Dict[str, float]:
-    """Per-episode camera geometry offsets (added to the profile's mount): the real mount is never exact."""
-    return {
-        "height_m": float(rng.uniform(-0.01, 0.01)),
-        "pitch_deg": float(rng.uniform(-3.0, 3.0)),
-        "hfov_deg": float(rng.uniform(-5.0, 5.0)),
-        "vfov_deg": float(rng.uniform(-5.0, 5.0)),
-        "roll_deg": float(rng.uniform(-2.0, 2.0)),
-        "forward_m": float(rng.uniform(-0.01, 0.01)),
-    }
-
-
 class SimWorld(object):
     """A car on a track, stepped in lockstep; see the module docstring.
 
     ``profile``: a profile name/path or :class:`Profile`; ``track``: a built-in name, an integer seed
     (procedural track whose curves suit this car's turning radius) or a :class:`Track`; ``driver``: an
-    optional hardware driver (e.g. on the emulated I2C bus) that the car also drives.
+    optional hardware driver (e.g. on the emulated I2C bus) that the car also drives; ``domain``:
+    overrides of the randomisation ranges (:data:`jetracer.sim.domain.DEFAULTS`).
     """
 
     def __init__(self, profile: Union[str, Profile] = "latrax", track: Any = "oval", seed: int = 0, fps: float = 30,
                  width: int = 224, height: int = 224, randomize: bool = True, driver: Any = None,
-                 label_distance_m: float = LOOKAHEAD_M) -> None:
+                 label_distance_m: float = LOOKAHEAD_M, domain: Optional[Dict[str, Any]] = None) -> None:
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.domain = domain_params(domain)
         if fps <= 0:
             raise ValueError("fps must be > 0, got %r" % fps)
         self.fps = float(fps)
@@ -77,6 +74,7 @@ class SimWorld(object):
         self.lock = threading.RLock()
         self._renderer = None  # type: Any
         self._texture_key = None  # type: Any
+        self._scene_key = None  # type: Any
         self.seed = int(seed)
         self.episode = -1
         self.reset(seed)
@@ -95,17 +93,22 @@ class SimWorld(object):
             erng, drng = self.streams.episode, self.streams.dynamics
             if self.randomize:
                 self.appearance = random_appearance(erng)
-                self.jitter = random_jitter(erng)
+                self.camera, self.jitter = sample_camera(erng, camera_section(self.profile), self.domain)
                 self._texture_seed = int(erng.integers(2 ** 31))
+                self._scene_seed = int(erng.integers(2 ** 31))
                 start_s = float(drng.uniform(0.0, self.track.length_m))
                 pose = self.track.pose_at(start_s, float(drng.uniform(-0.05, 0.05)), float(drng.uniform(-0.1, 0.1)))
             else:
                 self.appearance = dict(DEFAULT_APPEARANCE)
-                self.jitter = None
+                self.camera = None  # type: Optional[Dict[str, Any]]
+                self.jitter = None  # type: Optional[Dict[str, float]]
                 self._texture_seed = 0
+                self._scene_seed = None  # type: Optional[int]
                 pose = self.track.pose_at(0.0)
             if self._renderer is not None:
-                self._renderer.set_geometry(jitter=self.jitter)
+                self._renderer.set_geometry(jitter=self.jitter, camera=self.camera)
+                self._renderer.set_scene()
+            self._scene_key = None
             self.car.steering = 0.0
             self.car.stop("simulator reset")
             self.dynamics.reset(*pose)
@@ -160,8 +163,30 @@ class SimWorld(object):
             from .render import Renderer
 
             self._renderer = Renderer(self.profile["camera"], width=self.width, height=self.height)
-            self._renderer.set_geometry(jitter=self.jitter)
+            self._renderer.set_geometry(jitter=self.jitter, camera=self.camera)
         return self._renderer
+
+    def _ensure_scene(self) -> None:
+        """Build this episode's room, camera module and car body (once per episode, on first render)."""
+        key = (self.seed, self.episode, self._scene_seed)
+        if key == self._scene_key:
+            return
+        renderer = self.renderer
+        if self._scene_seed is None:
+            renderer.set_scene()
+        else:
+            from .body import maybe_body
+            from .room import Room
+
+            room_ss, sensor_ss, body_ss = np.random.SeedSequence(self._scene_seed).spawn(3)
+            room_rng, sensor_rng, body_rng = (np.random.default_rng(ss) for ss in (room_ss, sensor_ss, body_ss))
+            u = room_rng.random(2)
+            room = Room(room_rng, renderer.model.height_m, cols=renderer.pano_cols,
+                        glossy=bool(u[1] < self.domain["glare_p"])) if u[0] < self.domain["room_p"] else None
+            sensor = renderer.photometric.sample_sensor(sensor_rng, self.domain)
+            body = maybe_body(body_rng, self.domain["body_p"], self.dynamics.params.wheelbase_m, renderer.model)
+            renderer.set_scene(room, sensor, body)
+        self._scene_key = key
 
     def _ensure_texture(self) -> None:
         key = (id(self.track), self._texture_seed, repr(sorted(self.appearance.items())))
@@ -173,8 +198,9 @@ class SimWorld(object):
         """The camera frame (HxWx3 uint8 BGR) at the current pose; randomised photometrics when ``randomize``."""
         with self.lock:
             self._ensure_texture()
+            self._ensure_scene()
             rng = self.streams.frame if self.randomize else None
-            return self.renderer.render(self.track, self.pose, rng=rng)
+            return self.renderer.render(self.track, self.pose, rng=rng, steer_rad=self.dynamics.steer_rad)
 
     def label_uv(self) -> Tuple[float, float]:
         """Pixel (u, v) of the path point ``label_distance_m`` ahead, in the current camera (see labels)."""

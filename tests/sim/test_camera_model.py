@@ -38,7 +38,7 @@ def test_fisheye_sees_beyond_180_degrees():
 
 def test_horizon_row_follows_pitch_and_vertical_fov():
     for pitch in (30.0, 51.0):
-        model = CameraModel(camera(mount_pitch_deg=pitch), 224, 224)
+        model = CameraModel(camera(mount_pitch_deg=pitch, projection="pinhole", hfov_deg=144.0, vfov_deg=120.0), 224, 224)
         expected = 112.0 - model.fy * math.tan(math.radians(pitch))
         assert model.horizon_v(112.0) == pytest.approx(expected, abs=0.05)
     fish = CameraModel(camera(projection="equidistant", mount_pitch_deg=40.0), 224, 224)
@@ -66,6 +66,6 @@ def test_pixels_round_trip_through_the_ground(overrides):
 
 def test_bad_geometry_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="equidistant"):
-        CameraModel(camera(hfov_deg=185.0), 224, 224)
+        CameraModel(camera(projection="pinhole", hfov_deg=185.0), 224, 224)
     with pytest.raises(ValueError, match="pitch_deg"):
         CameraModel(camera(), 224, 224, jitter={"tilt_deg": 1.0})

@@ -9,6 +9,7 @@ from jetracer.profiles import load_profile
 from jetracer.sim.render import Renderer, TextureTrack, straight_road
 
 NORTH = math.pi / 2
+PINHOLE = {"projection": "pinhole", "hfov_deg": 144.0, "vfov_deg": 120.0, "mount_pitch_deg": 51.0}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,12 @@ def white_line_centres(frame, row):
     return [r.mean() + 0.5 for r in runs if len(r) and r[0] > 0 and r[-1] < frame.shape[1] - 1]
 
 
-def test_centred_road_renders_symmetric_where_project_puts_its_edges(road):
-    r = renderer()
+@pytest.mark.parametrize("camera", [{}, PINHOLE])
+def test_centred_road_renders_symmetric_where_project_puts_its_edges(road, camera):
+    r = renderer(**camera)
     frame = r.render(road, (0.0, 0.5, NORTH))
     checked = 0
-    for row in range(60, 224, 8):
+    for row in range(int(r.model.horizon_v(112.0)) + 4, 224, 6):
         lines = white_line_centres(frame, row)
         if len(lines) != 2:
             continue
@@ -79,8 +81,8 @@ def line_residual_px(frame):
 
 def test_fisheye_bends_straight_floor_lines_and_pinhole_keeps_them(road):
     pose = (0.0, 0.5, NORTH)
-    assert line_residual_px(renderer().render(road, pose)) < 1.0
-    fisheye = renderer(projection="equidistant", hfov_deg=160.0, vfov_deg=120.0)
+    assert line_residual_px(renderer(**PINHOLE).render(road, pose)) < 1.0
+    fisheye = renderer(projection="equidistant", hfov_deg=160.0, vfov_deg=120.0, mount_pitch_deg=51.0)
     assert line_residual_px(fisheye.render(road, pose)) > 4.0
 
 
@@ -131,7 +133,7 @@ def test_pixels_above_the_horizon_unproject_to_nan():
 def test_bench_render_reports_clean_and_randomised_rates():
     from jetracer.sim.render import bench_render
     result = bench_render("latrax", frames=5, runs=1, width=64, height=64)
-    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps"}
+    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps", "scene_ms", "scene_fps"}
     assert all(v > 0 for v in result.values())
 
 
