@@ -9,7 +9,7 @@ import logging
 import sys
 from typing import List, Optional
 
-VERBS = ["demo", "sim", "dataset", "train", "optimize", "bench", "drive", "display", "calibrate", "service", "emulator"]
+VERBS = ["demo", "sim", "dataset", "pretrain", "train", "eval", "optimize", "bench", "drive", "display", "calibrate", "service", "emulator"]
 
 
 def build_parser() -> argparse.ArgumentParser:
