@@ -381,9 +381,15 @@ def dataset_shares(weights: Any, dirs: Sequence[str], train_counts: Sequence[int
     return [w / total for w in weights]
 
 
-def _sample_weights(groups: Sequence[int], shares: Sequence[float]) -> torch.Tensor:
+def epoch_sampler(groups: Sequence[int], shares: Sequence[float], num_samples: int, seed: int = 0) -> Any:
+    """A sampler drawing ``num_samples`` training indices per epoch, with replacement, so that folder ``g``
+    (``groups[i]`` is the folder of sample i) makes up ``shares[g]`` of them on average."""
     counts = np.bincount(np.asarray(groups, dtype=np.int64), minlength=len(shares))
-    return torch.tensor([shares[g] / counts[g] for g in groups], dtype=torch.double)
+    weights = torch.tensor([shares[g] / counts[g] for g in groups], dtype=torch.double)
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return torch.utils.data.WeightedRandomSampler(weights, num_samples=max(1, int(num_samples)), replacement=True,
+                                                  generator=generator)
 
 
 def _errors(model: Any, loader: Any, preprocess: Preprocessor, device: torch.device) -> torch.Tensor:
@@ -511,11 +517,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     batch_size = int(opt["batch_size"])
     sampler = None  # type: Any
     if shares is not None:
-        generator = torch.Generator()
-        generator.manual_seed(seed * 1009 + rank)
-        sampler = torch.utils.data.WeightedRandomSampler(
-            _sample_weights([group_of[i] for i in split.train], shares), num_samples=max(1, len(train_ds) // world),
-            replacement=True, generator=generator)
+        sampler = epoch_sampler([group_of[i] for i in split.train], shares, len(train_ds) // world, seed * 1009 + rank)
     elif dist_env:
         sampler = torch.utils.data.distributed.DistributedSampler(
             train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=len(train_ds) >= world)
