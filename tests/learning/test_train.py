@@ -289,3 +289,15 @@ def test_two_folders_train_with_shares_and_report_each_folder(tiny_dataset, tmp_
     assert any("each epoch draws 50%, 50%" in n for n in result.notes)
     _, meta = load_checkpoint(str(tmp_path / "m.pth"))
     assert meta["dataset"]["train_images_per_dir"][1] == 10 and meta["dataset"]["shares"] == [0.5, 0.5]
+
+
+def test_notebook_starter_field_says_whether_training_starts_from_the_model(starter, tmp_path):
+    from jetracer.notebook.training import starter_choice
+    init, sentence = starter_choice(starter)
+    assert init == starter and "resnet18 at 32x32" in sentence
+    missing = str(tmp_path / "models" / "starter.pth")
+    init, sentence = starter_choice(missing)
+    assert init is None and "jetracer pretrain --out %s" % missing in sentence
+    (tmp_path / "junk.pth").write_bytes(b"not a model")
+    init, sentence = starter_choice(str(tmp_path / "junk.pth"))
+    assert init is None and "cannot start from" in sentence
