@@ -18,6 +18,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (with per-frame predictions)")
     parser.add_argument("--plot", default=None, metavar="PNG", help="write predicted against labelled x as a PNG")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--sign-threshold", type=float, default=0.2,
                         help="sign agreement counts frames with |label x| above this (default 0.2)")
     parser.set_defaults(func=run)
@@ -28,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from jetracer.learning.pilot import MissingBackendError, PilotLoadError
 
     logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # skipped files are counted instead
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         result = evaluate_model(args.model, args.dataset, device=args.device, sign_threshold=args.sign_threshold)
         if args.plot:

@@ -76,9 +76,15 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
             for i, (t, n) in enumerate(zip(tracks, counts)) if n > 0]
     if processes > 1:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_collect_track, jobs))
+        pool = multiprocessing.get_context("spawn").Pool(processes)  # spawn: no forked torch/OpenCV state
+        try:
+            results = pool.map(_collect_track, jobs, chunksize=1)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
         results = [_collect_track(job) for job in jobs]
     folder = os.path.join(out_dir, category)

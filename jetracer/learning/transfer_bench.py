@@ -307,6 +307,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("real frames not found at %s: pass --real DIR (a folder holding %s), or set $JETRACER_REALFRAMES"
               % (args.real, " and/or ".join(sorted(READERS))), file=sys.stderr)
         return 2
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)  # evaluation too, not only training
     try:
         starter = args.starter
         if starter is None:
