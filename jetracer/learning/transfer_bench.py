@@ -9,8 +9,10 @@ preset for this machine):
   starter fine-tuned on K frames (``train(init=starter)``, the product's recipe) against K frames alone
   (the same architecture and input size from ImageNet weights when torchvision has them, else from
   random weights; the report says which), over several seeds (different K-frame draws), medians reported;
-* optionally (``--sim DIR``) the mixed recipe: the simulator folder and the K frames in one training with
-  equal shares per folder (``dataset_weights``), from the same start as "K alone".
+* optionally (``--sim DIR``) the mixed recipes, from the same start as "K alone": the simulator folder
+  and the K frames in one training with equal shares of every epoch (``mix``, the default of
+  ``jetracer train`` with several folders) or shares by frame count (``mix_size``, where the real
+  frames drown); ``finetune_mix`` mixes with equal shares and starts from the starter.
 
 Each real set is ordered in time; its last ``--eval-share`` (30 %) is the evaluation part, never
 trained on; the K frames are drawn from the earlier part. Sets known here (see realframes' README):
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_REAL = "/work/shared/realframes"
 KS = (25, 100, 400)
+ARMS = ("finetune", "alone", "mix", "mix_size", "finetune_mix")
 TARGETS = {"gpu": {"zero_shot_r": 0.8, "finetune_25_r": 0.9}, "cpu": {"zero_shot_r": 0.6, "finetune_25_r": 0.85}}
 
 
@@ -153,9 +156,12 @@ class Bench(object):
             return self._train([kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=True)
         if name == "mix":
             return self._train([self.sim, kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=True)
+        if name == "mix_size":  # the old recipe: folders in proportion to their frames (the real ones drown)
+            return self._train([self.sim, kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=True,
+                               dataset_weights="size")
         if name == "finetune_mix":
             return self._train([self.sim, kdir], seed, init=self.starter)
-        raise ValueError("unknown arm %r; arms: finetune, alone, mix, finetune_mix" % name)
+        raise ValueError("unknown arm %r; arms: %s" % (name, ", ".join(ARMS)))
 
 
 def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks: Sequence[int] = KS,
@@ -170,7 +176,10 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
     names = [n for n in (sets or sorted(READERS)) if os.path.isdir(os.path.join(real, n))]
     if not names:
         raise FileNotFoundError("none of the real sets %s is under %s" % (", ".join(sets or sorted(READERS)), real))
-    if any(a in ("mix", "finetune_mix") for a in arms) and not sim:
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise ValueError("unknown arm(s) %s; arms: %s" % (", ".join(unknown), ", ".join(ARMS)))
+    if any("mix" in a for a in arms) and not sim:
         raise ValueError("the mix arms need --sim DIR (a simulator dataset folder)")
     tmp = keep or tempfile.mkdtemp(prefix="jetracer-transfer-")
     os.makedirs(tmp, exist_ok=True)
@@ -304,8 +313,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sets", default=None, help="comma-separated real sets (default: every known one present)")
     parser.add_argument("--ks", default=",".join(str(k) for k in KS), help="K values (default 25,100,400)")
     parser.add_argument("--seeds", type=int, default=3, help="K-frame draws per K (default 3; medians reported)")
-    parser.add_argument("--arms", default="finetune,alone", help="finetune, alone, mix, finetune_mix (default "
-                        "finetune,alone; the mix arms need --sim)")
+    parser.add_argument("--arms", default="finetune,alone", help="comma-separated, of %s (default finetune,alone; "
+                        "the mix arms need --sim: mix gives the simulator and the K frames equal shares of every "
+                        "epoch, mix_size shares them by frame count, finetune_mix mixes and starts from the starter)"
+                        % ", ".join(ARMS))
     parser.add_argument("--sim", default=None, help="simulator dataset folder for the mix arms")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per training (default: the product's)")
     parser.add_argument("--eval-share", type=float, default=0.3, help="last share of each set held out (default 0.3)")
