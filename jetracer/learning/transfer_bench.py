@@ -27,6 +27,7 @@ Targets (reported, not pass/fail): zero-shot r >= 0.8 (GPU starter) / 0.6 (CPU p
 25 frames r >= 0.9 / 0.85; the fine-tuned starter beats K frames alone for every K.
 """
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -334,23 +335,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         import torch
         torch.set_num_threads(args.threads)  # evaluation too, not only training
     try:
-        starter = args.starter
-        if starter is None:
-            from .pretrain import pretrain
-            starter_dir = tempfile.mkdtemp(prefix="jetracer-starter-")
-            starter = os.path.join(starter_dir, "starter.pth")
-            say("no --starter: training one with `jetracer pretrain` (%s) -> %s" % (args.preset or "auto preset", starter))
-            pretrain(starter, preset=args.preset, device=args.device, say=say)
-        report = run_bench(args.real, starter, sets=args.sets.split(",") if args.sets else None,
-                           ks=[int(k) for k in args.ks.split(",")], seeds=args.seeds, arms=args.arms.split(","),
-                           eval_share=args.eval_share, device=args.device, threads=args.threads, epochs=args.epochs,
-                           sim=args.sim, keep=args.keep, say=say)
+        with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
+            report = _run_main(args, say)
     except (FileNotFoundError, ValueError) as e:
         print("transfer_bench: %s" % e, file=sys.stderr)
         return 2
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
+
+def _run_main(args: argparse.Namespace, say: Any) -> Dict[str, Any]:
+    starter = args.starter
+    if starter is None:
+        from .pretrain import pretrain
+        starter = os.path.join(tempfile.mkdtemp(prefix="jetracer-starter-"), "starter.pth")
+        say("no --starter: training one with `jetracer pretrain` (%s) -> %s" % (args.preset or "auto preset", starter))
+        pretrain(starter, preset=args.preset, device=args.device, say=say)
+    return run_bench(args.real, starter, sets=args.sets.split(",") if args.sets else None,
+                     ks=[int(k) for k in args.ks.split(",")], seeds=args.seeds, arms=args.arms.split(","),
+                     eval_share=args.eval_share, device=args.device, threads=args.threads, epochs=args.epochs,
+                     sim=args.sim, keep=args.keep, say=say)
 
 if __name__ == "__main__":
     sys.exit(main())
