@@ -1,4 +1,4 @@
-"""``jetracer train DATASET... --out CKPT``: train a road-following model (see jetracer.learning.train).
+"""``jetracer train DATASET... --out CKPT [--init MODEL]``: train or fine-tune a road-following model (see jetracer.learning.train).
 
 Also runs under ``torchrun --nproc_per_node=N $(which jetracer) train ...`` for DistributedDataParallel.
 """
@@ -20,16 +20,40 @@ def _input_size(text: str) -> Any:
     return size[0] if len(size) == 1 else tuple(size)
 
 
+def _weights(text: str) -> Any:
+    if text.strip().lower() in ("size", "proportional"):
+        return "size"
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        weights = []
+    if not weights or min(weights) < 0:
+        raise argparse.ArgumentTypeError("dataset weights are non-negative numbers, one per folder (e.g. 1,1 or "
+                                         "0.3,0.7), or 'size'; got %r" % text)
+    return weights
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The training arguments, shared by ``jetracer train`` and ``python -m jetracer.learning.train``."""
     parser.add_argument("dataset", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
     parser.add_argument("--out", required=True, help="checkpoint file to write (a loss-curve PNG goes next to it)")
-    parser.add_argument("--arch", default="resnet18", help="torchvision backbone (resnet18, resnet34, resnet50, "
-                        "mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, ...; default resnet18)")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="start from this model (a jetracer checkpoint, e.g. from `jetracer pretrain`, or an upstream "
+                        "resnet18 state dict): its architecture, input size and normalisation are kept, with the "
+                        "fine-tuning recipe (peak lr 3e-4, short warm-up)")
+    parser.add_argument("--dataset-weights", type=_weights, default=None, metavar="W1,W2,...",
+                        help="share of every epoch per dataset folder, in order (default: equal shares, so a small "
+                        "real folder is not drowned by a large simulator one); 'size' shares by frame count")
+    parser.add_argument("--arch", default=None, help="torchvision backbone (resnet18, resnet34, resnet50, "
+                        "mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, ...; default resnet18, or --init's)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default 30, more for a tiny dataset so that "
+                        "training makes at least 300 steps)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per step and per process (default 32)")
-    parser.add_argument("--input-size", type=_input_size, default=224, help="model input N or HxW pixels (default 224)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
+    parser.add_argument("--input-size", type=_input_size, default=None,
+                        help="model input N or HxW pixels (default 224, or --init's)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
+    parser.add_argument("--warmup", type=float, default=None, help="share of the steps the learning rate ramps up "
+                        "over (default 0.3; 0.1 with --init)")
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -37,10 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice; "
                         "on a machine busy with other work 1 can be several times faster)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and augmentation")
-    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better "
-                        "validation loss (0: never; default 5)")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of sessions for validation (default 0.1)")
-    parser.add_argument("--test-fraction", type=float, default=0.1, help="share of sessions for test (default 0.1)")
+    parser.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a better "
+                        "validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
+    parser.add_argument("--val-fraction", type=float, default=None, help="share of sessions for validation (default "
+                        "0.1; 0: no validation, the final weights are kept)")
+    parser.add_argument("--test-fraction", type=float, default=None, help="share of sessions for test (default 0.1; 0: "
+                        "none). With neither fraction given, a folder of fewer than 50 images is all used for training")
     parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
     parser.add_argument("--no-pretrained", action="store_true", help="do not try ImageNet weights")
     parser.add_argument("--no-augment", action="store_true", help="no flips, affine or colour jitter")
@@ -56,6 +82,10 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _px(metrics: Any, key: str) -> float:
+    return (metrics or {}).get(key, float("nan"))
+
+
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.train import options_from_args, train
     try:
@@ -64,13 +94,21 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", e)
         return 2
     if result.rank == 0:
+        print("checkpoint %s (%s, %dx%d input%s; %s epoch %d of %d%s), loss curve %s" % (
+            result.checkpoint, result.arch, result.input_size[0], result.input_size[1],
+            ", started from %s" % result.init if result.init else "",
+            "best" if result.metrics["val"].get("images") else "final", result.best_epoch, result.epochs_run,
+            ", stopped early" if result.stopped_early else "", result.loss_plot))
+        for note in result.notes:
+            print("note: %s" % note)
         test = result.metrics["test"]
-        print("checkpoint %s (best epoch %d of %d%s), loss curve %s" % (
-            result.checkpoint, result.best_epoch, result.epochs_run, ", stopped early" if result.stopped_early else "",
-            result.loss_plot))
-        print("test: loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px; %.1f training images/s" % (
-            test["loss"], test.get("mean_abs_du_px", float("nan")), test.get("median_abs_du_px", float("nan")),
-            test.get("mean_abs_dv_px", float("nan")), result.images_per_s))
+        if test.get("images"):
+            print("test: %d images, loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px; %.1f training "
+                  "images/s" % (test["images"], test["loss"], _px(test, "mean_abs_du_px"), _px(test, "median_abs_du_px"),
+                                _px(test, "mean_abs_dv_px"), result.images_per_s))
+        else:
+            print("test: no test frames (measure the model with `jetracer eval --model %s FRAMES`); %.1f training "
+                  "images/s" % (result.checkpoint, result.images_per_s))
         if result.problems:
             print("%d file(s) skipped; see `jetracer dataset info`" % len(result.problems))
     return 0

@@ -4,8 +4,15 @@ The shape of torchvision's ``references/classification/train.py``: parse args, `
 ``evaluate``, separate train/eval transforms (``augment.TrainTransform`` / ``EvalTransform``), a
 checkpoint (``checkpoint.save_checkpoint``). Specifics:
 
-* split by recording session (``split.split_by_session``), so near-duplicate frames never straddle
-  train and validation/test;
+* split by recording session, each dataset folder on its own (``split.split_folders``), so
+  near-duplicate frames never straddle train and validation/test; a folder of fewer than
+  ``TINY_IMAGES`` frames is used whole for training unless fractions are given;
+* fine-tuning (``init=MODEL``): start from a checkpoint's weights, architecture, input size,
+  normalisation and colour order, with a lower peak learning rate and a short warm-up (``FINETUNE``);
+* several folders (e.g. simulator and real): each gets a share of every epoch (equal by default,
+  ``dataset_weights``), drawn with replacement, so a small folder is not drowned by a large one;
+  validation and test losses weigh the folders by the same shares;
+* tiny datasets: without ``epochs``, training runs at least ``MIN_STEPS`` optimizer steps;
 * AdamW with a OneCycle (default) or cosine schedule stepped per batch; early stopping on the
   validation loss (``patience`` epochs); AMP on CUDA;
 * metrics: MSE loss on the normalised label and the mean/median absolute error in pixels of the
@@ -21,11 +28,12 @@ import argparse
 import contextlib
 import copy
 import logging
+import math
 import os
 import random
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,17 +43,23 @@ from .augment import EvalTransform, TrainTransform
 from .checkpoint import save_checkpoint
 from .dataset import RoadDataset, scan_dataset
 from .model import build_model
-from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
-from .split import split_by_session
+from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
+from .split import split_folders
 
 logger = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "arch": "resnet18", "epochs": 30, "batch_size": 32, "input_size": 224, "lr": 1e-3, "weight_decay": 1e-4,
-    "device": "auto", "workers": None, "seed": 0, "patience": 5, "pretrained": True, "augment": True,
-    "val_fraction": 0.1, "test_fraction": 0.1, "schedule": "onecycle", "amp": True, "categories": None,
-    "save_optimizer": False, "progress": True, "threads": None,
+    "arch": None, "epochs": None, "batch_size": 32, "input_size": None, "lr": None, "warmup": None,
+    "weight_decay": 1e-4, "device": "auto", "workers": None, "seed": 0, "patience": None, "pretrained": True,
+    "augment": True, "val_fraction": None, "test_fraction": None, "schedule": "onecycle", "amp": True,
+    "categories": None, "save_optimizer": False, "progress": True, "threads": None, "init": None,
+    "dataset_weights": None, "min_steps": None, "info": None,
 }
+# the recipe's choices for options left at None: from scratch (or ImageNet), and fine-tuning (init=MODEL)
+SCRATCH = {"arch": "resnet18", "input_size": 224, "lr": 1e-3, "warmup": 0.3, "epochs": 30}
+FINETUNE = {"lr": 3e-4, "warmup": 0.1, "epochs": 30}
+MIN_STEPS = 300      # epochs are raised (when not given) until training makes this many optimizer steps
+TINY_IMAGES = 50     # a folder smaller than this is used whole for training unless fractions are given
 
 
 class TrainResult(object):
@@ -135,25 +149,12 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, scheduler: Any, pre
     return {"loss": total / max(count, 1), "images": images, "seconds": time.perf_counter() - start}
 
 
-@torch.no_grad()
 def evaluate(model: Any, loader: Any, preprocess: Preprocessor, device: torch.device) -> Dict[str, float]:
     """Loss and pixel errors (in the model input image) over ``loader``.
 
     Returns {"loss", "mean_abs_du_px", "median_abs_du_px", "mean_abs_dv_px", "median_abs_dv_px", "images"}.
     """
-    model.eval()
-    h, w = preprocess.input_size
-    errors = []
-    for frames, category_idx, xy in loader:
-        inputs = preprocess.batch(frames)
-        pred = select_outputs(model(inputs).float(), category_idx.to(device))
-        errors.append((pred - xy.to(device)).cpu())
-    if not errors:
-        return {"loss": float("nan"), "images": 0}
-    err = torch.cat(errors).double()
-    du, dv = err[:, 0].abs() * (w / 2.0), err[:, 1].abs() * (h / 2.0)
-    return {"loss": float((err ** 2).mean()), "mean_abs_du_px": float(du.mean()), "median_abs_du_px": float(du.median()),
-            "mean_abs_dv_px": float(dv.mean()), "median_abs_dv_px": float(dv.median()), "images": int(err.shape[0])}
+    return error_summary(_errors(model, loader, preprocess, device), preprocess.input_size)
 
 
 def plot_losses(history: Sequence[Dict[str, Any]], path: str) -> str:
@@ -164,29 +165,37 @@ def plot_losses(history: Sequence[Dict[str, Any]], path: str) -> str:
     import matplotlib.ticker
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     tr = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
-    va = [(h["epoch"], h["val"]["loss"]) for h in history]
+    va = [(h["epoch"], h["val"]["loss"]) for h in history if _finite((h.get("val") or {}).get("loss"))]
     if tr:
-        ax.plot(*zip(*tr), "o-", label="train")
-    ax.plot(*zip(*va), "s-", label="validation")
+        ax.plot(*zip(*tr), "o-" if len(tr) <= 60 else "-", label="train")
+    if va:
+        ax.plot(*zip(*va), "s-" if len(va) <= 60 else "-", label="validation")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE loss (normalised x, y)")
     ax.legend()
-    ax2.plot([h["epoch"] for h in history], [h["val"].get("mean_abs_du_px", float("nan")) for h in history], "s-",
-             label="mean |du|")
-    ax2.plot([h["epoch"] for h in history], [h["val"].get("mean_abs_dv_px", float("nan")) for h in history], "^-",
-             label="mean |dv|")
+    du = [(h["epoch"], h["val"]["mean_abs_du_px"]) for h in history if _finite((h.get("val") or {}).get("mean_abs_du_px"))]
+    dv = [(h["epoch"], h["val"]["mean_abs_dv_px"]) for h in history if _finite((h.get("val") or {}).get("mean_abs_dv_px"))]
+    if du:
+        ax2.plot(*zip(*du), "s-" if len(du) <= 60 else "-", label="mean |du|")
+        ax2.plot(*zip(*dv), "^-" if len(dv) <= 60 else "-", label="mean |dv|")
+        ax2.legend()
+    else:
+        ax2.text(0.5, 0.5, "no validation frames", ha="center", va="center", transform=ax2.transAxes)
     ax2.set_xlabel("epoch")
     for a in (ax, ax2):
         a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax2.set_ylabel("validation error (input pixels)")
-    ax2.legend()
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=80)
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def loss_plot_path(out: str) -> str:
@@ -216,30 +225,50 @@ def _loader(dataset: RoadDataset, batch_size: int, workers: int, device: torch.d
         worker_init_fn=_worker_init if workers > 0 else None)
 
 
-def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
-          **options: Any) -> TrainResult:
-    """Train on ``dataset_dirs`` (one or more upstream-layout folders) and write the checkpoint ``out``.
-
-    ``options``: see ``DEFAULTS`` (arch, epochs, batch_size, input_size N or (H, W), lr, weight_decay,
-    device auto|cpu|cuda, workers, seed, patience, pretrained, augment, val_fraction, test_fraction,
-    schedule onecycle|cosine, amp, categories, save_optimizer, progress, threads: torch CPU threads,
-    default torch's; on a busy machine 1 can be several times faster than 2). ``callback(record)`` runs on
-    rank 0 after each epoch with that epoch's history record; returning True stops training.
-    Raises ValueError for unknown options or a dataset too small to split.
-    """
+def resolve_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """``DEFAULTS`` updated with ``options`` (None keeps the default); ValueError for an unknown option."""
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
         raise ValueError("unknown training option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     opt = dict(DEFAULTS)
     opt.update({k: v for k, v in options.items() if v is not None or k == "workers"})
+    return opt
+
+
+def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+          **options: Any) -> TrainResult:
+    """Train on ``dataset_dirs`` (one or more upstream-layout folders) and write the checkpoint ``out``.
+
+    ``options`` (see ``DEFAULTS``; None means "the recipe's choice"): arch, epochs, batch_size,
+    input_size N or (H, W), lr, warmup (share of the steps the learning rate ramps up over),
+    weight_decay, device auto|cpu|cuda, workers, seed, patience, pretrained, augment, val_fraction,
+    test_fraction, schedule onecycle|cosine, amp, categories, save_optimizer, progress, threads (torch
+    CPU threads, default torch's; on a busy machine 1 can be several times faster than 2), and:
+
+    * ``init``: a model file to start from (a jetracer checkpoint or an upstream resnet18 state dict).
+      Its architecture, input size, normalisation and colour order are used; an ``arch`` or
+      ``input_size`` that differs from the file's is refused (ValueError). The fine-tuning recipe
+      applies: peak learning rate 3e-4 (``FINETUNE``), a warm-up over the first 10 % of the steps.
+    * ``dataset_weights``: the share of every epoch each folder gets: a list of numbers (one per folder),
+      ``"size"`` (in proportion to the folder's frames: plain shuffling), or None: equal shares when there
+      are several folders, so a small real folder is not drowned by a large simulator one.
+    * ``min_steps``: when ``epochs`` is not given, it is raised until training makes at least this many
+      optimizer steps (``MIN_STEPS``): 30 epochs of 25 images would otherwise be 30 steps.
+    * ``info``: JSON-like metadata stored in the checkpoint under ``info``.
+
+    With the fractions left at None, a folder of fewer than ``TINY_IMAGES`` images is used whole for
+    training (no validation or test frames, the final weights are kept) and ``TrainResult.notes`` says so.
+    ``callback(record)`` runs on rank 0 after each epoch with that epoch's history record; returning
+    True stops training. Raises ValueError for unknown options, a model to start from that does not fit,
+    or a dataset too small to split.
+    """
+    opt = resolve_options(options)
     if isinstance(dataset_dirs, (str, os.PathLike)):
         dataset_dirs = [dataset_dirs]
     dataset_dirs = [os.fspath(d) for d in dataset_dirs]
     out = os.fspath(out)
-    input_size = input_hw(opt["input_size"])
     dist_env = _distributed()
     is_dist = dist_env["world"] > 1
-    rank = dist_env["rank"]
     device = pick_device(opt["device"], dist_env["local_rank"])
     if opt["threads"]:
         torch.set_num_threads(int(opt["threads"]))
@@ -257,7 +286,7 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # OpenCV's thread pool fights torch's OpenMP threads (measured 8x slower on 2 cores)
     try:
-        return _train(dataset_dirs, out, callback, opt, input_size, device, dist_env if is_dist else None)
+        return _train(dataset_dirs, out, callback, opt, device, dist_env if is_dist else None)
     finally:
         cv2.setNumThreads(cv_threads)
         if is_dist:
@@ -266,99 +295,345 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
                 dist.destroy_process_group()
 
 
-def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any], input_size: Any,
-           device: torch.device, dist_env: Optional[Dict[str, int]]) -> TrainResult:
+def load_init(path: str, arch: Optional[str] = None, input_size: Any = None) -> Tuple[Any, Dict[str, Any]]:
+    """``(model, meta)`` of the model file to fine-tune from (``load_checkpoint``'s kinds).
+
+    ValueError (naming the file, what it is and what to do) when it is not a checkpoint, or when
+    ``arch`` / ``input_size`` are given and differ from the file's: fine-tuning keeps the model's own.
+    """
+    from .checkpoint import load_checkpoint
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("model to start from (--init) %s does not exist" % path)
+    model, meta = load_checkpoint(path)
+    size = tuple(input_hw(meta["input_size"]))
+    if arch is not None and arch != meta["arch"]:
+        raise ValueError("%s is a %s model but --arch %s was asked: leave --arch out to fine-tune its %s, or train "
+                         "without --init" % (path, meta["arch"], arch, meta["arch"]))
+    if input_size is not None and tuple(input_hw(input_size)) != size:
+        raise ValueError("%s takes %dx%d input but --input-size %dx%d was asked: leave --input-size out to fine-tune "
+                         "at %dx%d, or train without --init" % ((path,) + size + tuple(input_hw(input_size)) + size))
+    return model, meta
+
+
+def init_normalization(meta: Dict[str, Any]) -> Tuple[Tuple[float, ...], Tuple[float, ...], str]:
+    """(mean, std, colour order) the model to start from was trained with (ImageNet/RGB when not recorded)."""
+    norm = meta.get("normalization") or {}
+    return (tuple(norm.get("mean") or IMAGENET_MEAN), tuple(norm.get("std") or IMAGENET_STD),
+            str(norm.get("color_order") or COLOR_ORDER))
+
+
+def _head_keys(arch: str) -> List[str]:
+    """State-dict keys of the regression head: those whose shape follows the number of outputs."""
+    a, b = build_model(arch, 2, pretrained=False).state_dict(), build_model(arch, 4, pretrained=False).state_dict()
+    return [k for k in a if a[k].shape != b[k].shape]
+
+
+def adapt_head(model: Any, meta: Dict[str, Any], categories: Sequence[str]) -> Tuple[Any, str]:
+    """``model`` with one (x, y) output pair per category of ``categories``, and a note ("" if unchanged).
+
+    The same categories (or one category each) keep the model as it is. Otherwise each category takes
+    the head rows of the model's category of the same name, and a new category those of its first one.
+    """
+    init_cats = list(meta.get("categories") or [])
+    categories = list(categories)
+    if init_cats == categories:
+        return model, ""
+    if len(init_cats) == 1 and len(categories) == 1:
+        return model, "the model's category %r predicts the dataset's %r" % (init_cats[0], categories[0])
+    rows = [init_cats.index(c) if c in init_cats else 0 for c in categories]
+    new = build_model(meta["arch"], 2 * len(categories), pretrained=False)
+    state, old = new.state_dict(), model.state_dict()
+    heads = set(_head_keys(meta["arch"]))
+    for k, v in old.items():
+        if k in heads:
+            state[k] = v.index_select(0, torch.tensor([2 * r + j for r in rows for j in (0, 1)])).clone()
+        else:
+            state[k] = v.clone()
+    new.load_state_dict(state)
+    fresh = [c for c in categories if c not in init_cats]
+    return new.eval(), ("categories %s start from the model's %r outputs" % (fresh, init_cats[0]) if fresh else
+                        "outputs reordered to the categories %s" % categories)
+
+
+def dataset_shares(weights: Any, dirs: Sequence[str], train_counts: Sequence[int]) -> Optional[List[float]]:
+    """The share of every epoch each folder gets (summing to 1), or None for plain shuffling (shares in
+    proportion to the frames). ``weights``: None (equal shares when several folders have training
+    frames), ``"size"``, or one non-negative number per folder. ValueError otherwise."""
+    if weights is None:
+        if sum(1 for n in train_counts if n) <= 1:
+            return None
+        weights = [1.0] * len(dirs)
+    elif isinstance(weights, str):
+        if weights in ("size", "proportional"):
+            return None
+        raise ValueError("dataset weights are numbers, one per folder (e.g. 1,1) or 'size', got %r" % weights)
+    weights = [float(w) for w in weights]
+    if len(weights) != len(dirs):
+        raise ValueError("%d dataset weight(s) for %d dataset folder(s); give one per folder, in order"
+                         % (len(weights), len(dirs)))
+    if any(not (w >= 0 and math.isfinite(w)) for w in weights):
+        raise ValueError("dataset weights must be finite and >= 0, got %s" % weights)
+    weights = [w if n else 0.0 for w, n in zip(weights, train_counts)]
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError("dataset weights give no folder with training frames a share; got %s" % weights)
+    return [w / total for w in weights]
+
+
+def epoch_sampler(groups: Sequence[int], shares: Sequence[float], num_samples: int, seed: int = 0) -> Any:
+    """A sampler drawing ``num_samples`` training indices per epoch, with replacement, so that folder ``g``
+    (``groups[i]`` is the folder of sample i) makes up ``shares[g]`` of them on average."""
+    counts = np.bincount(np.asarray(groups, dtype=np.int64), minlength=len(shares))
+    weights = torch.tensor([shares[g] / counts[g] for g in groups], dtype=torch.double)
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return torch.utils.data.WeightedRandomSampler(weights, num_samples=max(1, int(num_samples)), replacement=True,
+                                                  generator=generator)
+
+
+def _errors(model: Any, loader: Any, preprocess: Preprocessor, device: torch.device) -> torch.Tensor:
+    model.eval()
+    errors = []
+    with torch.no_grad():
+        for frames, category_idx, xy in loader:
+            pred = select_outputs(model(preprocess.batch(frames)).float(), category_idx.to(device))
+            errors.append((pred - xy.to(device)).cpu())
+    return torch.cat(errors).double() if errors else torch.zeros((0, 2), dtype=torch.double)
+
+
+def _weighted_median(values: torch.Tensor, weights: torch.Tensor) -> float:
+    order = torch.argsort(values)
+    cum = torch.cumsum(weights[order], 0)
+    return float(values[order][int(torch.searchsorted(cum, cum[-1] / 2.0).clamp(max=len(values) - 1))])
+
+
+def error_summary(err: torch.Tensor, input_size: Any, weights: Optional[torch.Tensor] = None) -> Dict[str, float]:
+    """Loss and pixel errors of (N, 2) errors of normalised (x, y) in an input of ``input_size``;
+    ``weights`` (N,) weigh the frames (the folder shares), uniform by default."""
+    n = int(err.shape[0])
+    if n == 0:
+        return {"loss": float("nan"), "images": 0}
+    h, w = input_hw(input_size)
+    du, dv = err[:, 0].abs() * (w / 2.0), err[:, 1].abs() * (h / 2.0)
+    if weights is None:
+        return {"loss": float((err ** 2).mean()), "mean_abs_du_px": float(du.mean()),
+                "median_abs_du_px": float(du.median()), "mean_abs_dv_px": float(dv.mean()),
+                "median_abs_dv_px": float(dv.median()), "images": n}
+    wn = weights.double() / weights.sum()
+    return {"loss": float(((err ** 2).mean(1) * wn).sum()), "mean_abs_du_px": float((du * wn).sum()),
+            "median_abs_du_px": _weighted_median(du, wn), "mean_abs_dv_px": float((dv * wn).sum()),
+            "median_abs_dv_px": _weighted_median(dv, wn), "images": n}
+
+
+class _EvalSet(object):
+    """A validation or test side: one loader per folder and the folders' shares, scored as one weighted set."""
+
+    def __init__(self, loaders: List[Tuple[str, Any]], shares: Optional[List[float]], input_size: Any) -> None:
+        self.loaders, self.shares, self.input_size = loaders, shares, input_size
+
+    def __call__(self, model: Any, preprocess: Preprocessor, device: torch.device) -> Dict[str, Any]:
+        parts = [(name, g, _errors(model, loader, preprocess, device)) for g, name, loader in self.loaders]
+        parts = [p for p in parts if p[2].shape[0]]
+        if not parts:
+            return {"loss": float("nan"), "images": 0}
+        err = torch.cat([p[2] for p in parts])
+        weights = None
+        if self.shares is not None and len(parts) > 1:
+            held = sum(self.shares[g] for _, g, _ in parts)
+            weights = torch.cat([torch.full((e.shape[0],), self.shares[g] / held / e.shape[0], dtype=torch.double)
+                                 for _, g, e in parts])
+        summary = error_summary(err, self.input_size, weights)
+        if len(parts) > 1:
+            summary["per_dataset"] = {name: error_summary(e, self.input_size) for name, _, e in parts}
+        return summary
+
+
+def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any], device: torch.device,
+           dist_env: Optional[Dict[str, int]]) -> TrainResult:
     rank, world = (dist_env["rank"], dist_env["world"]) if dist_env else (0, 1)
     main_rank = rank == 0
     seed = int(opt["seed"])
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    notes = []  # type: List[str]
 
-    index = scan_dataset(dataset_dirs, opt["categories"])
-    if not index.entries:
+    init_model, init_meta = None, None  # type: Any, Optional[Dict[str, Any]]
+    if opt["init"]:
+        init_model, init_meta = load_init(opt["init"], opt["arch"], opt["input_size"])
+        arch, input_size = init_meta["arch"], tuple(input_hw(init_meta["input_size"]))
+        mean, std, color_order = init_normalization(init_meta)
+        recipe = FINETUNE
+        notes.append("starting from %s (%s, %dx%d input, %s channel order); fine-tuning recipe: peak lr %g, "
+                     "warm-up over %d%% of the steps" % (
+                         opt["init"], arch, input_size[0], input_size[1], color_order,
+                         opt["lr"] or recipe["lr"], round(100 * (opt["warmup"] if opt["warmup"] is not None
+                                                                 else recipe["warmup"]))))
+    else:
+        arch = opt["arch"] or SCRATCH["arch"]
+        input_size = tuple(input_hw(opt["input_size"] or SCRATCH["input_size"]))
+        mean, std, color_order = IMAGENET_MEAN, IMAGENET_STD, COLOR_ORDER
+        recipe = SCRATCH
+    lr = float(opt["lr"] or recipe["lr"])
+    warmup = float(opt["warmup"] if opt["warmup"] is not None else recipe["warmup"])
+    if not 0 <= warmup < 1:
+        raise ValueError("warmup is a share of the training steps in [0, 1), got %r" % warmup)
+
+    groups_idx = []  # type: List[Tuple[str, List[Any]]]
+    problems = []  # type: List[Any]
+    found = set()  # type: set
+    for d in dataset_dirs:
+        index = scan_dataset(d, opt["categories"])
+        groups_idx.append((d, index.entries))
+        problems.extend(index.problems)
+        found.update(index.categories)
+    entries = [e for _, es in groups_idx for e in es]
+    if not entries:
         raise ValueError("no labelled images in %s (%d problem file(s)); expected <dataset>/<category>/<u>_<v>_<id>.jpg"
-                         % (", ".join(dataset_dirs), len(index.problems)))
-    split = split_by_session(index.entries, opt["val_fraction"], opt["test_fraction"], seed)
-    if split.note and main_rank:
-        logger.warning("split: %s", split.note)
-    categories = index.categories
+                         % (", ".join(dataset_dirs), len(problems)))
+    categories = list(opt["categories"]) if opt["categories"] is not None else sorted(found)
+    # scan_dataset lists categories that have a folder; keep those with frames, in that order
+    categories = [c for c in categories if any(e.category == c for e in entries)] or categories
+    group_of = [g for g, (_, es) in enumerate(groups_idx) for _ in es]
+    split = split_folders(groups_idx, opt["val_fraction"], opt["test_fraction"], seed, TINY_IMAGES)
+    if split.note:
+        notes.append("split: " + split.note)
+    if not split.train:
+        raise ValueError("no images left for training in %s; lower --val-fraction/--test-fraction" % ", ".join(dataset_dirs))
+    train_counts = [sum(1 for i in split.train if group_of[i] == g) for g in range(len(dataset_dirs))]
+    shares = dataset_shares(opt["dataset_weights"], dataset_dirs, train_counts)
+    if shares is not None:
+        notes.append("each epoch draws %s from %s" % (
+            ", ".join("%d%%" % round(100 * s) for s in shares), ", ".join(dataset_dirs)))
+
     workers = opt["workers"]
     if workers is None:
         workers = min(8, max(1, (os.cpu_count() or 1) // world)) if device.type == "cuda" else 0
     train_tf = TrainTransform(input_size) if opt["augment"] else EvalTransform(input_size)
     eval_tf = EvalTransform(input_size)
-    subset = lambda ids, tf: RoadDataset([index.entries[i] for i in ids], categories, tf)  # noqa: E731
-    train_ds, val_ds, test_ds = subset(split.train, train_tf), subset(split.val, eval_tf), subset(split.test, eval_tf)
+    subset = lambda ids, tf: RoadDataset([entries[i] for i in ids], categories, tf)  # noqa: E731
+    train_ds = subset(split.train, train_tf)
     batch_size = int(opt["batch_size"])
-    sampler = None
-    if dist_env:
+    sampler = None  # type: Any
+    if shares is not None:
+        sampler = epoch_sampler([group_of[i] for i in split.train], shares, len(train_ds) // world, seed * 1009 + rank)
+    elif dist_env:
         sampler = torch.utils.data.distributed.DistributedSampler(
             train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=len(train_ds) >= world)
-    per_rank = len(train_ds) // world if dist_env else len(train_ds)
+    per_rank = len(train_ds) // world if (dist_env or shares is not None) else len(train_ds)
     train_loader = _loader(train_ds, batch_size, workers, device, True, sampler, seed, drop_last=per_rank > batch_size)
-    val_loader = _loader(val_ds, batch_size, workers, device, False)
-    test_loader = _loader(test_ds, batch_size, workers, device, False)
 
-    model = build_model(opt["arch"], 2 * len(categories), pretrained=bool(opt["pretrained"])).to(device)
+    def eval_set(ids: List[int]) -> _EvalSet:
+        loaders = []
+        for g, d in enumerate(dataset_dirs):
+            mine = [i for i in ids if group_of[i] == g]
+            if mine:
+                loaders.append((g, d, _loader(subset(mine, eval_tf), batch_size, workers, device, False)))
+        return _EvalSet(loaders, shares, input_size)
+
+    val_set, test_set = eval_set(split.val), eval_set(split.test)
+    has_val = bool(split.val)
+
+    if init_model is not None:
+        model, head_note = adapt_head(init_model, init_meta, categories)
+        if head_note:
+            notes.append(head_note)
+        model = model.to(device)
+    else:
+        model = build_model(arch, 2 * len(categories), pretrained=bool(opt["pretrained"])).to(device)
     net = model
     if dist_env:
         from torch.nn.parallel import DistributedDataParallel
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    preprocess = Preprocessor(input_size, IMAGENET_MEAN, IMAGENET_STD, device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=float(opt["lr"]), weight_decay=float(opt["weight_decay"]))
-    epochs = int(opt["epochs"])
-    steps = max(1, epochs * len(train_loader))
+    preprocess = Preprocessor(input_size, mean, std, device, color_order=color_order)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(opt["weight_decay"]))
+    steps_per_epoch = max(1, len(train_loader))
+    min_steps = int(opt["min_steps"] if opt["min_steps"] is not None else MIN_STEPS)
+    if opt["epochs"] is not None:
+        epochs = int(opt["epochs"])
+    else:
+        epochs = max(int(recipe["epochs"]), int(math.ceil(min_steps / float(steps_per_epoch))))
+        if epochs > recipe["epochs"]:
+            notes.append("%d training images (%d step(s) per epoch): %d epochs, so that training makes at least %d "
+                         "steps" % (len(train_ds), steps_per_epoch, epochs, min_steps))
+    if epochs < 1:
+        raise ValueError("epochs must be >= 1, got %d" % epochs)
+    patience = int(opt["patience"]) if opt["patience"] is not None else max(5, epochs // 6)
+    steps = max(1, epochs * steps_per_epoch)
     if opt["schedule"] == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(opt["lr"]), total_steps=steps)
+        pct = warmup if abs(warmup * steps - 1.0) > 1e-6 else warmup + 0.5 / steps  # torch divides by pct*steps - 1
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=min(pct, 0.99))
     elif opt["schedule"] == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     else:
         raise ValueError("schedule must be onecycle or cosine, got %r" % opt["schedule"])
     scaler = _grad_scaler(device, bool(opt["amp"]))
     progress = bool(opt["progress"]) and main_rank
+    if main_rank:
+        for note in notes:
+            logger.warning("%s", note)
 
-    distributed_meta = {"world_size": world}
+    distributed_meta = {"world_size": world}  # type: Dict[str, Any]
     if dist_env:
         import torch.distributed as dist
-        sampler.set_epoch(1)
-        shards = [None] * world  # type: List[Any]
-        dist.all_gather_object(shards, sorted(int(i) for i in sampler))
-        flat = [i for s in shards for i in s]
-        distributed_meta.update({"backend": dist.get_backend(), "samples_per_rank": [len(s) for s in shards],
-                                 "shards_disjoint": len(flat) == len(set(flat))})
+        distributed_meta["backend"] = dist.get_backend()
+        if isinstance(sampler, torch.utils.data.distributed.DistributedSampler):
+            sampler.set_epoch(1)
+            shards = [None] * world  # type: List[Any]
+            dist.all_gather_object(shards, sorted(int(i) for i in sampler))
+            flat = [i for s in shards for i in s]
+            distributed_meta.update({"samples_per_rank": [len(s) for s in shards],
+                                     "shards_disjoint": len(flat) == len(set(flat))})
+        else:
+            distributed_meta["sampler"] = "weighted, drawn with replacement on each rank"
 
     train_args = dict(opt, dataset_dirs=dataset_dirs, input_size=list(input_size), workers=workers,
-                      world_size=world, device=str(device))
+                      world_size=world, device=str(device), arch=arch, lr=lr, warmup=warmup, epochs=epochs,
+                      patience=patience, min_steps=min_steps, dataset_shares=shares)
     train_args.pop("progress", None)
+    train_args.pop("info", None)
+    init_record = None  # type: Optional[Dict[str, Any]]
+    if init_meta is not None:
+        init_record = {"path": os.path.abspath(opt["init"]), "format": init_meta.get("format"),
+                       "created": init_meta.get("created"), "dataset": init_meta.get("dataset"),
+                       "info": init_meta.get("info")}
     history = []  # type: List[Dict[str, Any]]
     if main_rank:
-        history.append({"epoch": 0, "train_loss": None, "val": evaluate(model, val_loader, preprocess, device),
-                        "lr": optimizer.param_groups[0]["lr"], "seconds": 0.0})
+        history.append({"epoch": 0, "train_loss": None, "val": val_set(model, preprocess, device),
+                        "lr": optimizer.param_groups[0]["lr"], "seconds": 0.0, "epochs": epochs})
     best_loss, best_epoch, best_state, bad_epochs = float("inf"), 0, None, 0
     train_images, train_seconds, stopped_early, epoch = 0, 0.0, False, 0
     plot = loss_plot_path(out)
+    log_every = 1 if epochs <= 60 else int(math.ceil(epochs / 30.0))
 
     def save(metrics: Dict[str, Any], epoch_saved: int) -> None:
-        save_checkpoint(out, model, opt["arch"], input_size, categories, train_args=train_args,
+        extra = {"notes": notes}  # type: Dict[str, Any]
+        if init_record is not None:
+            extra["init"] = init_record
+        if opt["info"] is not None:
+            extra["info"] = opt["info"]
+        save_checkpoint(out, model, arch, input_size, categories, train_args=train_args,
                         split=split.as_meta(), metrics=metrics, epoch=epoch_saved,
                         optimizer=optimizer if opt["save_optimizer"] else None,
-                        normalization=normalization_meta(IMAGENET_MEAN, IMAGENET_STD),
-                        dataset={"dirs": dataset_dirs, "images": len(index.entries), "problems": len(index.problems)},
-                        distributed=distributed_meta)
+                        normalization=normalization_meta(mean, std, color_order),
+                        dataset={"dirs": dataset_dirs, "images": len(entries), "problems": len(problems),
+                                 "train_images_per_dir": train_counts, "shares": shares},
+                        distributed=distributed_meta, **extra)
 
     for epoch in range(1, epochs + 1):
-        if sampler is not None:
+        if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         stats = train_one_epoch(net, train_loader, optimizer, scheduler, preprocess, device, scaler, epoch, progress)
         train_images += stats["images"] * world
         train_seconds += stats["seconds"]
         stop = 0
         if main_rank:
-            val = evaluate(model, val_loader, preprocess, device)
+            val = val_set(model, preprocess, device)
             record = {"epoch": epoch, "train_loss": stats["loss"], "val": val, "lr": optimizer.param_groups[0]["lr"],
-                      "seconds": stats["seconds"], "images_per_s": stats["images"] * world / max(stats["seconds"], 1e-9)}
-            improved = val["loss"] < best_loss
+                      "seconds": stats["seconds"], "images_per_s": stats["images"] * world / max(stats["seconds"], 1e-9),
+                      "epochs": epochs}
+            improved = has_val and val["loss"] < best_loss
             record["best"] = improved
             history.append(record)
             if improved:
@@ -367,12 +642,13 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                 save({"val": val}, epoch)
             else:
                 bad_epochs += 1
-            logger.info("epoch %d/%d: train loss %.5f, val loss %.5f, val |du| %.2f px |dv| %.2f px%s",
-                        epoch, epochs, stats["loss"], val["loss"], val.get("mean_abs_du_px", float("nan")),
-                        val.get("mean_abs_dv_px", float("nan")), " (best)" if improved else "")
+            if epoch % log_every == 0 or epoch == epochs or improved and log_every == 1:
+                logger.info("epoch %d/%d: train loss %.5f, val loss %.5f, val |du| %.2f px |dv| %.2f px%s",
+                            epoch, epochs, stats["loss"], val["loss"], val.get("mean_abs_du_px", float("nan")),
+                            val.get("mean_abs_dv_px", float("nan")), " (best)" if improved else "")
             if callback is not None and callback(record) is True:
                 stop = 1
-            elif int(opt["patience"]) > 0 and bad_epochs >= int(opt["patience"]):
+            elif has_val and patience > 0 and bad_epochs >= patience:
                 logger.info("early stop: validation loss has not improved for %d epochs", bad_epochs)
                 stop = 1
         if dist_env:
@@ -388,8 +664,10 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     if main_rank:
         if best_state is not None:
             model.load_state_dict(best_state)
+        else:
+            best_epoch = epoch  # no validation: the final weights are kept
         best_val = next((h["val"] for h in history if h["epoch"] == best_epoch), history[-1]["val"])
-        metrics = {"val": best_val, "test": evaluate(model, test_loader, preprocess, device)}
+        metrics = {"val": best_val, "test": test_set(model, preprocess, device)}
         save(metrics, best_epoch)
         plot_losses(history, plot)
         logger.info("test: loss %.5f, |du| mean %.2f px median %.2f px; checkpoint %s", metrics["test"]["loss"],
@@ -399,9 +677,10 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
         import torch.distributed as dist
         dist.barrier()
     return TrainResult(checkpoint=out, loss_plot=plot, history=history, metrics=metrics, split=split.as_meta(),
-                       best_epoch=best_epoch, epochs_run=epoch, stopped_early=stopped_early,
-                       images_per_s=train_images / max(train_seconds, 1e-9), problems=index.problems,
-                       distributed=distributed_meta, rank=rank)
+                       best_epoch=best_epoch, epochs_run=epoch, epochs=epochs, stopped_early=stopped_early,
+                       images_per_s=train_images / max(train_seconds, 1e-9), problems=problems,
+                       distributed=distributed_meta, rank=rank, notes=notes, init=opt["init"],
+                       dataset_shares=shares, arch=arch, input_size=input_size)
 
 
 def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -411,7 +690,8 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "seed": args.seed, "patience": args.patience, "pretrained": not args.no_pretrained,
             "augment": not args.no_augment, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
             "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
-            "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads}
+            "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
+            "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -11,8 +11,8 @@ import torch
 from jetracer.learning.augment import TrainTransform, affine, hflip, resize
 from jetracer.learning.checkpoint import load_checkpoint
 from jetracer.learning.dataset import Entry, scan_dataset
-from jetracer.learning.split import split_by_session
-from jetracer.learning.train import train
+from jetracer.learning.split import split_by_session, split_folders
+from jetracer.learning.train import dataset_shares, epoch_sampler, train
 
 torch.set_num_threads(1)
 
@@ -177,3 +177,127 @@ def test_scan_reports_categories_in_requested_order(tmp_path, make_tiny_dataset)
     make_tiny_dataset(str(tmp_path / "d"), sessions=1, frames_per_session=2, category="bend", seed=1)
     index = scan_dataset(str(tmp_path / "d"), categories=["bend", "apex"])
     assert index.categories == ["bend", "apex"] and index.entries[0].category == "bend"
+
+
+# -- fine-tuning, tiny datasets, several folders ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def starter(tiny_dataset, tmp_path_factory):
+    """A small model to start from: resnet18 at 32x32, one epoch on the tiny dataset."""
+    out = str(tmp_path_factory.mktemp("starter") / "starter.pth")
+    train([tiny_dataset], out, epochs=1, batch_size=32, input_size=32, pretrained=False, progress=False)
+    return out
+
+
+def _val_errors_of(model_path, dataset, val_sessions):
+    """Mean |du| (input pixels) of ``model_path`` loaded as the car loads it, on the given sessions' frames."""
+    from jetracer.learning.pilot import load_pilot
+    pilot = load_pilot(model_path, device="cpu")
+    import cv2
+    du = []
+    for e in scan_dataset(dataset).entries:
+        if e.session in val_sessions:
+            x, _ = pilot(cv2.imread(e.path))
+            du.append(abs(x - e.xy[0]) * pilot.input_size[1] / 2.0)
+    return float(np.mean(du)), len(du)
+
+
+def _upstream_state_dict(src, dst):
+    model, _ = load_checkpoint(src)
+    torch.save(model.state_dict(), dst)  # what upstream's train_model notebook saves
+    return dst
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "upstream"])
+def test_init_starts_from_the_models_predictions(starter, tiny_dataset, tmp_path, kind):
+    init = starter if kind == "checkpoint" else _upstream_state_dict(starter, str(tmp_path / "road_following_model.pth"))
+    _, init_meta = load_checkpoint(init)
+    out = str(tmp_path / "tuned.pth")
+    result = train([tiny_dataset], out, init=init, epochs=1, batch_size=32, progress=False, val_fraction=0.25,
+                   test_fraction=0.1, lr=1e-2)
+    _, meta = load_checkpoint(out)
+    # before any step the model is the init model: its validation error is the init model's, as the car runs it
+    expected, n = _val_errors_of(init, tiny_dataset, set(meta["split"]["val"]))
+    assert n == result.history[0]["val"]["images"] > 0
+    assert result.history[0]["val"]["mean_abs_du_px"] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    # it inherits the architecture, input size and normalisation, colour order included
+    assert meta["input_size"] == init_meta["input_size"] and meta["arch"] == "resnet18"
+    assert meta["normalization"] == init_meta["normalization"]
+    assert meta["init"]["path"] == os.path.abspath(init) and meta["train_args"]["lr"] == 1e-2
+    assert any("starting from" in n for n in result.notes)
+
+
+def test_init_refuses_another_architecture_or_input_size(starter, tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="takes 32x32 input but --input-size 64x64 was asked"):
+        train([tiny_dataset], str(tmp_path / "m.pth"), init=starter, input_size=64)
+    with pytest.raises(ValueError, match="is a resnet18 model but --arch resnet34 was asked"):
+        train([tiny_dataset], str(tmp_path / "m.pth"), init=starter, arch="resnet34")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train([tiny_dataset], str(tmp_path / "m.pth"), init=str(tmp_path / "nothing.pth"))
+    assert not os.path.exists(str(tmp_path / "m.pth"))
+
+
+def test_tiny_dataset_of_one_session_trains_on_every_frame_and_says_so(starter, tmp_path, make_tiny_dataset):
+    data = make_tiny_dataset(str(tmp_path / "mine"), sessions=1, frames_per_session=25, seed=5)
+    out = str(tmp_path / "tuned.pth")
+    result = train([data], out, init=starter, batch_size=32, progress=False, min_steps=40)
+    assert result.split["counts"] == {"train": 25, "val": 0, "test": 0}
+    assert any("25 images only: all of them are used for training" in n for n in result.notes)
+    # one step per epoch: the epochs were raised to make 40 steps, and the final weights are kept
+    assert result.epochs_run == 40 and result.best_epoch == 40
+    assert any("40 epochs, so that training makes at least 40 steps" in n for n in result.notes)
+    _, meta = load_checkpoint(out)
+    assert meta["epoch"] == 40 and meta["metrics"]["test"]["images"] == 0
+    # asked for, the same 25 frames still split (in time blocks: one session)
+    held = train([data], str(tmp_path / "held.pth"), init=starter, epochs=1, progress=False, val_fraction=0.2,
+                 test_fraction=0.1)
+    assert held.split["method"] == "time-blocks" and held.split["counts"] == {"train": 18, "val": 5, "test": 2}
+
+
+def test_split_folders_keeps_a_small_real_folder_out_of_the_held_out_sides():
+    sim = _entries(["sim-%02d" % i for i in range(30)], 10)
+    real = [Entry("/r/apex/%d_%d_r%d.jpg" % (k, k, k), "apex", k, k, 64, 64, "my-drive", float(k), "camera")
+            for k in range(25)]
+    split = split_folders([("sim", sim), ("real", real)], seed=0)
+    real_ids = set(range(len(sim), len(sim) + len(real)))
+    assert real_ids <= set(split.train) and split.val and split.test
+    assert "real: 25 images only" in split.note
+    # explicit fractions: the real folder is split in time blocks of its own session
+    explicit = split_folders([("sim", sim), ("real", real)], 0.2, 0.2, seed=0)
+    assert real_ids & set(explicit.val) and real_ids & set(explicit.test) and real_ids & set(explicit.train)
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        split_folders([("sim", sim)], 0.6, 0.5)
+
+
+def test_equal_shares_draw_half_of_every_epoch_from_the_small_folder():
+    groups = [0] * 640 + [1] * 20
+    shares = dataset_shares(None, ["sim", "real"], [640, 20])
+    assert shares == [0.5, 0.5]
+    drawn = [groups[i] for i in epoch_sampler(groups, shares, len(groups), seed=0)]
+    assert len(drawn) == 660 and 0.42 < np.mean(drawn) < 0.58
+    assert dataset_shares("size", ["sim", "real"], [640, 20]) is None  # plain shuffle: 3 % real
+    assert dataset_shares([3, 1], ["sim", "real"], [640, 20]) == [0.75, 0.25]
+    with pytest.raises(ValueError, match=r"1 dataset weight\(s\) for 2 dataset folder"):
+        dataset_shares([1], ["sim", "real"], [640, 20])
+
+
+def test_two_folders_train_with_shares_and_report_each_folder(tiny_dataset, tmp_path, make_tiny_dataset):
+    small = make_tiny_dataset(str(tmp_path / "small"), sessions=1, frames_per_session=10, seed=9)
+    result = train([tiny_dataset, small], str(tmp_path / "m.pth"), epochs=1, input_size=32, pretrained=False,
+                   progress=False)
+    assert result.dataset_shares == [0.5, 0.5]
+    assert any("each epoch draws 50%, 50%" in n for n in result.notes)
+    _, meta = load_checkpoint(str(tmp_path / "m.pth"))
+    assert meta["dataset"]["train_images_per_dir"][1] == 10 and meta["dataset"]["shares"] == [0.5, 0.5]
+
+
+def test_notebook_starter_field_says_whether_training_starts_from_the_model(starter, tmp_path):
+    from jetracer.notebook.training import starter_choice
+    init, sentence = starter_choice(starter)
+    assert init == starter and "resnet18 at 32x32" in sentence
+    missing = str(tmp_path / "models" / "starter.pth")
+    init, sentence = starter_choice(missing)
+    assert init is None and "jetracer pretrain --out %s" % missing in sentence
+    (tmp_path / "junk.pth").write_bytes(b"not a model")
+    init, sentence = starter_choice(str(tmp_path / "junk.pth"))
+    assert init is None and "cannot start from" in sentence

@@ -1,0 +1,194 @@
+"""How well a model file predicts labelled frames: ``evaluate_model(model, datasets) -> dict``.
+
+Any file :func:`jetracer.learning.pilot.load_pilot` loads (checkpoint, upstream state dict, ONNX,
+TensorRT, optimized torch) on any labelled dataset in the upstream layout. Every frame goes through
+the pilot exactly as on the car (its own resize, normalisation and colour order), so a model of
+another input size than the frames is fine.
+
+Figures (for x and for y): ``count``, Pearson ``r`` (None with fewer than 2 frames or a constant
+label or prediction), mean and median ``|error|`` of the normalised value; for x also the sign
+agreement over frames whose label is clearly off-centre (``|x| > sign_threshold``, 0.2 by default):
+the share of them where the model steers the same way as the label. r says whether the model
+follows the target's movements, |error| whether it is also on scale, sign agreement whether it
+turns the right way where it matters.
+"""
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+SIGN_THRESHOLD = 0.2
+
+
+class EvalError(ValueError):
+    """The dataset cannot be evaluated (nothing labelled in it, categories the model lacks)."""
+
+
+def pearson_r(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+    """Pearson correlation of two equal-length sequences; None when fewer than 2 values or either is constant."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def label_metrics(pred: Any, label: Any, sign_threshold: float = SIGN_THRESHOLD) -> Dict[str, Any]:
+    """Metrics of predicted against labelled normalised (x, y): arrays of shape (N, 2)."""
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 2)
+    label = np.asarray(label, dtype=np.float64).reshape(-1, 2)
+    if pred.shape != label.shape:
+        raise ValueError("predictions %s and labels %s differ in shape" % (pred.shape, label.shape))
+    out = {"count": int(label.shape[0])}  # type: Dict[str, Any]
+    for k, name in enumerate(("x", "y")):
+        err = np.abs(pred[:, k] - label[:, k])
+        out["r_" + name] = _round(pearson_r(pred[:, k], label[:, k]))
+        out["mae_" + name] = _round(float(err.mean())) if err.size else None
+        out["median_abs_error_" + name] = _round(float(np.median(err))) if err.size else None
+    off_centre = np.abs(label[:, 0]) > sign_threshold
+    n_sign = int(off_centre.sum())
+    agree = np.sign(pred[off_centre, 0]) == np.sign(label[off_centre, 0])
+    out.update({"sign_threshold": sign_threshold, "sign_count_x": n_sign,
+                "sign_agreement_x": _round(float(agree.mean())) if n_sign else None})
+    return out
+
+
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None or not math.isfinite(value) else round(float(value), 4)
+
+
+def _category_index(pilot: Any, category: str) -> int:
+    names = list(pilot.categories or [])
+    if category in names:
+        return names.index(category)
+    if len(names) <= 1 or int(pilot.num_outputs) == 2:
+        return 0
+    raise EvalError("the model predicts categories %s but the dataset has category %r; evaluate a folder of one "
+                    "of the model's categories" % (", ".join(names), category))
+
+
+def no_labelled_images_message(dirs: Sequence[str], problems: Sequence[Any]) -> str:
+    """One line saying why a scan found nothing to use, with the first skipped file as an example."""
+    where = ", ".join(dirs)
+    if not problems:
+        return ("no labelled images in %s: expected JPEGs named <u>_<v>_<id>.jpg (the target pixel) in "
+                "<dataset>/<category>/ or directly in the folder" % where)
+    first = problems[0]
+    return ("no labelled images in %s: %d file(s) skipped, e.g. %s (%s); expected JPEGs named <u>_<v>_<id>.jpg "
+            "with the target pixel" % (where, len(problems), os.path.basename(first.path), first.reason))
+
+
+def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, categories: Optional[List[str]] = None,
+                   sign_threshold: float = SIGN_THRESHOLD, entries: Optional[Sequence[Any]] = None) -> Dict[str, Any]:
+    """Run ``model`` (a path for ``load_pilot``, or a loaded pilot) on every labelled frame of ``datasets``.
+
+    Returns the metrics of :func:`label_metrics` for all frames together, plus ``model``, ``backend``,
+    ``model_input_size``, ``datasets``, ``skipped`` (files the scan could not use), ``per_dataset``
+    (the same metrics per folder, when there are several) and ``predictions`` (a list of
+    ``{"file", "x", "y", "pred_x", "pred_y"}``). ``entries`` evaluates those dataset entries instead of
+    scanning. Raises FileNotFoundError (missing model or folder), PilotLoadError (not a model file) and
+    EvalError (no labelled frame, or a category the model lacks).
+    """
+    import cv2
+    from .dataset import scan_dataset
+    from .pilot import load_pilot
+
+    if isinstance(datasets, (str, os.PathLike)):
+        datasets = [datasets]
+    datasets = [os.fspath(d) for d in (datasets or [])]
+    per_dir = []  # type: List[Any]
+    problems = []  # type: List[Any]
+    if entries is not None:
+        per_dir.append(("entries", list(entries)))
+    else:
+        for d in datasets:
+            index = scan_dataset(d, categories)
+            per_dir.append((d, index.entries))
+            problems.extend(index.problems)
+    if not any(e for _, e in per_dir):
+        raise EvalError(no_labelled_images_message(datasets, problems))
+    pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
+    preds, labels, rows, groups = [], [], [], []  # type: List[Any], List[Any], List[Dict[str, Any]], List[int]
+    unreadable = 0
+    for g, (_, group_entries) in enumerate(per_dir):
+        for e in group_entries:
+            frame = cv2.imread(e.path, cv2.IMREAD_COLOR)
+            if frame is None:
+                unreadable += 1
+                continue
+            k = _category_index(pilot, e.category)
+            out = pilot.outputs(frame)
+            px, py = float(out[2 * k]), float(out[2 * k + 1])
+            x, y = e.xy
+            preds.append((px, py))
+            labels.append((x, y))
+            groups.append(g)
+            rows.append({"file": e.path, "category": e.category, "x": round(x, 5), "y": round(y, 5),
+                         "pred_x": round(px, 5), "pred_y": round(py, 5)})
+    if not rows:
+        raise EvalError("none of the %d labelled images in %s could be decoded" % (sum(len(e) for _, e in per_dir),
+                                                                                  ", ".join(datasets)))
+    result = label_metrics(preds, labels, sign_threshold)
+    result.update({"model": getattr(pilot, "path", "") or str(model), "backend": getattr(pilot, "backend", ""),
+                   "model_input_size": list(pilot.input_size), "datasets": datasets,
+                   "skipped": len(problems) + unreadable})
+    if len(per_dir) > 1:
+        p, l, gr = np.asarray(preds), np.asarray(labels), np.asarray(groups)
+        result["per_dataset"] = {name: label_metrics(p[gr == g], l[gr == g], sign_threshold)
+                                 for g, (name, _) in enumerate(per_dir) if (gr == g).any()}
+    result["predictions"] = rows
+    return result
+
+
+def format_result(result: Dict[str, Any]) -> str:
+    """A few human lines about ``evaluate_model``'s result."""
+    def fmt(v: Any, spec: str = "%.3f") -> str:
+        return "n/a" if v is None else spec % v
+
+    lines = ["%s (%s, input %dx%d) on %d frame(s) of %s%s" % (
+        result["model"], result["backend"], result["model_input_size"][0], result["model_input_size"][1],
+        result["count"], ", ".join(result["datasets"]) or "the given entries",
+        "; %d file(s) skipped" % result["skipped"] if result.get("skipped") else "")]
+    for name in ("x", "y"):
+        lines.append("%s: r %s, mean |error| %s, median |error| %s" % (
+            name, fmt(result["r_" + name]), fmt(result["mae_" + name]), fmt(result["median_abs_error_" + name])))
+    agree = result["sign_agreement_x"]
+    lines.append("sign of x agrees on %s of %d frame(s) with |label x| > %.2f" % (
+        "n/a" if agree is None else "%.0f%%" % (100 * agree), result["sign_count_x"], result["sign_threshold"]))
+    for name, m in sorted((result.get("per_dataset") or {}).items()):
+        lines.append("  %s: %d frame(s), r(x) %s, mean |error x| %s" % (name, m["count"], fmt(m["r_x"]), fmt(m["mae_x"])))
+    return "\n".join(lines)
+
+
+def plot_predictions(result: Dict[str, Any], path: str) -> str:
+    """PNG at ``path``: predicted against labelled x (one dot per frame) with the identity line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = result["predictions"]
+    x = np.array([r["x"] for r in rows])
+    px = np.array([r["pred_x"] for r in rows])
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    lo = float(min(-1.0, x.min(), px.min())) - 0.05
+    hi = float(max(1.0, x.max(), px.max())) + 0.05
+    ax.plot([lo, hi], [lo, hi], "-", color="0.6", lw=1, label="prediction = label")
+    ax.axhline(0, color="0.85", lw=0.8)
+    ax.axvline(0, color="0.85", lw=0.8)
+    ax.scatter(x, px, s=10, alpha=0.6)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("labelled x (-1 left .. +1 right)")
+    ax.set_ylabel("predicted x")
+    r = result.get("r_x")
+    ax.set_title("%d frames: r(x) %s, mean |error| %.3f" % (
+        result["count"], "n/a" if r is None else "%.3f" % r, result["mae_x"]), fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,246 @@
+"""The starter model: ``pretrain(out, preset=...)`` trains a road follower on randomised simulator frames.
+
+A user fine-tunes it on a few frames of their own track (``jetracer train MY_FRAMES --init starter.pth``),
+which is much better than training on those frames alone (see ``transfer_bench``). Steps:
+
+1. collect a randomised dataset (``jetracer.sim.collect.collect``, the perturbed expert over procedural
+   tracks 1000, 1001, ...; one job per track, spread over processes on machines with many cores; the
+   result does not depend on the number of processes);
+2. train it (``jetracer.learning.train.train``, ImageNet weights when torchvision has them) on the best
+   device (CUDA when present), with a session split, so validation and test are on tracks not trained on;
+3. drive it in the simulator (``jetracer.sim.evaluate``) on tracks it never saw: the built-in ``twisty``
+   and the procedural track 7;
+4. report what it trained (frames, tracks, architecture, input size, epochs, device), its validation
+   and test metrics and the closed-loop laps, off-track events and cross-track error, also written to
+   ``<out without extension>_pretrain.json``; optionally ``jetracer eval`` figures on labelled real frames.
+
+Presets: ``gpu`` is the best model (resnet18 at 224x224, tens of thousands of frames); ``cpu`` finishes
+in about 15 minutes on 2 cores (its input size, frames and epochs were chosen by measuring how well
+the starter fine-tunes from 25 real frames; fine-tuning keeps the starter's input size); ``quick`` is
+a smoke run of a minute or two.
+"""
+import json
+import os
+import shutil
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+PRESETS = {
+    "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
+            "eval_laps": 3},
+    "cpu": {"frames": 6000, "tracks": 60, "epochs": 8, "input_size": 96, "arch": "resnet18", "batch_size": 32,
+            "eval_laps": 2},
+    "quick": {"frames": 600, "tracks": 12, "epochs": 2, "input_size": 64, "arch": "resnet18", "batch_size": 32,
+              "eval_laps": 1},
+}
+FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; never the evaluation tracks below
+EVAL_TRACKS = ("twisty", 7)             # a built-in track and a procedural one the starter never saw
+
+
+def pick_preset(preset: Optional[str], device: str) -> str:
+    """``preset`` if given (ValueError when unknown), else ``gpu`` on a CUDA device, else ``cpu``."""
+    if preset is None:
+        return "gpu" if device.startswith("cuda") else "cpu"
+    if preset not in PRESETS:
+        raise ValueError("unknown preset %r; choose one of %s" % (preset, ", ".join(sorted(PRESETS))))
+    return preset
+
+
+def default_processes(tracks: int) -> int:
+    """Collection processes: one per core beyond the first two (a 2-core machine collects in-process)."""
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else max(1, min(tracks, cores - 1, 32))
+
+
+def _collect_track(job: Dict[str, Any]) -> Dict[str, Any]:
+    from ..sim.collect import collect
+    return collect(job["dir"], job["frames"], tracks=[job["track"]], profile=job["profile"], seed=job["seed"],
+                   width=job["width"], height=job["height"], randomize=True)
+
+
+def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0, profile: str = "latrax",
+                    processes: int = 1, size: int = 224, category: str = "apex") -> Dict[str, Any]:
+    """Collect ``frames`` over ``tracks`` into ``out_dir`` (upstream layout, one ``index.jsonl``).
+
+    One collection job per track (its own seed, from ``seed`` and the track), run in ``processes``
+    processes, each into its own part folder, then moved into ``out_dir/<category>`` in track order, so
+    the files do not depend on ``processes``. Returns {"frames", "sessions", "tracks", "dir"}.
+    """
+    if os.path.exists(os.path.join(out_dir, category)):
+        raise ValueError("%s already holds a dataset; pretrain collects into a fresh folder (remove it or pick "
+                         "another --data)" % os.path.join(out_dir, category))
+    parts = os.path.join(out_dir, ".parts")
+    counts = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
+    jobs = [{"dir": os.path.join(parts, "%04d" % i), "frames": n, "track": t, "profile": profile,
+             "seed": seed * 100003 + (t if isinstance(t, int) else 50000 + i), "width": size, "height": size}
+            for i, (t, n) in enumerate(zip(tracks, counts)) if n > 0]
+    if processes > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("spawn").Pool(processes)  # spawn: no forked torch/OpenCV state
+        try:
+            results = pool.map(_collect_track, jobs, chunksize=1)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+    else:
+        results = [_collect_track(job) for job in jobs]
+    folder = os.path.join(out_dir, category)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "index.jsonl"), "w") as index:
+        for job in jobs:
+            src = os.path.join(job["dir"], category)
+            with open(os.path.join(src, "index.jsonl")) as f:
+                lines = f.read()
+            for name in os.listdir(src):
+                if name != "index.jsonl":
+                    os.replace(os.path.join(src, name), os.path.join(folder, name))
+            index.write(lines)
+    shutil.rmtree(parts)
+    return {"frames": sum(r["frames"] for r in results), "sessions": [s for r in results for s in r["sessions"]],
+            "tracks": len(jobs), "dir": folder}
+
+
+def drive_check(model: str, laps: int, profile: str = "latrax", seed: int = 0,
+                tracks: Any = EVAL_TRACKS) -> Dict[str, Any]:
+    """Closed-loop laps of each evaluation track with ``model`` (as on the car: pilot + steering law)."""
+    from ..sim.evaluate import evaluate, model_policy
+    from ..sim.world import SimWorld
+    out = {}
+    for spec in tracks:
+        world = SimWorld(profile, track=spec, seed=seed)
+        try:
+            r = evaluate(world, model_policy(model, world=world), laps=laps, max_seconds=120.0 * laps)
+        finally:
+            world.close()
+        key = spec if isinstance(spec, str) else "seed-%d" % spec
+        out[key] = {k: r[k] for k in ("laps_completed", "offtrack_events", "cte_rms_m", "cte_max_m",
+                                      "mean_speed_mps", "end_reason")}
+    return out
+
+
+def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_dir: Optional[str] = None,
+             seed: int = 0, processes: Optional[int] = None, threads: Optional[int] = None,
+             eval_datasets: Optional[List[str]] = None, keep_data: bool = False,
+             say: Callable[[str], Any] = print, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Collect, train and check a starter model at ``out``; returns the report (see the module docstring).
+
+    ``data_dir`` (default ``<out without extension>_data``) holds the collected frames; it is removed at
+    the end unless ``keep_data``. ``overrides`` replaces preset values (frames, tracks, epochs,
+    input_size, arch, batch_size, eval_laps). ``eval_datasets``: labelled real folders to report
+    ``jetracer eval`` figures on.
+    """
+    from .dataset import scan_dataset
+    from .evaluate import EvalError, evaluate_model, no_labelled_images_message
+    from .train import pick_device, train
+
+    for d in eval_datasets or []:  # a wrong --eval folder is found now, not after the training
+        index = scan_dataset(d)
+        if not index.entries:
+            raise EvalError("--eval: " + no_labelled_images_message([d], index.problems))
+    torch_device = str(pick_device(device))
+    name = pick_preset(preset, torch_device)
+    cfg = dict(PRESETS[name], **(overrides or {}))
+    unknown = sorted(set(cfg) - set(PRESETS["cpu"]))
+    if unknown:
+        raise ValueError("unknown preset key(s) %s" % ", ".join(unknown))
+    out = os.fspath(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    data_dir = data_dir or os.path.splitext(out)[0] + "_data"
+    tracks = list(range(FIRST_TRACK_SEED, FIRST_TRACK_SEED + int(cfg["tracks"])))
+    procs = processes or default_processes(len(tracks))
+    timings = {}  # type: Dict[str, float]
+    t_all = time.time()
+    if name == "gpu" and not torch_device.startswith("cuda"):
+        say("note: the gpu preset on %s will take hours; the cpu preset finishes in about 15 minutes" % torch_device)
+
+    say("[1/3] collecting %d randomised simulator frames over %d procedural tracks (%d process%s) -> %s"
+        % (cfg["frames"], len(tracks), procs, "" if procs == 1 else "es", data_dir))
+    t0 = time.time()
+    collected = collect_dataset(data_dir, int(cfg["frames"]), tracks, seed=seed, processes=procs)
+    timings["collect_s"] = round(time.time() - t0, 1)
+
+    say("[2/3] training %s at %dx%d on %s for up to %d epochs -> %s" % (
+        cfg["arch"], cfg["input_size"], cfg["input_size"], torch_device, cfg["epochs"], out))
+    t0 = time.time()
+    info = {"starter": {"preset": name, "frames": collected["frames"], "tracks": collected["tracks"],
+                        "track_seeds": [tracks[0], tracks[-1]], "sessions": len(collected["sessions"]),
+                        "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)"}}
+    trained = train([data_dir], out, arch=cfg["arch"], input_size=int(cfg["input_size"]), epochs=int(cfg["epochs"]),
+                    batch_size=int(cfg["batch_size"]), device=torch_device, seed=seed, pretrained=True,
+                    progress=False, threads=threads, info=info,
+                    callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px" % (
+                        r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),
+                        r["val"].get("mean_abs_du_px", float("nan")))))
+    timings["train_s"] = round(time.time() - t0, 1)
+
+    say("[3/3] driving %d lap(s) of each unseen track (%s)" % (
+        cfg["eval_laps"], ", ".join(t if isinstance(t, str) else "procedural seed %d" % t for t in EVAL_TRACKS)))
+    t0 = time.time()
+    closed_loop = drive_check(out, int(cfg["eval_laps"]), seed=seed)
+    timings["drive_s"] = round(time.time() - t0, 1)
+
+    report = {
+        "model": os.path.abspath(out), "preset": name, "device": torch_device, "arch": cfg["arch"],
+        "input_size": [int(cfg["input_size"])] * 2, "epochs": int(cfg["epochs"]), "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch, "frames": collected["frames"], "tracks": collected["tracks"],
+        "sessions": len(collected["sessions"]), "collect_processes": procs,
+        "val": _short(trained.metrics.get("val")), "test": _short(trained.metrics.get("test")),
+        "closed_loop": closed_loop, "images_per_s": round(trained.images_per_s, 1), "notes": trained.notes,
+        "loss_plot": os.path.abspath(trained.loss_plot),
+    }
+    if eval_datasets:
+        t0 = time.time()
+        real = evaluate_model(out, eval_datasets, device=torch_device)
+        real.pop("predictions", None)
+        report["eval"] = real
+        timings["eval_s"] = round(time.time() - t0, 1)
+    if not keep_data:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    else:
+        report["data"] = os.path.abspath(data_dir)
+    timings["total_s"] = round(time.time() - t_all, 1)
+    report["timings_s"] = timings
+    path = os.path.splitext(out)[0] + "_pretrain.json"
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    report["report"] = os.path.abspath(path)
+    return report
+
+
+def _short(metrics: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if not metrics:
+        return None
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items() if k != "per_dataset"}
+
+
+def format_report(report: Dict[str, Any]) -> str:
+    """What ``jetracer pretrain`` prints."""
+    def px(m: Optional[Dict[str, Any]], key: str) -> str:
+        v = (m or {}).get(key)
+        return "n/a" if v is None else "%.2f" % v
+
+    lines = ["starter model %s" % report["model"],
+             "trained: %s at %dx%d, %d epochs (best %d) on %s, %d simulator frames over %d tracks (%d sessions); "
+             "preset %s" % (report["arch"], report["input_size"][0], report["input_size"][1], report["epochs_run"],
+                            report["best_epoch"], report["device"], report["frames"], report["tracks"],
+                            report["sessions"], report["preset"])]
+    for side in ("val", "test"):
+        m = report.get(side) or {}
+        lines.append("%s (simulator tracks not trained on): %d images, |du| mean %s px median %s px, |dv| mean %s px"
+                     % (side, m.get("images", 0), px(m, "mean_abs_du_px"), px(m, "median_abs_du_px"),
+                        px(m, "mean_abs_dv_px")))
+    for track, r in report["closed_loop"].items():
+        lines.append("closed loop on %s: %d lap(s), %d off-track, cross-track RMS %.1f cm, max %.1f cm (%s)" % (
+            track, r["laps_completed"], r["offtrack_events"], 100 * r["cte_rms_m"], 100 * r["cte_max_m"], r["end_reason"]))
+    if report.get("eval"):
+        e = report["eval"]
+        lines.append("on %s: %d frames, r(x) %s, mean |error x| %s, sign of x agrees on %s" % (
+            ", ".join(e["datasets"]), e["count"], e["r_x"], e["mae_x"], e["sign_agreement_x"]))
+    t = report["timings_s"]
+    lines.append("time: collect %.0f s, train %.0f s, drive %.0f s, total %.0f s" % (
+        t["collect_s"], t["train_s"], t["drive_s"], t["total_s"]))
+    lines.append("next: jetracer train YOUR_FRAMES --init %s --out my_model.pth" % report["model"])
+    return "\n".join(lines)
