@@ -83,16 +83,22 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not getattr(args, "func", None):
         parser.print_help()
         sys.exit(USAGE)
+    before = _abandoned_self_checks()
     code = run_verb(args.func, args, verbose=args.verbose)
-    end_now_if_a_model_still_runs(code)
+    end_now_if_a_model_still_runs(code, before)
     sys.exit(code)
 
 
-def end_now_if_a_model_still_runs(code: int) -> None:
-    """Exit at once when a refused model still computes on a self-check worker (the car is already stopped):
-    a normal interpreter shutdown would abort inside the model's runtime."""
+def _abandoned_self_checks() -> int:
     failsafe = sys.modules.get("jetracer.driving.failsafe")
-    if failsafe is not None and failsafe.abandoned_self_checks():
+    return failsafe.abandoned_self_checks() if failsafe is not None else 0
+
+
+def end_now_if_a_model_still_runs(code: int, before: int = 0) -> None:
+    """Exit at once when a model this command refused still computes on a self-check worker (the car is
+    already stopped): a normal interpreter shutdown would abort inside the model's runtime. Workers left
+    by earlier calls in the same interpreter (a test run, a notebook) are not this command's."""
+    if _abandoned_self_checks() > before:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
