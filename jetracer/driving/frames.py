@@ -113,7 +113,7 @@ class ThreadedFrames(object):
         if self._observing:
             self._check_capture()
         with self._cond:
-            if self._latest[1] == last_id:
+            if self._latest[1] == last_id or self._latest[0] is None:  # nothing new: wait, do not spin
                 self._cond.wait(self.period_s if timeout_s is None else timeout_s)
             return self._latest
 

@@ -171,3 +171,28 @@ def test_the_real_jetcam_on_the_path_wins_over_jetracers_fallback(tmp_path):
     out = subprocess.check_output([sys.executable, "-c", code], universal_newlines=True,
                                   env=dict(os.environ, PYTHONPATH=""))
     assert out.split()[1] == "True"  # without it, the stand-in (it opens no sensor) is what imports
+
+
+def test_without_a_named_bus_file_the_supervisor_neutral_reaches_the_drive_processes_chip(tmp_path, model):
+    """JETRACER_EMULATED_BUS unset: the session puts its chips in the runtime directory, so when the drive
+    process is SIGKILLed the supervisor's neutral lands on the chip the drive process was driving."""
+    import signal
+
+    frames = write_frames(tmp_path / "frames", [-1.0] * 4)
+    env = drive_env(tmp_path, {"profile": "latrax", "camera": {"source": "replay", "path": frames, "fps": 15},
+                               "drive": dict(FAST, model=model, mode="auto", throttle=0.3,
+                                             supervisor_timeout_s=0.2)})
+    del env["JETRACER_EMULATED_BUS"]
+    proc = start_drive(env, "--arm")
+    wire = Wire(tmp_path / "emulated_bus.bin", PROFILE)
+    try:
+        assert wire.watch(lambda s, t: t > CENTER_US + 20, 30, proc), "the car never drove"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed = time.monotonic()
+        assert wire.watch(lambda s, t: abs(t - CENTER_US) < 5, 3), "the supervisor's neutral did not reach the chip"
+        assert time.monotonic() - killed < 1.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
