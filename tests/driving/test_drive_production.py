@@ -117,18 +117,34 @@ def test_auto_steer_steers_by_the_model_and_throttles_by_the_gamepad(tmp_path, m
         assert side(steering_us, limits) == "L" and throttle_us < reference_pulses("latrax", 0.0, 0.5)[1]
         pad.send("EV_ABS ABS_Y 0")
         assert wire.watch(lambda s, t: abs(t - CENTER_US) < 5, 2, proc), "releasing the stick did not stop"
+        pad.send("EV_ABS ABS_Y -16384")
+        assert wire.watch(lambda s, t: t > CENTER_US + 50, 5, proc)
+        disarm = run_cli(env, "disarm")
+        assert disarm.returncode == 0, disarm.stderr
+        assert abs(wire.pulses()[1] - CENTER_US) < 5, "jetracer disarm returned before the throttle was at neutral"
+        time.sleep(0.3)
+        assert abs(wire.pulses()[1] - CENTER_US) < 5, "the stick moved a disarmed car"
+        assert run_cli(env, "arm").returncode == 0
+        assert wire.watch(lambda s, t: t > CENTER_US + 50, 5, proc), "jetracer arm did not re-arm"
     finally:
-        code, report, err = stop_drive(proc)
+        code, report, err = stop_drive(proc)  # SIGTERM while driving
     assert code == 0, err
-    assert report["mode"] == "auto-steer" and abs(report["outputs"]["throttle_pulse_us"] - CENTER_US) < 5
+    assert report["signal"]["name"] == "SIGTERM" and abs(report["signal"]["outputs"]["throttle_pulse_us"] - CENTER_US) < 5
+    assert report["mode"] == "auto-steer" and abs(wire.pulses()[1] - CENTER_US) < 5
+
+
+def run_cli(env, *args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "jetracer"] + list(args), env=env, timeout=60,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
 
 
 def test_csi_camera_through_jetcam_failing_stops_the_car_and_the_oled_shows_why(tmp_path, model, limits):
     """jetcam's CSICamera (tests/fakes/jetcam, reading a recording) stops delivering after 40 frames."""
     import numpy as np
     from jetracer.display.render import render_lines
-    import subprocess
-    import sys
 
     frames = write_frames(tmp_path / "frames", [-1.0] * 4)
     log = tmp_path / "jetcam.jsonl"
@@ -143,8 +159,7 @@ def test_csi_camera_through_jetcam_failing_stops_the_car_and_the_oled_shows_why(
         assert wire.watch(lambda s, t: abs(t - CENTER_US) < 5, 10, proc), "a failed camera did not stop the car"
         reason = "camera: CSI camera stopped delivering frames (Could not read image from camera)"
         assert wait_for(lambda: read_state(tmp_path).get("stop_reason", "").startswith(reason), 5), read_state(tmp_path)
-        shown = subprocess.run([sys.executable, "-m", "jetracer", "display", "--once"], env=env, timeout=60,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        shown = run_cli(env, "display", "--once")
         assert shown.returncode == 0, shown.stderr
         panel = wire.bus.chip(0x3C).image()
     finally:
