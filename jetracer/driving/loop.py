@@ -324,6 +324,7 @@ class DriveLoop(traitlets.HasTraits):
     # -- running -----------------------------------------------------------------------------------
 
     def _open(self) -> None:
+        self._last_id = -1  # a new frame source numbers its frames from the start
         if self.lockstep:
             self._frames = LockstepFrames(self.camera, self.clock)
         else:
