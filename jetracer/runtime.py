@@ -92,6 +92,14 @@ def runtime_dir(create: bool = True) -> str:
     raise RuntimeDirError("no usable runtime directory: %s" % "; ".join(problems))
 
 
+EMULATED_BUS_NAME = "emulated_bus.bin"
+
+
+def emulated_bus_path() -> str:
+    """Where a drive session keeps its emulated chips (see :func:`jetracer.driving.session.share_emulated_bus`)."""
+    return os.path.join(runtime_dir(), EMULATED_BUS_NAME)
+
+
 def find_runtime_file(name: str) -> Optional[str]:
     """Where a running drive process keeps ``name`` (its state, its control socket), or None.
 

@@ -120,6 +120,9 @@ class Camera(traitlets.HasTraits):
             except EndOfStream as e:
                 self.error = str(e)
                 break
+            except CameraError as e:
+                self.error = str(e) or type(e).__name__
+                break
             except Exception as e:  # noqa: BLE001 - the thread must report, not die silently
                 self.error = "%s: %s" % (type(e).__name__, e)
                 break

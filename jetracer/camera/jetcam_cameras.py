@@ -77,7 +77,7 @@ class CSICamera(Camera):
         try:
             return self._inner._read()
         except Exception as e:
-            raise CameraError("the CSI camera stopped delivering frames (%s). %s" % (e, CSI_CHECKS))
+            raise CameraError("CSI camera stopped delivering frames (%s). %s" % (e, CSI_CHECKS))
 
     def _release(self) -> None:
         cap = getattr(getattr(self, "_inner", None), "cap", None)
@@ -107,7 +107,7 @@ class USBCamera(Camera):
         try:
             frame = self._inner._read()
         except Exception as e:
-            raise CameraError("the USB camera stopped delivering frames (%s); check its cable and `dmesg`" % e)
+            raise CameraError("USB camera stopped delivering frames (%s); check its cable and `dmesg`" % e)
         return flip_frame(frame, self.flip)
 
     def _release(self) -> None:

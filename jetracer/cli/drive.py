@@ -35,12 +35,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..driving.session import drive, put_at_neutral
+    from ..driving.session import drive, put_at_neutral, share_emulated_bus
 
     if args.arm and os.environ.get("INVOCATION_ID"):
         raise UsageError("--arm is refused under systemd: the service must never drive by itself. Arm it with "
                          "`jetracer arm` or the gamepad's START button")
     config = load_config_from(args)
+    share_emulated_bus(config)  # the supervisor's neutral must reach this process's emulated chips
     if args.neutral:
         report = put_at_neutral(config, state_file=args.state_file)
     else:

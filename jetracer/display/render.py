@@ -65,7 +65,10 @@ def _drive_lines(state: Optional[Mapping[str, Any]]) -> List[str]:
     if state.get("estopped"):
         head += " ESTOP"
     reason = state.get("stop_reason") or ""
-    return [head, "stop: %s" % reason] if reason else [head]
+    if not reason:
+        return [head]
+    text = "stop: %s" % reason  # two lines of it: "stop: camera: <its message>" must say which camera and why
+    return [head, text[:CHARS_PER_LINE]] + ([text[CHARS_PER_LINE:2 * CHARS_PER_LINE]] if len(text) > CHARS_PER_LINE else [])
 
 
 def status_lines(stats: Mapping[str, Any], state: Optional[Mapping[str, Any]], lines: int = 4) -> List[str]:
@@ -73,8 +76,8 @@ def status_lines(stats: Mapping[str, Any], state: Optional[Mapping[str, Any]], l
     if lines <= 4:
         drive = _drive_lines(state)
         out = _ip_lines(stats, 1) + [_load_line(stats), _memory_line(stats, True), drive[0]]
-        if len(drive) > 1 and len(out) >= 4:
-            out[2] = drive[1]  # a stop reason matters more than memory while a drive service runs
+        if len(drive) > 1 and len(out) >= 4:  # a stop reason matters more than load and memory
+            out[3 - len(drive) + 1:3] = drive[1:]
     else:
         out = _ip_lines(stats, 2) + [_load_line(stats), _memory_line(stats, False)]
         if "disk_total_bytes" in stats:

@@ -9,7 +9,8 @@ One iteration (:meth:`DriveLoop.step`):
 4. check the failsafes; any of them puts the throttle at neutral (``car.stop(reason)``) in this
    iteration: the newest frame older than ``max_frame_age_s``, gamepad commands older than
    ``command_timeout_s`` (in modes that use them), the browser heartbeat older than
-   ``heartbeat_timeout_s``, the pilot raising or returning NaN. The car's latched e-stop overrides
+   ``heartbeat_timeout_s``, the pilot raising or returning NaN, the camera reporting an error (the
+   stop reason is then ``camera: <its message>``, in the log, the state file and on the OLED). The car's latched e-stop overrides
    every mode. Failsafes other than the e-stop clear by themselves when the cause goes away.
 
 **Arming.** A loop starts disarmed unless made with ``armed=True``: disarmed is the car's latched
@@ -178,7 +179,11 @@ class DriveLoop(traitlets.HasTraits):
         mode = self.mode
         fresh = frame is not None and frame_id != self._last_id
         reason = ""
-        if frame is None or now - stamp > self.max_frame_age_s:
+        camera_error = getattr(self._frames, "error", "")
+        if camera_error:
+            reason = "camera: %s" % camera_error
+            fresh = False
+        elif frame is None or now - stamp > self.max_frame_age_s:
             reason = "no camera frame for %.0f ms" % (1000.0 * (now - stamp)) if frame is not None else "no camera frame yet"
         steering = None  # type: Optional[float]
         throttle = None  # type: Optional[float]
@@ -228,7 +233,7 @@ class DriveLoop(traitlets.HasTraits):
         if fresh and self._record_requested and self.recorder is not None and not self.car.estopped:
             self._record_requested = False
             if self.recorder.record(frame, self.target[0], self.target[1]):
-                self._recorded += 1
+                self._recorded += 1  # queued; ``frames_recorded`` reports the recorder's written files
         t4 = time.perf_counter()
         if self.advance is not None:
             self.advance()
@@ -319,6 +324,7 @@ class DriveLoop(traitlets.HasTraits):
     # -- running -----------------------------------------------------------------------------------
 
     def _open(self) -> None:
+        self._last_id = -1  # a new frame source numbers its frames from the start
         if self.lockstep:
             self._frames = LockstepFrames(self.camera, self.clock)
         else:
@@ -358,7 +364,10 @@ class DriveLoop(traitlets.HasTraits):
         return {
             "iterations": self.iterations,
             "frames_processed": self._processed,
-            "frames_recorded": self._recorded,
+            "frames_recorded": int(getattr(self.recorder, "saved", self._recorded)),
+            "frames_record_queued": self._recorded,
+            "frames_record_failed": int(getattr(self.recorder, "failed", 0)),
+            "frames_record_dropped": int(getattr(self.recorder, "dropped", 0)),
             "elapsed_s": round(self._elapsed_s, 3),
             "fps": round(self.fps, 2),
             "mean_ms": dict((k, round(v / n, 4)) for k, v in self._sums.items()),

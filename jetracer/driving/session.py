@@ -28,7 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 def emulated_outputs(config: Config, profile: Any) -> Optional[Dict[str, float]]:
-    """The emulated chips' steering/throttle pulses (us), or None on real hardware / a DC-motor profile."""
+    """The emulated chips' outputs, or None on real hardware.
+
+    A servo/ESC section gives ``<section>_pulse_us``; a DC-motor throttle (``motors:``) gives
+    ``throttle_duty``: the first motor's speed duty in [0, 1], negative when its bridge drives backward.
+    """
     if config.i2c != "emulated":
         return None
     from ..hardware.emulated import shared_bus
@@ -36,9 +40,35 @@ def emulated_outputs(config: Config, profile: Any) -> Optional[Dict[str, float]]
     out = {}
     for section in ("steering", "throttle"):
         s = profile[section]
+        chip = shared_bus().chip(s.i2c_address)
         if "channel" in s:
-            out["%s_pulse_us" % section] = round(shared_bus().chip(s.i2c_address).pulse_us(s.channel), 1)
+            out["%s_pulse_us" % section] = round(chip.pulse_us(s.channel), 1)
+        elif s.get("motors", None):
+            motor = s.motors[0]
+            backward = chip.duty(motor.in2_channel) > 0.5 and chip.duty(motor.in1_channel) < 0.5
+            duty = chip.duty(motor.pwm_channel)
+            out["%s_duty" % section] = round(-duty if backward and duty > 0 else duty, 4)
     return out
+
+
+def share_emulated_bus(config: Config) -> Optional[str]:
+    """On emulated chips without ``$JETRACER_EMULATED_BUS``, name one in the runtime directory; return the file.
+
+    The supervisor is another process: with a bus private to each process its neutral writes would
+    reach a chip of its own, not the one the drive process commands. The file (``emulated_bus.bin`` in
+    :func:`jetracer.runtime.runtime_dir`, private to this user) makes them one chip, as on the car;
+    ``jetracer drive --neutral`` (the unit's ExecStopPost) then finds the same chips.
+    """
+    from ..hardware.emulated import BUS_FILE_ENV, bus_file
+    from ..runtime import emulated_bus_path
+
+    if config.i2c != "emulated":
+        return None
+    if bus_file():
+        return bus_file()
+    path = emulated_bus_path()
+    os.environ[BUS_FILE_ENV] = path
+    return path
 
 
 def put_at_neutral(config: Config, state_file: Optional[str] = None) -> Dict[str, Any]:
@@ -213,6 +243,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
                       settings["steering_kd"], settings["throttle"], settings["throttle_mode"],
                       settings["throttle_slowdown"])
     report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
+    recorder = None  # type: Any
     try:
         if pilot is not None and check_frames and not expert:
             self_check(pilot, check_frames, timeout_s=settings["self_check_timeout_s"])
@@ -221,7 +252,6 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             from .gamepad import Teleop
 
             teleop = Teleop(settings["gamepad"], clock=kwargs.get("clock", time.monotonic))
-        recorder = None
         if settings["record_root"]:
             from .recorder import Recorder
 
@@ -264,6 +294,9 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
                 close()
             except Exception:  # noqa: BLE001 - every other closer must still run (the car last)
                 logger.exception("cleanup failed")
+    if recorder is not None:  # closed above: every queued frame is written (or failed) by now
+        report.update(frames_recorded=recorder.saved, frames_record_failed=recorder.failed,
+                      frames_record_dropped=recorder.dropped)
     report["outputs"] = emulated_outputs(config, profile)
     if link is None:
         try:

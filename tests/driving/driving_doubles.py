@@ -1,12 +1,14 @@
 """Helpers and interface doubles for the driving tests (imported by the tests and conftest).
 
-The camera and pilot are interface doubles (jetcam-like camera, documented pilot interface), not
-mocks of a library: the camera draws a bright stripe whose position moves, and the pilot finds it,
+The camera is a real :class:`jetracer.camera.base.Camera` (traits, advancing ``timestamp`` and
+``frame_id``) drawing a bright stripe whose position moves; the pilot (the documented pilot interface) finds it,
 so the steering the loop commands is a real function of the pixels.
 """
 import math
 
 import numpy as np
+
+from jetracer.camera.base import Camera
 
 
 def pulse(car, section):
@@ -22,35 +24,30 @@ def at_neutral(car):
     return abs(pulse(car, "throttle") - car.profile.throttle.center_us) < 5.0
 
 
-class StripeCamera(object):
-    """A 48x32 BGR camera with a white vertical stripe at ``x = 0.5 * sin(frame / 10)``.
+class StripeCamera(Camera):
+    """A 48x32 BGR jetracer camera (traits, stamps) with a white vertical stripe at ``x = 0.5 * sin(frame / 10)``.
 
-    ``read()`` returns a new frame (``frame_id`` + 1) unless ``frozen``: then the last frame again.
+    ``read()`` captures a new frame (``frame_id`` + 1, a new ``timestamp``) unless ``frozen``: then it
+    returns the last frame again with its old stamps, as a camera that stopped delivering.
     """
 
-    width, height = 48, 32
-
     def __init__(self):
-        self.frame_id = 0
+        super(StripeCamera, self).__init__(width=48, height=32)
         self.frozen = False
-        self.value = None
-        self.timestamp = 0.0
 
     def target_x(self, frame_id):
         return 0.5 * math.sin(frame_id / 10.0)
 
     def read(self):
-        if self.frozen and self.value is not None:
+        if self.frozen and self.frame_id:
             return self.value
-        self.frame_id += 1
-        frame = np.full((self.height, self.width, 3), 40, np.uint8)
-        u = int(round((self.target_x(self.frame_id) + 1) * self.width / 2))
-        frame[:, max(0, u - 1):u + 1] = 255
-        self.value = frame
-        return frame
+        return super(StripeCamera, self).read()
 
-    def release(self):
-        pass
+    def _read(self):
+        frame = np.full((self.height, self.width, 3), 40, np.uint8)
+        u = int(round((self.target_x(self.frame_id + 1) + 1) * self.width / 2))
+        frame[:, max(0, u - 1):u + 1] = 255
+        return frame
 
 
 class StripePilot(object):

@@ -94,3 +94,61 @@ def test_frame_source_waits_at_most_one_period():
     start = time.perf_counter()
     frame, frame_id, _ = frames.next(-1)
     assert frame is None and time.perf_counter() - start < 0.2
+
+
+def test_frames_recorded_counts_files_written_not_frames_queued(car, camera, pilot, tmp_path):
+    """The disk goes away after the first saved frame (its folder becomes a file): later records are queued but fail."""
+    import shutil
+
+    recorder = Recorder(str(tmp_path / "data"), "apex")
+    folder = recorder.writer.folder
+    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder, armed=True)
+    loop.request_record()
+    loop.step()
+    deadline = time.time() + 5
+    while recorder.saved < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    written = [f for f in os.listdir(folder) if f.endswith(".jpg")]
+    shutil.rmtree(folder)
+    with open(folder, "w") as f:
+        f.write("not a folder")
+    for _ in range(3):
+        loop.request_record()
+        loop.step()
+    recorder.close()
+    metrics = loop.metrics()
+    assert metrics["frames_record_queued"] == 4 and metrics["frames_record_failed"] == 3
+    assert metrics["frames_recorded"] == len(written) == 1  # the one file written
+    assert sorted(os.listdir(str(tmp_path / "data"))) == ["apex"] and os.path.isfile(folder)
+
+
+
+def test_a_camera_error_stops_the_car_with_its_message_and_a_recovered_camera_drives_again(car, pilot):
+    from driving_doubles import at_neutral
+    from jetracer.camera.base import Camera, CameraError
+
+    class Flaky(Camera):
+        broken = False
+
+        def _read(self):
+            time.sleep(0.01)
+            if self.broken:
+                raise CameraError("CSI camera stopped delivering frames (cable?)")
+            return np.full((8, 8, 3), self.frame_id % 256, np.uint8)
+
+    camera = Flaky(width=8, height=8)
+    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=5.0, watchdog_s=0.0, armed=True)
+    loop.law.throttle = 0.3
+    loop.run(max_iterations=10)
+    assert loop.stop_reason == ""
+    camera.broken = True
+    seen = []
+    for _ in range(30):  # step by step: the throttle pulse while the camera is broken
+        loop.step()
+        seen.append((loop.stop_reason, at_neutral(car)))
+    loop.close()
+    assert seen[-1] == ("camera: CSI camera stopped delivering frames (cable?)", True)
+    camera.broken = False
+    loop.run(duration_s=1.5)  # the capture thread is restarted within a second
+    assert loop.stop_reason == "" and camera.running is False  # the loop stopped the thread it started
+    camera.release()

@@ -43,13 +43,11 @@ def workdir(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="session")
-def run_notebook(workdir, tmp_path_factory):
-    """``run_notebook(name) -> executed notebook``; a cell that raises fails the test with its traceback."""
+def notebook_runner(workdir, config_path):
+    """``run(name) -> executed notebook`` for the notebooks in ``workdir`` (each runs once)."""
     import nbformat
     from nbclient import NotebookClient
 
-    config_path = tmp_path_factory.mktemp("config") / "empty-config.yaml"
     done = {}
 
     def run(name, timeout_s=240):
@@ -71,6 +69,19 @@ def run_notebook(workdir, tmp_path_factory):
         return nb
 
     return run
+
+
+@pytest.fixture(scope="session")
+def run_notebook(workdir, tmp_path_factory):
+    """``run_notebook(name) -> executed notebook``; a cell that raises fails the test with its traceback."""
+    return notebook_runner(workdir, tmp_path_factory.mktemp("config") / "empty-config.yaml")
+
+
+@pytest.fixture
+def run_fresh_notebook(tmp_path):
+    """As ``run_notebook``, in a folder of its own: no dataset or model of the other notebooks."""
+    shutil.copytree(NOTEBOOKS, str(tmp_path / "nb"), ignore=lambda d, names: [n for n in names if not n.endswith(".ipynb")])
+    return notebook_runner(tmp_path / "nb", tmp_path / "empty-config.yaml")
 
 
 def cell_text(nb, needle):
