@@ -38,6 +38,13 @@ _NAME_RE = re.compile(r"^(?:xy_)?(-?\d+)_(-?\d+)_(.+)\.jpe?g$", re.IGNORECASE)  
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg")
 
 
+def shown_path(path: Any) -> str:
+    """``path`` as printable text: bytes a file name holds that are not UTF-8 (kept by ``os.fsdecode`` as
+    surrogates) are shown as ``\\xNN``, so a message naming the file can always be printed."""
+    raw = path if isinstance(path, bytes) else os.fsencode(os.fspath(path))
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class Entry(object):
     """One labelled image: ``path``, ``category``, pixel label ``u``, ``v``, image ``width``, ``height``,
     ``session`` id, ``time`` (seconds, for ordering frames within a session) and ``source``."""

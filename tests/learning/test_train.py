@@ -144,7 +144,7 @@ def _env():
 def test_ddp_two_cpu_processes_on_gloo_train_disjoint_shards(tiny_dataset, tmp_path):
     out = str(tmp_path / "ddp.pth")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "jetracer.learning.train", tiny_dataset, "--out", out, "--input-size", "64", "--epochs", "1",
+           "-m", "jetracer", "train", tiny_dataset, "--out", out, "--input-size", "64", "--epochs", "1",
            "--batch-size", "8", "--device", "cpu", "--workers", "0", "--no-pretrained", "--no-progress"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
     log = proc.stdout.decode(errors="replace")
