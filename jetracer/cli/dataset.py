@@ -4,6 +4,7 @@ import json
 import logging
 from typing import Any, Dict
 
+from .errors import UsageError
 from .options import integer
 
 
@@ -33,7 +34,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     edges = summary["histogram"]["edges"]
     lines += ["x (steering, -1 left .. +1 right):", _bar(summary["histogram"]["x"], edges),
               "y (-1 top .. +1 bottom):", _bar(summary["histogram"]["y"], edges)]
-    lines.append("problems (%d; files left untouched):" % len(summary["problems"]))
+    lines.append("skipped (%d; files left untouched):" % len(summary["problems"]))
     lines += ["  %s: %s" % (p["path"], p["reason"]) for p in summary["problems"]]
     return "\n".join(lines)
 
@@ -41,6 +42,9 @@ def format_summary(summary: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.dataset import scan_dataset, summarize
     logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # problems are printed below
-    summary = summarize(scan_dataset(args.dirs), bins=args.bins)
+    try:
+        summary = summarize(scan_dataset(args.dirs), bins=args.bins)
+    except FileNotFoundError as e:  # a folder that is not there: what was typed
+        raise UsageError(str(e))
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0

@@ -110,6 +110,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jetracer.learning.dataset import shown_path
     from jetracer.learning.train import train
     try:
         result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             "best" if result.metrics["val"].get("images") else "final", result.best_epoch, result.epochs_run,
             ", stopped early" if result.stopped_early else "", result.loss_plot))
         for note in result.notes:
-            print("note: %s" % note)
+            print("note: %s" % shown_path(note))
         test = result.metrics["test"]
         if test.get("images"):
             print("test: %d images, loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px; %.1f training "

@@ -167,7 +167,8 @@ def test_cli_train_writes_checkpoint(tiny_dataset, tmp_path):
     assert "ImageNet weights for resnet18 are not available" in log and "checkpoint %s" % out in log
     _, meta = load_checkpoint(out)
     assert meta["input_size"] == [32, 48] and json.dumps(meta["metrics"])
-    bad = subprocess.run([sys.executable, "-m", "jetracer", "train", str(tmp_path / "nothing"), "--out", out],
+    bad = subprocess.run([sys.executable, "-m", "jetracer", "train", str(tmp_path / "nothing"), "--out",
+                          str(tmp_path / "other.pth")],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
     assert bad.returncode == 2 and b"does not exist" in bad.stdout
 
