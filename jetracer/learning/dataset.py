@@ -387,6 +387,11 @@ class DatasetWriter(object):
         self.source, self.jpeg_quality, self.fsync = source, int(jpeg_quality), bool(fsync)
         os.makedirs(self.folder, exist_ok=True)
 
+    @staticmethod
+    def file_name(u: Any, v: Any, uid: Optional[str] = None) -> str:
+        """The file name ``save`` gives a frame labelled (u, v): ``<u>_<v>_<uid>.jpg`` (uid default a fresh UUID)."""
+        return "%d_%d_%s.jpg" % (int(round(float(u))), int(round(float(v))), uid or uuid.uuid1())
+
     def save(self, frame_bgr: np.ndarray, u: Any, v: Any, uid: Optional[str] = None, **extra: Any) -> str:
         """Write one labelled frame; returns its path. ``uid`` names it (default a fresh UUID; the
         simulator passes seeded ones so a collection is reproducible); ``extra`` JSON-able fields go to
@@ -398,10 +403,10 @@ class DatasetWriter(object):
         u, v = int(round(float(u))), int(round(float(v)))
         if not (0 <= u < width and 0 <= v < height):
             raise ValueError("label (%d, %d) is outside the %dx%d frame" % (u, v, width, height))
+        name = self.file_name(u, v, uid)
         ok, buf = cv2.imencode(".jpg", frame_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality])
         if not ok:
             raise IOError("OpenCV could not encode the frame as JPEG")
-        name = "%d_%d_%s.jpg" % (u, v, uid or uuid.uuid1())
         path = os.path.join(self.folder, name)
         data = buf.tobytes()
         with atomic_write(path, fsync=self.fsync) as f:
