@@ -38,7 +38,7 @@ class OptimizeError(ValueError):
     """The optimization cannot be done as asked (e.g. ``out`` would write over the checkpoint)."""
 
 
-def check_out(ckpt: str, out: str) -> None:
+def check_out(ckpt: str, out: str, backend: str, precision: str) -> None:
     """OptimizeError when writing ``out`` (or its TensorRT sidecar) would replace ``ckpt``, or ``out`` is a folder."""
     from ..atomic import same_file
     from .tensorrt_backend import sidecar_path
@@ -47,13 +47,7 @@ def check_out(ckpt: str, out: str) -> None:
     for target in (out, sidecar_path(out) if out.endswith("_trt.pth") else None):
         if target and same_file(target, ckpt):
             raise OptimizeError("--out %s would write over the checkpoint %s it is made from; choose another --out "
-                                "(the default is %s)" % (out, ckpt, default_out(ckpt, *_backend_of(out))))
-
-
-def _backend_of(out: str) -> Tuple[str, str]:
-    if out.endswith(".onnx"):
-        return "onnxruntime", "int8"
-    return ("tensorrt", "fp16") if out.endswith("_trt.pth") else ("torch", "fp16")
+                                "(the default is %s)" % (out, ckpt, default_out(ckpt, backend, precision)))
 
 
 class OptimizeResult(object):
@@ -187,7 +181,7 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     start = time.time()
     check_request(backend, precision)
     out = str(out or default_out(ckpt, backend, precision))
-    check_out(str(ckpt), out)
+    check_out(str(ckpt), out, backend, precision)
     device = default_device(device)
     if backend == "tensorrt":
         from .tensorrt_backend import import_torch2trt
