@@ -4,7 +4,6 @@ import json
 import logging
 from typing import Any, Dict
 
-from .errors import UsageError
 from .options import integer
 
 
@@ -42,9 +41,6 @@ def format_summary(summary: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.dataset import scan_dataset, summarize
     logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # problems are printed below
-    try:
-        summary = summarize(scan_dataset(args.dirs), bins=args.bins)
-    except FileNotFoundError as e:  # a folder that is not there: what was typed
-        raise UsageError(str(e))
+    summary = summarize(scan_dataset(args.dirs), bins=args.bins)
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0

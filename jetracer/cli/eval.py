@@ -29,19 +29,13 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.evaluate import evaluate_model, plot_predictions
 
-    if not os.path.exists(args.model):
-        raise UsageError("--model %s: no model file there; give a checkpoint, upstream state dict, .onnx or "
-                         "*_trt.pth file" % args.model)
     if args.plot and os.path.isdir(args.plot):
         raise UsageError("--plot %s is a folder; name a .png file" % args.plot)
     logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # skipped files are counted instead
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    try:
-        result = evaluate_model(args.model, args.dataset, device=args.device, sign_threshold=args.sign_threshold)
-    except FileNotFoundError as e:  # a dataset folder that is not there: what was typed
-        raise UsageError(str(e))
+    result = evaluate_model(args.model, args.dataset, device=args.device, sign_threshold=args.sign_threshold)
     if args.plot:
         result["plot"] = plot_predictions(result, args.plot)
     if args.json:

@@ -49,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
         report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
                           processes=args.processes, threads=args.threads, eval_datasets=args.eval,
                           keep_data=args.keep_data, say=say, overrides=overrides)
-    except FileNotFoundError as e:  # an --eval folder that is not there
-        raise UsageError(str(e))
     except ValueError as e:  # pretrain's plain ValueErrors refuse what was asked (preset, --data folder)
         if type(e) is not ValueError:
             raise  # TrainError, EvalError, CheckpointError...: typed, reported by the CLI's error path

@@ -8,7 +8,6 @@ the new one replaces it at the end); CKPT.partial holds the resume state after e
 import argparse
 from typing import Any, Dict
 
-from .errors import UsageError
 from .options import SEED, THREADS, integer, number
 
 MAX_INPUT_SIDE = 1024
@@ -112,10 +111,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from jetracer.learning.dataset import shown_path
     from jetracer.learning.train import train
-    try:
-        result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
-    except FileNotFoundError as e:  # a dataset folder or --init file that is not there: what was typed
-        raise UsageError(str(e))
+    result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
     if result.rank == 0:
         print("checkpoint %s (%s, %dx%d input%s; %s epoch %d of %d%s), loss curve %s" % (
             result.checkpoint, result.arch, result.input_size[0], result.input_size[1],

@@ -80,9 +80,9 @@ def test_bad_numbers_are_one_line_usage_errors(tmp_path, args, needle):
     assert rc == 2 and needle in _one_line(err)
 
 
-def test_a_missing_dataset_is_a_usage_error(tmp_path):
+def test_a_missing_dataset_is_a_failure_naming_it(tmp_path):
     rc, _, err = _run(str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.pth"))
-    assert rc == 2 and "does not exist" in _one_line(err) and not os.path.exists(str(tmp_path / "m.pth"))
+    assert rc == 1 and "does not exist" in _one_line(err) and not os.path.exists(str(tmp_path / "m.pth"))
 
 
 def test_a_killed_run_keeps_the_old_model_and_resumes_to_a_working_one(tiny_dataset, tmp_path):
