@@ -21,13 +21,18 @@ def test_bad_numbers(tmp_path, args, needles):
 
 
 def test_eval_names_a_missing_model_or_a_folder_as_plot(tmp_path):
+    import cv2
+    import numpy as np
     env = cli_env(tmp_path)
-    one_line_error(jetracer(["eval", str(tmp_path), "--model", str(tmp_path / "none.pth")], env), 1,
+    data = tmp_path / "data" / "apex"
+    data.mkdir(parents=True)
+    cv2.imwrite(str(data / "16_24_a.jpg"), np.full((48, 64, 3), 100, np.uint8))
+    one_line_error(jetracer(["eval", str(tmp_path / "data"), "--model", str(tmp_path / "none.pth")], env), 1,
                    "no model file at")
     model = tmp_path / "m.pth"
     model.write_bytes(b"x")
-    one_line_error(jetracer(["eval", str(tmp_path), "--model", str(model), "--plot", str(tmp_path)], env), 2,
-                   "--plot", "is a folder")
+    one_line_error(jetracer(["eval", str(tmp_path / "data"), "--model", str(model), "--plot", str(tmp_path)], env),
+                   2, "--plot", "is a folder")
 
 
 def test_pretrain_refuses_an_existing_out_before_collecting(tmp_path):
