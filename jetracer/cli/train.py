@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
             ", started from %s" % result.init if result.init else "",
             "best" if result.metrics["val"].get("images") else "final", result.best_epoch, result.epochs_run,
             ", stopped early" if result.stopped_early else "", result.loss_plot))
+        if result.previous:
+            print("the checkpoint it replaced is kept as %s" % shown_path(result.previous))
         for note in result.notes:
             print("note: %s" % shown_path(note))
         test = result.metrics["test"]

@@ -185,10 +185,8 @@ def plot_predictions(result: Dict[str, Any], path: str) -> str:
         result["count"], "n/a" if r is None else "%.3f" % r, result["mae_x"]), fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
+    from ..atomic import atomic_write
+    with atomic_write(path, fsync=False) as f:
+        fig.savefig(f, dpi=90, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

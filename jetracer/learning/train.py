@@ -84,7 +84,9 @@ class TrainResult(object):
     ``checkpoint`` and ``loss_plot`` paths, ``history`` (one dict per epoch, epoch 0 = before
     training), ``metrics`` {"val": best epoch's, "test": ...}, ``split`` (checkpoint meta),
     ``best_epoch``, ``epochs_run``, ``stopped_early``, ``images_per_s`` (training throughput over all
-    processes), ``problems`` (skipped files), ``distributed`` (world size, shard facts).
+    processes), ``problems`` (skipped files), ``distributed`` (world size, shard facts), ``previous``
+    (``<out>.prev`` when an existing ``out`` was replaced, else None), ``resumed_from`` (the epoch a
+    resumed run continued after, else None).
     """
 
     def __init__(self, **fields: Any) -> None:
@@ -783,13 +785,16 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             "best_state": best_state if best_state is not None and best_epoch != epoch_done else None,
             "train_images": train_images, "train_seconds": train_seconds, "rng": _rng_state(generators)})
 
+    kept = []  # type: List[str]
+
     def save(metrics: Dict[str, Any], epoch_saved: int) -> None:
         extra = {"notes": notes}  # type: Dict[str, Any]
         if init_record is not None:
             extra["init"] = init_record
         if opt["info"] is not None:
             extra["info"] = opt["info"]
-        keep_previous(out, previous_path(out))
+        if keep_previous(out, previous_path(out)):
+            kept.append(previous_path(out))
         save_checkpoint(out, model, arch, input_size, categories, train_args=train_args,
                         split=split.as_meta(), metrics=metrics, epoch=epoch_saved,
                         optimizer=optimizer if opt["save_optimizer"] else None,
@@ -860,4 +865,5 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                        best_epoch=best_epoch, epochs_run=epoch, epochs=epochs, stopped_early=stopped_early,
                        images_per_s=train_images / max(train_seconds, 1e-9), problems=problems,
                        distributed=distributed_meta, rank=rank, notes=notes, init=opt["init"],
-                       dataset_shares=shares, arch=arch, input_size=input_size)
+                       dataset_shares=shares, arch=arch, input_size=input_size,
+                       previous=kept[0] if kept else None, resumed_from=int(state["epoch"]) if state else None)

@@ -108,6 +108,7 @@ def test_a_killed_run_keeps_the_old_model_and_resumes_to_a_working_one(tiny_data
     rc, stdout, err = _run(tiny_dataset, "--out", str(out), "--resume", "--epochs", "8", *FAST)
     assert rc == 0, err[-3000:]
     assert "resumed from" in stdout and "after epoch" in stdout
+    assert "the checkpoint it replaced is kept as %s.prev" % out in stdout
     assert (tmp_path / "model.pth.prev").read_bytes() == b"the good model"
     assert not partial.exists()
     assert not [n for n in os.listdir(str(tmp_path)) if n.endswith(".tmp")]
@@ -141,6 +142,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny_datase
         train([tiny_dataset], str(tmp_path / "cut.pth"), overwrite=False, **options)
     resumed = train([tiny_dataset], str(tmp_path / "cut.pth"), resume=True, **options)
     assert resumed.epochs_run == whole.epochs_run == 3 and resumed.best_epoch == whole.best_epoch
+    assert resumed.resumed_from == 1 and resumed.previous is None and whole.resumed_from is None
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
     a, _ = load_checkpoint(str(tmp_path / "whole.pth"))
     b, _ = load_checkpoint(str(tmp_path / "cut.pth"))
