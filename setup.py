@@ -80,6 +80,8 @@ extras = {
         "torch>=1.10",
         "torchvision>=0.11",
         "matplotlib>=3.3",
+        # strict JPEG decoding (libjpeg-turbo warnings as errors): finds frames damaged in the middle
+        "simplejpeg>=1.6; " + DESKTOP_ONLY,
         "onnx>=1.10; " + DESKTOP_ONLY,
         "onnxruntime>=1.10; " + DESKTOP_ONLY,
         "onnxslim>=0.1.30; " + DESKTOP_ONLY,

@@ -33,7 +33,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     edges = summary["histogram"]["edges"]
     lines += ["x (steering, -1 left .. +1 right):", _bar(summary["histogram"]["x"], edges),
               "y (-1 top .. +1 bottom):", _bar(summary["histogram"]["y"], edges)]
-    lines.append("problems (%d; files left untouched):" % len(summary["problems"]))
+    lines.append("skipped (%d; files left untouched):" % len(summary["problems"]))
     lines += ["  %s: %s" % (p["path"], p["reason"]) for p in summary["problems"]]
     return "\n".join(lines)
 

@@ -43,7 +43,11 @@ USER_ERRORS = (
     ("jetracer.learning.checkpoint", "CheckpointError", FAILURE),
     ("jetracer.learning.safe_load", "UnsafeFileError", FAILURE),
     ("jetracer.learning.parity", "ParityError", FAILURE),
+    ("jetracer.learning.upstream_export", "ExportTargetError", USAGE),
     ("jetracer.learning.upstream_export", "ExportError", FAILURE),
+    ("jetracer.learning.train", "TrainError", USAGE),
+    ("jetracer.learning.evaluate", "EvalError", USAGE),
+    ("jetracer.learning.optimize", "OptimizeError", USAGE),
     ("jetracer.camera.base", "CameraError", FAILURE),      # also JetcamMissing, EndOfStream
     ("jetracer.hardware.i2c", "I2CError", FAILURE),
     ("jetracer.driving.failsafe", "SelfCheckError", FAILURE),

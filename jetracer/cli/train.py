@@ -1,12 +1,16 @@
-"""``jetracer train DATASET... --out CKPT [--init MODEL]``: train or fine-tune a road-following model (see jetracer.learning.train).
+"""``jetracer train DATASET... --out CKPT [--init MODEL] [--force | --resume]``: train or fine-tune a road-following model (see jetracer.learning.train).
 
-Also runs under ``torchrun --nproc_per_node=N $(which jetracer) train ...`` for DistributedDataParallel.
+Also runs under ``torchrun --nproc_per_node=N -m jetracer train ...`` for DistributedDataParallel.
+An existing CKPT is refused before anything runs unless ``--force`` (it is then kept as CKPT.prev when
+the new one replaces it at the end); CKPT.partial holds the resume state after every epoch and
+``--resume`` continues an interrupted run from it.
 """
 import argparse
-import logging
-from typing import Any
+from typing import Any, Dict
 
-logger = logging.getLogger(__name__)
+from .options import SEED, THREADS, integer, number
+
+MAX_INPUT_SIDE = 1024
 
 
 def _input_size(text: str) -> Any:
@@ -15,8 +19,9 @@ def _input_size(text: str) -> Any:
         size = [int(p) for p in parts]
     except ValueError:
         size = []
-    if len(size) not in (1, 2) or min(size) <= 0:
-        raise argparse.ArgumentTypeError("input size is N or HxW (e.g. 224 or 120x160), got %r" % text)
+    if len(size) not in (1, 2) or min(size) < 16 or max(size) > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError("input size is N or HxW with sides in [16, %d] (e.g. 224 or 120x160), got %r"
+                                         % (MAX_INPUT_SIDE, text))
     return size[0] if len(size) == 1 else tuple(size)
 
 
@@ -27,16 +32,22 @@ def _weights(text: str) -> Any:
         weights = [float(w) for w in text.split(",")]
     except ValueError:
         weights = []
-    if not weights or min(weights) < 0:
+    if not weights or min(weights) < 0 or not all(w < float("inf") for w in weights):
         raise argparse.ArgumentTypeError("dataset weights are non-negative numbers, one per folder (e.g. 1,1 or "
                                          "0.3,0.7), or 'size'; got %r" % text)
     return weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training arguments, shared by ``jetracer train`` and ``python -m jetracer.learning.train``."""
+    """The training arguments of ``jetracer train``."""
     parser.add_argument("dataset", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
-    parser.add_argument("--out", required=True, help="checkpoint file to write (a loss-curve PNG goes next to it)")
+    parser.add_argument("--out", required=True, help="checkpoint file to write when training finishes (a loss-curve "
+                        "PNG goes next to it; OUT.partial holds the resume state meanwhile)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--force", action="store_true", help="replace an existing OUT when training finishes; the old "
+                       "one is kept as OUT.prev")
+    again.add_argument("--resume", action="store_true", help="continue the interrupted run that was writing OUT, from "
+                       "OUT.partial, with the same options")
     parser.add_argument("--init", default=None, metavar="MODEL",
                         help="start from this model (a jetracer checkpoint, e.g. from `jetracer pretrain`, or an upstream "
                         "resnet18 state dict): its architecture, input size and normalisation are kept, with the "
@@ -46,26 +57,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "real folder is not drowned by a large simulator one); 'size' shares by frame count")
     parser.add_argument("--arch", default=None, help="torchvision backbone (resnet18, resnet34, resnet50, "
                         "mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, ...; default resnet18, or --init's)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default 30, more for a tiny dataset so that "
+    parser.add_argument("--epochs", type=integer(1, 100000), default=None, help="epochs (default 30, more for a tiny dataset so that "
                         "training makes at least 300 steps)")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per step and per process (default 32)")
+    parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="images per step and per process (default 32)")
     parser.add_argument("--input-size", type=_input_size, default=None,
                         help="model input N or HxW pixels (default 224, or --init's)")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
-    parser.add_argument("--warmup", type=float, default=None, help="share of the steps the learning rate ramps up "
+    parser.add_argument("--lr", type=number(0.0, 10.0, open_lo=True), default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
+    parser.add_argument("--warmup", type=number(0.0, 0.99), default=None, help="share of the steps the learning rate ramps up "
                         "over (default 0.3; 0.1 with --init)")
-    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
+    parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice; "
+    parser.add_argument("--workers", type=integer(0, 64), default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
+    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads (default: torch's choice; "
                         "on a machine busy with other work 1 can be several times faster)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the split, initialisation and augmentation")
-    parser.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a better "
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for the split, initialisation and augmentation")
+    parser.add_argument("--patience", type=integer(0, 100000), default=None, help="stop after this many epochs without a better "
                         "validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
-    parser.add_argument("--val-fraction", type=float, default=None, help="share of sessions for validation (default "
+    parser.add_argument("--val-fraction", type=number(0.0, 0.9), default=None, help="share of sessions for validation (default "
                         "0.1; 0: no validation, the final weights are kept)")
-    parser.add_argument("--test-fraction", type=float, default=None, help="share of sessions for test (default 0.1; 0: "
+    parser.add_argument("--test-fraction", type=number(0.0, 0.9), default=None, help="share of sessions for test (default 0.1; 0: "
                         "none). With neither fraction given, a folder of fewer than 50 images is all used for training")
     parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
     parser.add_argument("--no-pretrained", action="store_true", help="do not try ImageNet weights")
@@ -86,21 +97,31 @@ def _px(metrics: Any, key: str) -> float:
     return (metrics or {}).get(key, float("nan"))
 
 
+def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
+    """argparse namespace of ``jetracer train`` -> ``jetracer.learning.train.train`` options."""
+    return {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size, "input_size": args.input_size,
+            "lr": args.lr, "weight_decay": args.weight_decay, "device": args.device, "workers": args.workers,
+            "seed": args.seed, "patience": args.patience, "pretrained": not args.no_pretrained,
+            "augment": not args.no_augment, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
+            "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
+            "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
+            "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup}
+
+
 def run(args: argparse.Namespace) -> int:
-    from jetracer.learning.train import options_from_args, train
-    try:
-        result = train(args.dataset, args.out, **options_from_args(args))
-    except (ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 2
+    from jetracer.learning.dataset import shown_path
+    from jetracer.learning.train import train
+    result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
     if result.rank == 0:
         print("checkpoint %s (%s, %dx%d input%s; %s epoch %d of %d%s), loss curve %s" % (
             result.checkpoint, result.arch, result.input_size[0], result.input_size[1],
             ", started from %s" % result.init if result.init else "",
             "best" if result.metrics["val"].get("images") else "final", result.best_epoch, result.epochs_run,
             ", stopped early" if result.stopped_early else "", result.loss_plot))
+        if result.previous:
+            print("the checkpoint it replaced is kept as %s" % shown_path(result.previous))
         for note in result.notes:
-            print("note: %s" % note)
+            print("note: %s" % shown_path(note))
         test = result.metrics["test"]
         if test.get("images"):
             print("test: %d images, loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px; %.1f training "

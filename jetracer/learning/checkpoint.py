@@ -35,12 +35,12 @@ class CheckpointError(ValueError):
     """The file is not a usable checkpoint; the message says what was expected."""
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """JSON-like copy (dict/list/str/float/int/bool/None): what the allow-listed loader (and ``weights_only``) reads."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
@@ -68,12 +68,12 @@ def save_checkpoint(path: str, model: Any, arch: str, input_size: Any, categorie
     ckpt = {
         "format": FORMAT, "version": VERSION, "arch": arch, "input_size": list(input_hw(input_size)),
         "categories": list(categories), "num_outputs": 2 * len(categories),
-        "normalization": _plain(normalization or normalization_meta()),
-        "train_args": _plain(train_args or {}), "split": _plain(split or {}), "metrics": _plain(metrics or {}),
+        "normalization": plain_data(normalization or normalization_meta()),
+        "train_args": plain_data(train_args or {}), "split": plain_data(split or {}), "metrics": plain_data(metrics or {}),
         "epoch": int(epoch), "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "torch_version": str(torch.__version__),
     }
-    ckpt.update(_plain(extra))
+    ckpt.update(plain_data(extra))
     ckpt["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()

@@ -11,22 +11,33 @@ Optional metadata: ``<dataset>/<category>/index.jsonl``, one JSON object per ima
 ``DatasetWriter`` and by the simulator. Images without an index line get their size from the JPEG
 header and a session guessed from file modification times (a new session after a 5 minute gap).
 
-Nothing here deletes or rewrites an image: a truncated or undecodable JPEG, a badly named file or a
-label outside the image is reported in ``DatasetIndex.problems`` (path, reason) and skipped.
+Nothing here deletes or rewrites an image. Every entry of a dataset folder that is not used is
+reported in ``DatasetIndex.problems`` (path, reason) and skipped: a truncated JPEG or one corrupt in
+the middle (the whole file is decoded strictly, with libjpeg-turbo's warnings as errors when
+``simplejpeg`` is installed, else by Pillow; a file whose index line holds a ``crc32`` is checked
+against it instead), a badly named file, a label outside the image, a folder, FIFO, device file or
+dangling symlink, an unreadable or hidden file. Labels are checked against the image as displayed:
+a JPEG with an EXIF orientation is loaded upright (as ``PIL.ImageOps.exif_transpose`` turns it) and
+its (u, v) are pixels of that upright image. Any file name works: names that are not UTF-8 are kept
+as ``os.fsdecode`` gives them, files are read from bytes (never by passing the name to OpenCV) and
+messages show such names with ``\\xNN`` escapes (:func:`shown_path`).
 This module does not import torch; ``RoadDataset`` imports it when first indexed.
 """
 import datetime
+import io
 import json
 import logging
 import os
 import re
+import stat
 import time
 import uuid
+import zlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, remove_leftovers
 from ..pixels import to_normalised
 
 logger = logging.getLogger(__name__)
@@ -38,16 +49,24 @@ _NAME_RE = re.compile(r"^(?:xy_)?(-?\d+)_(-?\d+)_(.+)\.jpe?g$", re.IGNORECASE)  
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg")
 
 
+def shown_path(path: Any) -> str:
+    """``path`` as printable text: bytes a file name holds that are not UTF-8 (kept by ``os.fsdecode`` as
+    surrogates) are shown as ``\\xNN``, so a message naming the file can always be printed."""
+    raw = path if isinstance(path, bytes) else os.fsencode(os.fspath(path))
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class Entry(object):
     """One labelled image: ``path``, ``category``, pixel label ``u``, ``v``, image ``width``, ``height``,
     ``session`` id, ``time`` (seconds, for ordering frames within a session) and ``source``."""
 
-    __slots__ = ("path", "category", "u", "v", "width", "height", "session", "time", "source")
+    __slots__ = ("path", "category", "u", "v", "width", "height", "session", "time", "source", "orientation")
 
     def __init__(self, path: str, category: str, u: int, v: int, width: int, height: int, session: str,
-                 time: float, source: str) -> None:
+                 time: float, source: str, orientation: int = 1) -> None:
         self.path, self.category, self.u, self.v = path, category, u, v
         self.width, self.height, self.session, self.time, self.source = width, height, session, time, source
+        self.orientation = orientation  # EXIF orientation of the file (1: stored upright); width/height are upright
 
     @property
     def xy(self) -> Tuple[float, float]:
@@ -68,7 +87,8 @@ class Problem(object):
         self.path, self.reason = path, reason
 
     def as_dict(self) -> Dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
+        """``path`` as printable text (see :func:`shown_path`) and ``reason``."""
+        return {"path": shown_path(self.path), "reason": self.reason}
 
     def __repr__(self) -> str:
         return "Problem(%r, %r)" % (self.path, self.reason)
@@ -97,26 +117,129 @@ def parse_name(filename: str) -> Tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _jpeg_size(path: str) -> Tuple[int, int]:
-    """(width, height) from the JPEG header, after checking the file is a complete JPEG.
+_UPRIGHT_SWAPS = (5, 6, 7, 8)  # EXIF orientations that turn the stored image by 90 degrees
 
-    A crash while writing leaves a file without the end-of-image marker; decoders would silently fill
-    the missing part with grey, so this is checked here rather than trusted to the decoder.
+
+def _decoder() -> Any:
+    try:
+        import simplejpeg
+        return simplejpeg
+    except ImportError:
+        return None
+
+
+def _strict_decode(data: bytes) -> None:
+    """Decode the whole JPEG (at 1/8 scale: every byte of the entropy-coded data is still read) and raise
+    ValueError on any libjpeg warning: data overwritten or missing in the middle of the file."""
+    simplejpeg = _decoder()
+    if simplejpeg is not None:
+        try:
+            simplejpeg.decode_jpeg(data, colorspace="GRAY", fastdct=True, min_height=1, min_width=1, strict=True)
+        except ValueError as e:
+            raise ValueError("corrupt JPEG data (%s): the file was damaged after it was written" % e)
+        return
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("L", (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+            img.load()
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError... for broken data
+        raise ValueError("corrupt JPEG data (%s): the file was damaged after it was written" % e)
+
+
+def _check_jpeg(path: str, record: Optional[dict] = None) -> Tuple[int, int, int]:
+    """(width, height, EXIF orientation) of the upright image, after checking the file is a complete,
+    undamaged JPEG: its ``crc32`` from the index line when there is one, else a strict decode.
+
+    A crash while writing leaves a file without the end-of-image marker, and bytes damaged in the middle
+    decode silently into grey or garbage, so neither is trusted to the decoder at training time.
     """
     from PIL import Image
-    with open(path, "rb") as f:
-        head = f.read(3)
-        if head != b"\xff\xd8\xff":
-            raise ValueError("not a JPEG file (no JPEG start marker)")
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - 64))
-        if b"\xff\xd9" not in f.read():
-            raise ValueError("truncated JPEG (no end-of-image marker): was the writer interrupted?")
     try:
-        with Image.open(path) as img:
-            return int(img.size[0]), int(img.size[1])
+        with open(path, "rb") as f:
+            data = f.read()
+    except (IOError, OSError) as e:
+        raise ValueError("cannot read the file (%s)" % (e.strerror or e))
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    if data[:3] != b"\xff\xd8\xff":
+        raise ValueError("not a JPEG file (no JPEG start marker)")
+    if b"\xff\xd9" not in data[-64:]:
+        raise ValueError("truncated JPEG (no end-of-image marker): was the writer interrupted?")
+    crc = record.get("crc32") if record is not None else None
+    if isinstance(crc, int):
+        if zlib.crc32(data) & 0xffffffff != crc:
+            raise ValueError("the file's content differs from what was written (crc32 in %s): damaged on disk"
+                             % INDEX_NAME)
+    else:
+        _strict_decode(data)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = int(img.size[0]), int(img.size[1])
+            orientation = int(img.getexif().get(0x0112, 1) or 1)
     except Exception as e:  # PIL raises many types for broken headers
         raise ValueError("undecodable JPEG header: %s" % e)
+    if orientation not in range(1, 9):
+        orientation = 1
+    if orientation in _UPRIGHT_SWAPS:
+        width, height = height, width
+    return width, height, orientation
+
+
+def load_frame(path: str, orientation: int = 1) -> Optional[np.ndarray]:
+    """The image at ``path`` as an upright BGR array, or None when it cannot be decoded.
+
+    The file is read by Python (so any file name works) and decoded from memory; a JPEG with an EXIF
+    ``orientation`` other than 1 is turned upright by ``PIL.ImageOps.exif_transpose``.
+    """
+    import cv2
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except (IOError, OSError):
+        return None
+    if orientation != 1:
+        from PIL import Image, ImageOps
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        except Exception:
+            return None
+        return np.ascontiguousarray(rgb[:, :, ::-1])
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+
+
+def _entry_problem(path: str, name: str) -> Optional[str]:
+    """Why the folder entry ``name`` is not read as an image, or None for a regular file worth a look.
+    Only ``lstat``/``stat``: a FIFO or device is never opened."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return "cannot look at it (%s)" % (e.strerror or e)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "dangling symbolic link (to %s, which does not exist)" % shown_path(os.readlink(path))
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        return ("a folder named like an image; not read" if name.lower().endswith(_IMAGE_EXTENSIONS)
+                else "a folder inside a category folder; not read (categories are not nested)")
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not an image file; not read"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file, not an image file; not read"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not an image file; not read"
+    if not stat.S_ISREG(mode):
+        return "not a regular file; not read"
+    if name.startswith(".") and name.endswith(".tmp"):
+        return "temporary file of an interrupted write; not read (safe to delete)"
+    if name.startswith("."):
+        return "hidden file; not read"
+    if not name.lower().endswith(_IMAGE_EXTENSIONS):
+        return "not a .jpg image; not read"
+    return None
 
 
 def _read_index(path: str, problems: List[Problem]) -> Dict[str, dict]:
@@ -137,14 +260,26 @@ def _read_index(path: str, problems: List[Problem]) -> Dict[str, dict]:
     return records
 
 
-def _category_dirs(root: str) -> List[Tuple[str, str]]:
-    """[(category, folder)] of a dataset root; a flat folder of JPEGs is the single category ``apex``."""
+def _category_dirs(root: str, problems: List[Problem]) -> List[Tuple[str, str]]:
+    """[(category, folder)] of a dataset root; a flat folder of JPEGs is the single category ``apex``.
+    Other entries of the root (files, hidden folders) go to ``problems``."""
     if not os.path.isdir(root):
-        raise FileNotFoundError("dataset folder %r does not exist" % root)
-    names = sorted(os.listdir(root))
+        raise FileNotFoundError("dataset folder %s does not exist" % shown_path(root))
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as e:
+        raise FileNotFoundError("dataset folder %s cannot be listed (%s)" % (shown_path(root), e.strerror or e))
     if any(n.lower().endswith(_IMAGE_EXTENSIONS) for n in names):
         return [(DEFAULT_CATEGORY, root)]
-    return [(n, os.path.join(root, n)) for n in names if os.path.isdir(os.path.join(root, n)) and not n.startswith(".")]
+    out = []  # type: List[Tuple[str, str]]
+    for n in names:
+        path = os.path.join(root, n)
+        if os.path.isdir(path) and not n.startswith("."):
+            out.append((n, path))
+        elif n != INDEX_NAME:
+            problems.append(Problem(path, "hidden folder; not read" if os.path.isdir(path) else
+                                    "not a category folder (<dataset>/<category>/<u>_<v>_<id>.jpg); not read"))
+    return out
 
 
 def _legacy_sessions(dataset_name: str, category: str, items: List[Tuple[str, float]]) -> Dict[str, str]:
@@ -173,31 +308,38 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
     found = set()
     for root in paths:
         root = os.fspath(root)
-        name = os.path.basename(os.path.normpath(os.path.abspath(root)))
-        for category, folder in _category_dirs(root):
+        name = shown_path(os.path.basename(os.path.normpath(os.path.abspath(root))))
+        for category, folder in _category_dirs(root, problems):
             if categories is not None and category not in categories:
                 continue
             found.add(category)
             index = _read_index(os.path.join(folder, INDEX_NAME), problems) \
                 if os.path.exists(os.path.join(folder, INDEX_NAME)) else {}
             pending, legacy = [], []
-            for fname in sorted(os.listdir(folder)):
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError as e:
+                problems.append(Problem(folder, "cannot list the category folder (%s)" % (e.strerror or e)))
+                names = []
+            for fname in names:
                 path = os.path.join(folder, fname)
-                if fname == INDEX_NAME or fname.startswith(".") or not os.path.isfile(path):
+                if fname == INDEX_NAME:
                     continue
-                if not fname.lower().endswith(_IMAGE_EXTENSIONS):
-                    if not fname.endswith(".tmp"):
-                        problems.append(Problem(path, "not a .jpg image; ignored"))
+                reason = _entry_problem(path, fname)
+                if reason is not None:
+                    problems.append(Problem(path, reason))
                     continue
+                rec = index.get(fname)
                 try:
                     u, v = parse_name(fname)
-                    width, height = _jpeg_size(path)
+                    width, height, orientation = _check_jpeg(path, rec)
                     if not (0 <= u < width and 0 <= v < height):
-                        raise ValueError("label (%d, %d) is outside the %dx%d image" % (u, v, width, height))
+                        raise ValueError("label (%d, %d) is outside the %dx%d image%s" % (
+                            u, v, width, height, " (upright, EXIF orientation %d)" % orientation
+                            if orientation != 1 else ""))
                 except (ValueError, IOError, OSError) as e:
                     problems.append(Problem(path, str(e)))
                     continue
-                rec = index.get(fname)
                 if rec is not None and (rec.get("width"), rec.get("height")) not in ((None, None), (width, height)):
                     problems.append(Problem(path, "index says %sx%s but the JPEG is %dx%d; using the JPEG size"
                                             % (rec.get("width"), rec.get("height"), width, height)))
@@ -206,16 +348,16 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
                     legacy.append((path, mtime))
                 t = float(rec["time"]) if rec is not None and isinstance(rec.get("time"), (int, float)) else (
                     float(rec["_line"]) if rec is not None else mtime)
-                pending.append((path, u, v, width, height, rec, t))
+                pending.append((path, u, v, width, height, rec, t, orientation))
             guessed = _legacy_sessions(name, category, legacy)
-            for path, u, v, width, height, rec, t in pending:
+            for path, u, v, width, height, rec, t, orientation in pending:
                 session = str(rec["session"]) if rec is not None and rec.get("session") else guessed[path]
                 source = str(rec.get("source", "unknown")) if rec is not None else "legacy"
-                entries.append(Entry(path, category, u, v, width, height, session, t, source))
+                entries.append(Entry(path, category, u, v, width, height, session, t, source, orientation))
     cats = list(categories) if categories is not None else sorted(found)
     entries.sort(key=lambda e: (cats.index(e.category), e.session, e.time, e.path))
     for p in problems:
-        logger.warning("skipped %s: %s", p.path, p.reason)
+        logger.warning("skipped %s: %s", shown_path(p.path), p.reason)
     return DatasetIndex(entries, problems, cats)
 
 
@@ -230,7 +372,8 @@ class DatasetWriter(object):
     ``DatasetWriter(root, category, session=None, source="camera").save(frame_bgr, u, v) -> path``
     writes ``<root>/<category>/<u>_<v>_<uuid>.jpg`` through a temporary file in the same folder and
     ``os.replace``, so a crash never leaves a half-written JPEG under a real name, then appends one
-    line to ``index.jsonl`` (file, session, width, height, source, time, u, v). ``u``/``v`` are pixel
+    line to ``index.jsonl`` (file, session, width, height, source, time, u, v, and the ``crc32`` of the
+    JPEG bytes, so damage on disk is found by ``scan_dataset``). ``u``/``v`` are pixel
     coordinates in ``frame_bgr``; a label outside the frame raises ValueError and writes nothing.
     """
 
@@ -244,6 +387,11 @@ class DatasetWriter(object):
         self.source, self.jpeg_quality, self.fsync = source, int(jpeg_quality), bool(fsync)
         os.makedirs(self.folder, exist_ok=True)
 
+    @staticmethod
+    def file_name(u: Any, v: Any, uid: Optional[str] = None) -> str:
+        """The file name ``save`` gives a frame labelled (u, v): ``<u>_<v>_<uid>.jpg`` (uid default a fresh UUID)."""
+        return "%d_%d_%s.jpg" % (int(round(float(u))), int(round(float(v))), uid or uuid.uuid1())
+
     def save(self, frame_bgr: np.ndarray, u: Any, v: Any, uid: Optional[str] = None, **extra: Any) -> str:
         """Write one labelled frame; returns its path. ``uid`` names it (default a fresh UUID; the
         simulator passes seeded ones so a collection is reproducible); ``extra`` JSON-able fields go to
@@ -255,16 +403,18 @@ class DatasetWriter(object):
         u, v = int(round(float(u))), int(round(float(v)))
         if not (0 <= u < width and 0 <= v < height):
             raise ValueError("label (%d, %d) is outside the %dx%d frame" % (u, v, width, height))
+        name = self.file_name(u, v, uid)
         ok, buf = cv2.imencode(".jpg", frame_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality])
         if not ok:
             raise IOError("OpenCV could not encode the frame as JPEG")
-        name = "%d_%d_%s.jpg" % (u, v, uid or uuid.uuid1())
         path = os.path.join(self.folder, name)
+        data = buf.tobytes()
         with atomic_write(path, fsync=self.fsync) as f:
-            f.write(buf.tobytes())
+            f.write(data)
         record = dict(extra)
         record.update({"file": name, "session": self.session, "width": width, "height": height,
-                       "source": self.source, "time": time.time(), "u": u, "v": v})
+                       "source": self.source, "time": time.time(), "u": u, "v": v,
+                       "crc32": zlib.crc32(data) & 0xffffffff})
         # one write() of one line: a crash can at worst leave a partial last line, which scan_dataset reports
         with open(os.path.join(self.folder, INDEX_NAME), "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
@@ -274,13 +424,57 @@ class DatasetWriter(object):
         return path
 
 
+_WRITER_TEMP_RE = re.compile(r"^\..+\.(?:jpe?g|jsonl)\.[^.]+\.tmp$", re.IGNORECASE)
+
+
+def repair_index(folder: str) -> Dict[str, dict]:
+    """Make a category folder consistent again after a writer was killed, before writing more into it.
+
+    Deletes the temporary files of interrupted writes (``.<name>.jpg.<random>.tmp``, see
+    :mod:`jetracer.atomic`) and rewrites ``index.jsonl`` (atomically, only when something changes) with
+    one line per image that exists: the first line of each file; unreadable lines (a line cut short by
+    the kill) and lines whose image is gone are dropped. Returns {file name: index record}. Images
+    without a line are left alone (``scan_dataset`` reads them as legacy files).
+    """
+    if not os.path.isdir(folder):
+        return {}
+    for name in os.listdir(folder):
+        if _WRITER_TEMP_RE.match(name):
+            os.unlink(os.path.join(folder, name))
+    index = os.path.join(folder, INDEX_NAME)
+    remove_leftovers(index)
+    if not os.path.exists(index):
+        return {}
+    kept, records, changed = [], {}, False  # type: List[str], Dict[str, dict], bool
+    with open(index, "rb") as f:
+        lines = f.read().split(b"\n")
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8", "surrogateescape"))
+            name = os.path.basename(str(rec["file"]))
+        except (ValueError, KeyError, TypeError):
+            changed = True
+            continue
+        if name in records or not os.path.isfile(os.path.join(folder, name)):
+            changed = True
+            continue
+        records[name] = rec
+        kept.append(raw.decode("utf-8", "surrogateescape"))
+    if changed:
+        with atomic_write(index, "w") as f:
+            f.write("".join(line + "\n" for line in kept))
+    return records
+
+
 def summarize(index: DatasetIndex, bins: int = 10) -> Dict[str, Any]:
     """Counts per category and session, x/y label histograms on [-1, 1] (``bins`` bins) and the problems."""
-    per_category = {c: 0 for c in index.categories}
+    per_category = {shown_path(c): 0 for c in index.categories}
     per_session = {}  # type: Dict[str, int]
     for e in index.entries:
-        per_category[e.category] = per_category.get(e.category, 0) + 1
-        per_session[e.session] = per_session.get(e.session, 0) + 1
+        per_category[shown_path(e.category)] = per_category.get(shown_path(e.category), 0) + 1
+        per_session[shown_path(e.session)] = per_session.get(shown_path(e.session), 0) + 1
     xy = np.array([e.xy for e in index.entries], dtype=np.float64).reshape(-1, 2)
     edges = np.linspace(-1.0, 1.0, bins + 1)
     return {
@@ -301,7 +495,7 @@ class RoadDataset(object):
     training device via ``Preprocessor.batch``); ``xy`` a float32 tensor ``(x, y)`` of the label
     after ``transform``. ``transform(frame_bgr, u, v) -> (frame_bgr, u, v)`` works in pixels and
     must return a frame of the input size (``augment.EvalTransform`` / ``augment.TrainTransform``).
-    The image is decoded with OpenCV (BGR); an image that fails to decode raises IOError naming it.
+    The image is decoded by :func:`load_frame` (BGR, upright); one that fails to decode raises IOError naming it.
     """
 
     def __init__(self, entries: Sequence[Entry], categories: Sequence[str],
@@ -312,12 +506,11 @@ class RoadDataset(object):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> Tuple[Any, int, Any]:
-        import cv2
         import torch
         e = self.entries[i]
-        frame = cv2.imread(e.path, cv2.IMREAD_COLOR)
+        frame = load_frame(e.path, e.orientation)
         if frame is None:
-            raise IOError("could not decode %s; run `jetracer dataset info` to list bad files" % e.path)
+            raise IOError("could not decode %s; run `jetracer dataset info` to list bad files" % shown_path(e.path))
         frame, u, v = self.transform(frame, float(e.u), float(e.v))
         h, w = frame.shape[:2]
         xy = torch.tensor(to_normalised(u, v, w, h), dtype=torch.float32)
@@ -326,8 +519,7 @@ class RoadDataset(object):
 
 def iter_frames(entries: Iterable[Entry]) -> Iterable[Tuple[Entry, np.ndarray]]:
     """Decode each entry's image (BGR), skipping ones that fail: for calibration and previews."""
-    import cv2
     for e in entries:
-        frame = cv2.imread(e.path, cv2.IMREAD_COLOR)
+        frame = load_frame(e.path, e.orientation)
         if frame is not None:
             yield e, frame

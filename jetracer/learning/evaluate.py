@@ -69,13 +69,14 @@ def _category_index(pilot: Any, category: str) -> int:
 
 def no_labelled_images_message(dirs: Sequence[str], problems: Sequence[Any]) -> str:
     """One line saying why a scan found nothing to use, with the first skipped file as an example."""
-    where = ", ".join(dirs)
+    from .dataset import shown_path
+    where = ", ".join(shown_path(d) for d in dirs)
     if not problems:
         return ("no labelled images in %s: expected JPEGs named <u>_<v>_<id>.jpg (the target pixel) in "
                 "<dataset>/<category>/ or directly in the folder" % where)
     first = problems[0]
     return ("no labelled images in %s: %d file(s) skipped, e.g. %s (%s); expected JPEGs named <u>_<v>_<id>.jpg "
-            "with the target pixel" % (where, len(problems), os.path.basename(first.path), first.reason))
+            "with the target pixel" % (where, len(problems), shown_path(os.path.basename(first.path)), first.reason))
 
 
 def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, categories: Optional[List[str]] = None,
@@ -89,8 +90,7 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     scanning. Raises FileNotFoundError (missing model or folder), PilotLoadError (not a model file) and
     EvalError (no labelled frame, or a category the model lacks).
     """
-    import cv2
-    from .dataset import scan_dataset
+    from .dataset import load_frame, scan_dataset, shown_path
     from .pilot import load_pilot
 
     if isinstance(datasets, (str, os.PathLike)):
@@ -112,7 +112,7 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     unreadable = 0
     for g, (_, group_entries) in enumerate(per_dir):
         for e in group_entries:
-            frame = cv2.imread(e.path, cv2.IMREAD_COLOR)
+            frame = load_frame(e.path, getattr(e, "orientation", 1))
             if frame is None:
                 unreadable += 1
                 continue
@@ -123,7 +123,7 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
             preds.append((px, py))
             labels.append((x, y))
             groups.append(g)
-            rows.append({"file": e.path, "category": e.category, "x": round(x, 5), "y": round(y, 5),
+            rows.append({"file": shown_path(e.path), "category": e.category, "x": round(x, 5), "y": round(y, 5),
                          "pred_x": round(px, 5), "pred_y": round(py, 5)})
     if not rows:
         raise EvalError("none of the %d labelled images in %s could be decoded" % (sum(len(e) for _, e in per_dir),
@@ -185,10 +185,8 @@ def plot_predictions(result: Dict[str, Any], path: str) -> str:
         result["count"], "n/a" if r is None else "%.3f" % r, result["mae_x"]), fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
+    from ..atomic import atomic_write
+    with atomic_write(path, fsync=False) as f:
+        fig.savefig(f, dpi=90, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

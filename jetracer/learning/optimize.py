@@ -34,6 +34,22 @@ SUPPORTED = {
 }
 
 
+class OptimizeError(ValueError):
+    """The optimization cannot be done as asked (e.g. ``out`` would write over the checkpoint)."""
+
+
+def check_out(ckpt: str, out: str, backend: str, precision: str) -> None:
+    """OptimizeError when writing ``out`` (or its TensorRT sidecar) would replace ``ckpt``, or ``out`` is a folder."""
+    from ..atomic import same_file
+    from .tensorrt_backend import sidecar_path
+    if os.path.isdir(out):
+        raise OptimizeError("--out %s is a folder; name the model file to write" % out)
+    for target in (out, sidecar_path(out) if out.endswith("_trt.pth") else None):
+        if target and same_file(target, ckpt):
+            raise OptimizeError("--out %s would write over the checkpoint %s it is made from; choose another --out "
+                                "(the default is %s)" % (out, ckpt, default_out(ckpt, backend, precision)))
+
+
 class OptimizeResult(object):
     """What ``optimize`` wrote: ``path`` (the model file), ``files`` (with sidecars), ``backend``,
     ``precision``, ``parity`` (max/mean |dx|, |dy|, frames), ``note`` (where the frames came from), ``seconds``."""
@@ -164,6 +180,8 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     from .torch_backend import TorchPilot
     start = time.time()
     check_request(backend, precision)
+    out = str(out or default_out(ckpt, backend, precision))
+    check_out(str(ckpt), out, backend, precision)
     device = default_device(device)
     if backend == "tensorrt":
         from .tensorrt_backend import import_torch2trt
@@ -182,7 +200,6 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     parity = compare(reference, pilot, heldout)
     logger.info("%s: %s (%s)", what, format_parity(parity), note)
     check(parity, tolerance, what)
-    out = str(out or default_out(ckpt, backend, precision))
     if os.path.dirname(os.path.abspath(out)):
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if backend == "onnxruntime":

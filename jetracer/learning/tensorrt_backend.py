@@ -99,17 +99,21 @@ def _norm(meta: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str, parity: Dict[str, Any]) -> List[str]:
-    """Write the TRTModule state dict (``*_trt.pth``) and its ``*_trt.json`` sidecar; returns both paths."""
+    """Write the TRTModule state dict (``*_trt.pth``) and its ``*_trt.json`` sidecar, each atomically; returns
+    both paths."""
     import torch
     if not path.endswith("_trt.pth"):
         raise ValueError("TensorRT engine files are named *_trt.pth (got %s)" % path)
+    from ..atomic import atomic_write
     t2t = import_torch2trt()
-    torch.save(trt_module.state_dict(), path)
     side = dict(meta, format="jetracer.tensorrt", version=1, backend="tensorrt", precision=precision,
                 input_dtype="float32", parity=parity, tensorrt_version=tensorrt_version(),
                 torch2trt_version=getattr(t2t, "__version__", "unknown"), torch_version=torch.__version__)
-    with open(sidecar_path(path), "w") as f:
-        json.dump(side, f, indent=1, sort_keys=True)
+    text = json.dumps(side, indent=1, sort_keys=True)  # before any file is written: a bad value writes nothing
+    with atomic_write(path) as f:
+        torch.save(trt_module.state_dict(), f)
+    with atomic_write(sidecar_path(path), "w") as f:
+        f.write(text)
     return [path, sidecar_path(path)]
 
 

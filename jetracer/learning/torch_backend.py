@@ -260,8 +260,10 @@ class TorchPilot(Pilot):
 
 def save_optimized(path: str, ckpt: Dict[str, Any], precision: str, parity: Dict[str, Any],
                    cuda_graph: bool = True, compile: bool = False) -> None:
-    """Write an optimized torch file (see the module docstring) that ``load_pilot`` rebuilds."""
+    """Write an optimized torch file (see the module docstring) that ``load_pilot`` rebuilds, atomically."""
     import torch
-    torch.save({"format": OPTIMIZED_FORMAT, "version": 1, "backend": "torch", "precision": precision,
-                "cuda_graph": bool(cuda_graph), "compile": bool(compile), "meta": checkpoint_meta(ckpt),
-                "state_dict": ckpt["state_dict"], "parity": parity}, path)
+    from ..atomic import atomic_write
+    with atomic_write(path) as f:
+        torch.save({"format": OPTIMIZED_FORMAT, "version": 1, "backend": "torch", "precision": precision,
+                    "cuda_graph": bool(cuda_graph), "compile": bool(compile), "meta": checkpoint_meta(ckpt),
+                    "state_dict": ckpt["state_dict"], "parity": parity}, f)

@@ -19,19 +19,24 @@ checkpoint (``checkpoint.save_checkpoint``). Specifics:
   model input image (``|du| = |dx| * W/2``, ``|dv| = |dy| * H/2``) for validation and test;
 * the best-validation weights are what the checkpoint holds; a loss-curve PNG
   (``<out without extension>_loss.png``) is written next to it;
-* multi-GPU / multi-process: under ``torchrun --nproc_per_node=N -m jetracer.learning.train ...``
+* no work is lost: the checkpoint ``out`` is written once, atomically, when training finishes; an
+  existing ``out`` is refused up front unless ``overwrite`` (the CLI's ``--force``) and is then kept as
+  ``<out>.prev`` (``PREVIOUS_SUFFIX``) when the new one replaces it. After every epoch the resume state
+  (weights, optimizer, scheduler, best epoch so far, history, RNG states) goes atomically to
+  ``<out>.partial`` (``PARTIAL_SUFFIX``); ``resume=True`` (``--resume``) continues a killed run from it,
+  after checking the run's options are the same, and it is removed once ``out`` is written;
+* multi-GPU / multi-process: under ``torchrun --nproc_per_node=N -m jetracer train ...``
   (or ``torchrun ... $(which jetracer) train ...``) it uses DistributedDataParallel (nccl on CUDA,
   gloo on CPU) with a DistributedSampler; ``batch_size`` is per process; only rank 0 evaluates and
   writes files, and broadcasts the early-stopping decision.
 """
-import argparse
 import contextlib
 import copy
 import logging
 import math
 import os
 import random
-import sys
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -39,9 +44,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write, keep_previous, remove_leftovers
 from .augment import EvalTransform, TrainTransform
-from .checkpoint import save_checkpoint
-from .dataset import RoadDataset, scan_dataset
+from .checkpoint import plain_data, save_checkpoint
+from .dataset import RoadDataset, scan_dataset, shown_path
 from .model import build_model
 from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .split import split_folders
@@ -60,6 +66,16 @@ SCRATCH = {"arch": "resnet18", "input_size": 224, "lr": 1e-3, "warmup": 0.3, "ep
 FINETUNE = {"lr": 3e-4, "warmup": 0.1, "epochs": 30}
 MIN_STEPS = 300      # epochs are raised (when not given) until training makes this many optimizer steps
 TINY_IMAGES = 50     # a folder smaller than this is used whole for training unless fractions are given
+PARTIAL_SUFFIX = ".partial"  # <out>.partial: the resume state, rewritten after every epoch
+PREVIOUS_SUFFIX = ".prev"    # <out>.prev: the checkpoint a finished run replaced
+STATE_FORMAT = "jetracer.train_state"
+# options a resumed run may change: where and how fast it runs, not what it trains
+RESUME_FREE = ("device", "workers", "threads", "progress", "info")
+
+
+class TrainError(ValueError):
+    """Training cannot run as asked (an option, the output file, the data, a resume state): the message
+    names the problem and the fix."""
 
 
 class TrainResult(object):
@@ -68,7 +84,9 @@ class TrainResult(object):
     ``checkpoint`` and ``loss_plot`` paths, ``history`` (one dict per epoch, epoch 0 = before
     training), ``metrics`` {"val": best epoch's, "test": ...}, ``split`` (checkpoint meta),
     ``best_epoch``, ``epochs_run``, ``stopped_early``, ``images_per_s`` (training throughput over all
-    processes), ``problems`` (skipped files), ``distributed`` (world size, shard facts).
+    processes), ``problems`` (skipped files), ``distributed`` (world size, shard facts), ``previous``
+    (``<out>.prev`` when an existing ``out`` was replaced, else None), ``resumed_from`` (the epoch a
+    resumed run continued after, else None).
     """
 
     def __init__(self, **fields: Any) -> None:
@@ -105,7 +123,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError("--device %s asked but torch sees no CUDA GPU; use --device cpu" % name)
+            raise TrainError("--device %s asked but torch sees no CUDA GPU; use --device cpu" % name)
         return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
     return torch.device(name)
 
@@ -187,10 +205,9 @@ def plot_losses(history: Sequence[Dict[str, Any]], path: str) -> str:
         a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax2.set_ylabel("validation error (input pixels)")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
+    with atomic_write(path, fsync=False) as f:
+        fig.savefig(f, dpi=80, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -229,14 +246,127 @@ def resolve_options(options: Dict[str, Any]) -> Dict[str, Any]:
     """``DEFAULTS`` updated with ``options`` (None keeps the default); ValueError for an unknown option."""
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
-        raise ValueError("unknown training option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+        raise TrainError("unknown training option(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     opt = dict(DEFAULTS)
     opt.update({k: v for k, v in options.items() if v is not None or k == "workers"})
     return opt
 
 
+def partial_path(out: str) -> str:
+    """``model.pth`` -> ``model.pth.partial``: the resume state of a run writing ``out``."""
+    return out + PARTIAL_SUFFIX
+
+
+def previous_path(out: str) -> str:
+    """``model.pth`` -> ``model.pth.prev``: where a finished run keeps the checkpoint it replaced."""
+    return out + PREVIOUS_SUFFIX
+
+
+def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None:
+    """Refuse, before any data is read, an ``out`` that training could not write or would lose work at.
+
+    TrainError for a folder, a folder that cannot be written, an existing ``out`` without ``overwrite``
+    or ``resume``, a resume state of an interrupted run when not resuming (unless ``overwrite``), and
+    ``resume`` without a resume state. Creates the folder of ``out`` when missing.
+    """
+    shown = shown_path(out)
+    if os.path.isdir(out):
+        raise TrainError("--out %s is a folder; name the checkpoint file, e.g. --out %s"
+                         % (shown, shown_path(os.path.join(out, "model.pth"))))
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".jetracer-write-test.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise TrainError("--out %s: cannot write in %s (%s); pick a folder you can write to"
+                         % (shown, shown_path(folder), e.strerror or e))
+    partial = partial_path(out)
+    if resume:
+        if not os.path.isfile(partial):
+            raise TrainError("--resume: there is no resume state %s (a run with --out %s writes it after every epoch); "
+                             "train without --resume" % (shown_path(partial), shown))
+        return
+    if os.path.exists(out) and not overwrite:
+        raise TrainError("--out %s exists; pass --force to replace it when training finishes (it is kept as %s)%s"
+                         % (shown, shown_path(previous_path(out)),
+                            ", or --resume to continue the interrupted run in %s" % shown_path(partial)
+                            if os.path.isfile(partial) else ", or name another file"))
+    if os.path.isfile(partial) and not overwrite:
+        raise TrainError("%s holds an interrupted run for --out %s; pass --resume to continue it or --force to "
+                         "start afresh" % (shown_path(partial), shown))
+
+
+def _option_flag(key: str) -> str:
+    flags = {"dataset_dirs": "the dataset folders", "pretrained": "--no-pretrained", "augment": "--no-augment",
+             "amp": "--no-amp", "min_steps": "min_steps"}
+    return flags.get(key, "--" + key.replace("_", "-"))
+
+
+def run_options(opt: Dict[str, Any], dataset_dirs: Sequence[str]) -> Dict[str, Any]:
+    """What a resumed run must share with the run it continues (JSON-like): the options that decide
+    what is trained, and the dataset folders."""
+    keep = dict((k, v) for k, v in opt.items() if k not in RESUME_FREE)
+    keep["dataset_dirs"] = [os.path.abspath(d) for d in dataset_dirs]
+    return plain_data(keep)
+
+
+def load_resume_state(out: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """The resume state of the run writing ``out``; TrainError when it is not one, or when it was started
+    with other ``options`` (``run_options``), naming each option that differs."""
+    from .safe_load import torch_load
+    path = partial_path(out)
+    try:
+        state = torch_load(path, map_location="cpu")
+    except Exception as e:  # a truncated or foreign file
+        raise TrainError("--resume: cannot read the resume state %s (%s); train afresh with --force"
+                         % (shown_path(path), str(e).splitlines()[0] if str(e) else type(e).__name__))
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise TrainError("--resume: %s is not a jetracer resume state; train afresh with --force" % shown_path(path))
+    then = state.get("options") or {}
+    differ = ["%s (%s then, %s now)" % (_option_flag(k), _shown_value(then.get(k)), _shown_value(options.get(k)))
+              for k in sorted(set(then) | set(options)) if then.get(k) != options.get(k)]
+    if differ:
+        raise TrainError("--resume: the run in %s was started with other options: %s; resume with the same options, "
+                         "or start afresh with --force" % (shown_path(path), "; ".join(differ)))
+    return state
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_shown_value(v) for v in value)
+    return "default" if value is None else str(value)
+
+
+def _rng_state(generators: Sequence[Any]) -> Dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+            "torch": torch.get_rng_state(), "generators": [g.get_state() for g in generators]}
+
+
+def _set_rng_state(saved: Dict[str, Any], generators: Sequence[Any]) -> None:
+    version, internal, gauss = saved["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = saved["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(saved["torch"])
+    for g, s in zip(generators, saved["generators"]):
+        g.set_state(s)
+
+
+def _scheduler_state(scheduler: Any) -> Dict[str, Any]:
+    # older torch keeps the annealing function (a bound method) in the state: rebuilt by the constructor
+    return dict((k, v) for k, v in scheduler.state_dict().items() if not callable(v))
+
+
+def _save_state(path: str, state: Dict[str, Any]) -> None:
+    with atomic_write(path) as f:
+        torch.save(state, f)
+
+
 def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
-          **options: Any) -> TrainResult:
+          overwrite: bool = True, resume: bool = False, **options: Any) -> TrainResult:
     """Train on ``dataset_dirs`` (one or more upstream-layout folders) and write the checkpoint ``out``.
 
     ``options`` (see ``DEFAULTS``; None means "the recipe's choice"): arch, epochs, batch_size,
@@ -259,8 +389,15 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     With the fractions left at None, a folder of fewer than ``TINY_IMAGES`` images is used whole for
     training (no validation or test frames, the final weights are kept) and ``TrainResult.notes`` says so.
     ``callback(record)`` runs on rank 0 after each epoch with that epoch's history record; returning
-    True stops training. Raises ValueError for unknown options, a model to start from that does not fit,
-    or a dataset too small to split.
+    True stops training.
+
+    ``out`` is written once, atomically, when training finishes; an existing ``out`` is then kept as
+    ``<out>.prev``, and with ``overwrite=False`` it is refused before anything runs. ``<out>.partial``
+    holds the resume state after every epoch; ``resume=True`` continues from it (the same options and
+    data, see ``RESUME_FREE`` for what may change) and ends with the same checkpoint an uninterrupted
+    run writes. Raises TrainError (a ValueError) for unknown options, an output that cannot be written
+    or would be lost, a resume state that does not match, a model to start from that does not fit, or
+    a dataset too small to split; FileNotFoundError for a missing dataset folder or ``init`` file.
     """
     opt = resolve_options(options)
     if isinstance(dataset_dirs, (str, os.PathLike)):
@@ -268,6 +405,10 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     dataset_dirs = [os.fspath(d) for d in dataset_dirs]
     out = os.fspath(out)
     dist_env = _distributed()
+    check_output(out, overwrite=overwrite, resume=resume)
+    if dist_env["rank"] == 0:
+        remove_leftovers(out, partial_path(out), previous_path(out), loss_plot_path(out))
+    state = load_resume_state(out, run_options(opt, dataset_dirs)) if resume else None
     is_dist = dist_env["world"] > 1
     device = pick_device(opt["device"], dist_env["local_rank"])
     if opt["threads"]:
@@ -286,7 +427,7 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # OpenCV's thread pool fights torch's OpenMP threads (measured 8x slower on 2 cores)
     try:
-        return _train(dataset_dirs, out, callback, opt, device, dist_env if is_dist else None)
+        return _train(dataset_dirs, out, callback, opt, device, dist_env if is_dist else None, state)
     finally:
         cv2.setNumThreads(cv_threads)
         if is_dist:
@@ -308,10 +449,10 @@ def load_init(path: str, arch: Optional[str] = None, input_size: Any = None) -> 
     model, meta = load_checkpoint(path)
     size = tuple(input_hw(meta["input_size"]))
     if arch is not None and arch != meta["arch"]:
-        raise ValueError("%s is a %s model but --arch %s was asked: leave --arch out to fine-tune its %s, or train "
+        raise TrainError("%s is a %s model but --arch %s was asked: leave --arch out to fine-tune its %s, or train "
                          "without --init" % (path, meta["arch"], arch, meta["arch"]))
     if input_size is not None and tuple(input_hw(input_size)) != size:
-        raise ValueError("%s takes %dx%d input but --input-size %dx%d was asked: leave --input-size out to fine-tune "
+        raise TrainError("%s takes %dx%d input but --input-size %dx%d was asked: leave --input-size out to fine-tune "
                          "at %dx%d, or train without --init" % ((path,) + size + tuple(input_hw(input_size)) + size))
     return model, meta
 
@@ -367,17 +508,17 @@ def dataset_shares(weights: Any, dirs: Sequence[str], train_counts: Sequence[int
     elif isinstance(weights, str):
         if weights in ("size", "proportional"):
             return None
-        raise ValueError("dataset weights are numbers, one per folder (e.g. 1,1) or 'size', got %r" % weights)
+        raise TrainError("dataset weights are numbers, one per folder (e.g. 1,1) or 'size', got %r" % weights)
     weights = [float(w) for w in weights]
     if len(weights) != len(dirs):
-        raise ValueError("%d dataset weight(s) for %d dataset folder(s); give one per folder, in order"
+        raise TrainError("%d dataset weight(s) for %d dataset folder(s); give one per folder, in order"
                          % (len(weights), len(dirs)))
     if any(not (w >= 0 and math.isfinite(w)) for w in weights):
-        raise ValueError("dataset weights must be finite and >= 0, got %s" % weights)
+        raise TrainError("dataset weights must be finite and >= 0, got %s" % weights)
     weights = [w if n else 0.0 for w, n in zip(weights, train_counts)]
     total = sum(weights)
     if total <= 0:
-        raise ValueError("dataset weights give no folder with training frames a share; got %s" % weights)
+        raise TrainError("dataset weights give no folder with training frames a share; got %s" % weights)
     return [w / total for w in weights]
 
 
@@ -450,7 +591,7 @@ class _EvalSet(object):
 
 
 def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any], device: torch.device,
-           dist_env: Optional[Dict[str, int]]) -> TrainResult:
+           dist_env: Optional[Dict[str, int]], state: Optional[Dict[str, Any]] = None) -> TrainResult:
     rank, world = (dist_env["rank"], dist_env["world"]) if dist_env else (0, 1)
     main_rank = rank == 0
     seed = int(opt["seed"])
@@ -478,7 +619,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     lr = float(opt["lr"] or recipe["lr"])
     warmup = float(opt["warmup"] if opt["warmup"] is not None else recipe["warmup"])
     if not 0 <= warmup < 1:
-        raise ValueError("warmup is a share of the training steps in [0, 1), got %r" % warmup)
+        raise TrainError("warmup is a share of the training steps in [0, 1), got %r" % warmup)
 
     groups_idx = []  # type: List[Tuple[str, List[Any]]]
     problems = []  # type: List[Any]
@@ -490,17 +631,24 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
         found.update(index.categories)
     entries = [e for _, es in groups_idx for e in es]
     if not entries:
-        raise ValueError("no labelled images in %s (%d problem file(s)); expected <dataset>/<category>/<u>_<v>_<id>.jpg"
+        raise TrainError("no labelled images in %s (%d problem file(s)); expected <dataset>/<category>/<u>_<v>_<id>.jpg"
                          % (", ".join(dataset_dirs), len(problems)))
     categories = list(opt["categories"]) if opt["categories"] is not None else sorted(found)
     # scan_dataset lists categories that have a folder; keep those with frames, in that order
     categories = [c for c in categories if any(e.category == c for e in entries)] or categories
     group_of = [g for g, (_, es) in enumerate(groups_idx) for _ in es]
-    split = split_folders(groups_idx, opt["val_fraction"], opt["test_fraction"], seed, TINY_IMAGES)
+    try:
+        split = split_folders(groups_idx, opt["val_fraction"], opt["test_fraction"], seed, TINY_IMAGES)
+    except ValueError as e:
+        raise TrainError(str(e))
+    if state is not None and state.get("split") != plain_data(split.as_meta()):
+        raise TrainError("--resume: the dataset changed since the run in %s started (%d images then, %d now); "
+                         "resume on the same frames, or start afresh with --force"
+                         % (shown_path(partial_path(out)), state.get("images", -1), len(entries)))
     if split.note:
         notes.append("split: " + split.note)
     if not split.train:
-        raise ValueError("no images left for training in %s; lower --val-fraction/--test-fraction" % ", ".join(dataset_dirs))
+        raise TrainError("no images left for training in %s; lower --val-fraction/--test-fraction" % ", ".join(dataset_dirs))
     train_counts = [sum(1 for i in split.train if group_of[i] == g) for g in range(len(dataset_dirs))]
     shares = dataset_shares(opt["dataset_weights"], dataset_dirs, train_counts)
     if shares is not None:
@@ -545,6 +693,8 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
         model = model.to(device)
     else:
         model = build_model(arch, 2 * len(categories), pretrained=bool(opt["pretrained"])).to(device)
+    if state is not None:
+        model.load_state_dict(state["model"])
     net = model
     if dist_env:
         from torch.nn.parallel import DistributedDataParallel
@@ -561,7 +711,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             notes.append("%d training images (%d step(s) per epoch): %d epochs, so that training makes at least %d "
                          "steps" % (len(train_ds), steps_per_epoch, epochs, min_steps))
     if epochs < 1:
-        raise ValueError("epochs must be >= 1, got %d" % epochs)
+        raise TrainError("epochs must be >= 1, got %d" % epochs)
     patience = int(opt["patience"]) if opt["patience"] is not None else max(5, epochs // 6)
     steps = max(1, epochs * steps_per_epoch)
     if opt["schedule"] == "onecycle":
@@ -570,8 +720,14 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     elif opt["schedule"] == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     else:
-        raise ValueError("schedule must be onecycle or cosine, got %r" % opt["schedule"])
+        raise TrainError("schedule must be onecycle or cosine, got %r" % opt["schedule"])
     scaler = _grad_scaler(device, bool(opt["amp"]))
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        notes.append("resumed from %s after epoch %d of %d" % (shown_path(partial_path(out)), state["epoch"], epochs))
     progress = bool(opt["progress"]) and main_rank
     if main_rank:
         for note in notes:
@@ -602,13 +758,37 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                        "created": init_meta.get("created"), "dataset": init_meta.get("dataset"),
                        "info": init_meta.get("info")}
     history = []  # type: List[Dict[str, Any]]
-    if main_rank:
+    best_loss, best_epoch, best_state, bad_epochs = float("inf"), 0, None, 0
+    train_images, train_seconds, stopped_early, epoch, stop = 0, 0.0, False, 0, 0
+    generators = [g for g in (train_loader.generator, getattr(sampler, "generator", None)) if g is not None]
+    if state is not None:
+        history, epoch, stop = list(state["history"]), int(state["epoch"]), int(state["stop"])
+        best_loss, best_epoch, bad_epochs = float(state["best_loss"]), int(state["best_epoch"]), int(state["bad_epochs"])
+        best_state = state["best_state"] if state["best_state"] is not None else (
+            state["model"] if best_epoch == epoch and has_val else None)
+        train_images, train_seconds = int(state["train_images"]), float(state["train_seconds"])
+        _set_rng_state(state["rng"], generators)
+    elif main_rank:
         history.append({"epoch": 0, "train_loss": None, "val": val_set(model, preprocess, device),
                         "lr": optimizer.param_groups[0]["lr"], "seconds": 0.0, "epochs": epochs})
-    best_loss, best_epoch, best_state, bad_epochs = float("inf"), 0, None, 0
-    train_images, train_seconds, stopped_early, epoch = 0, 0.0, False, 0
     plot = loss_plot_path(out)
+    partial = partial_path(out)
     log_every = 1 if epochs <= 60 else int(math.ceil(epochs / 30.0))
+    options = run_options(opt, dataset_dirs)
+
+    def save_state(epoch_done: int, stopped: int) -> None:
+        current = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _save_state(partial, {
+            "format": STATE_FORMAT, "version": 1, "options": options, "split": plain_data(split.as_meta()),
+            "images": len(entries), "epoch": epoch_done, "stop": stopped, "model": current,
+            "optimizer": optimizer.state_dict(), "scheduler": _scheduler_state(scheduler),
+            "scaler": scaler.state_dict() if scaler is not None else None, "history": history,
+            "best_loss": best_loss, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+            # the best weights are stored apart only when they are not the current ones
+            "best_state": best_state if best_state is not None and best_epoch != epoch_done else None,
+            "train_images": train_images, "train_seconds": train_seconds, "rng": _rng_state(generators)})
+
+    kept = []  # type: List[str]
 
     def save(metrics: Dict[str, Any], epoch_saved: int) -> None:
         extra = {"notes": notes}  # type: Dict[str, Any]
@@ -616,6 +796,8 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             extra["init"] = init_record
         if opt["info"] is not None:
             extra["info"] = opt["info"]
+        if keep_previous(out, previous_path(out)):
+            kept.append(previous_path(out))
         save_checkpoint(out, model, arch, input_size, categories, train_args=train_args,
                         split=split.as_meta(), metrics=metrics, epoch=epoch_saved,
                         optimizer=optimizer if opt["save_optimizer"] else None,
@@ -624,7 +806,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                                  "train_images_per_dir": train_counts, "shares": shares},
                         distributed=distributed_meta, **extra)
 
-    for epoch in range(1, epochs + 1):
+    for epoch in range(epoch + 1, epochs + 1 if not stop else 0):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         stats = train_one_epoch(net, train_loader, optimizer, scheduler, preprocess, device, scaler, epoch, progress)
@@ -642,7 +824,6 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             if improved:
                 best_loss, best_epoch, bad_epochs = val["loss"], epoch, 0
                 best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-                save({"val": val}, epoch)
             else:
                 bad_epochs += 1
             if epoch % log_every == 0 or epoch == epochs or improved and log_every == 1:
@@ -659,9 +840,11 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             flag = torch.tensor([stop], device=device)
             dist.broadcast(flag, 0)
             stop = int(flag.item())
+        if main_rank:
+            save_state(epoch, stop)
         if stop:
-            stopped_early = epoch < epochs
             break
+    stopped_early = bool(stop) and epoch < epochs
 
     metrics = {}  # type: Dict[str, Any]
     if main_rank:
@@ -672,6 +855,8 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
         best_val = next((h["val"] for h in history if h["epoch"] == best_epoch), history[-1]["val"])
         metrics = {"val": best_val, "test": test_set(model, preprocess, device)}
         save(metrics, best_epoch)
+        if os.path.exists(partial):
+            os.unlink(partial)
         plot_losses(history, plot)
         logger.info("test: loss %.5f, |du| mean %.2f px median %.2f px; checkpoint %s", metrics["test"]["loss"],
                     metrics["test"].get("mean_abs_du_px", float("nan")),
@@ -683,29 +868,5 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                        best_epoch=best_epoch, epochs_run=epoch, epochs=epochs, stopped_early=stopped_early,
                        images_per_s=train_images / max(train_seconds, 1e-9), problems=problems,
                        distributed=distributed_meta, rank=rank, notes=notes, init=opt["init"],
-                       dataset_shares=shares, arch=arch, input_size=input_size)
-
-
-def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
-    """argparse namespace of ``jetracer train`` -> ``train`` options."""
-    return {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size, "input_size": args.input_size,
-            "lr": args.lr, "weight_decay": args.weight_decay, "device": args.device, "workers": args.workers,
-            "seed": args.seed, "patience": args.patience, "pretrained": not args.no_pretrained,
-            "augment": not args.no_augment, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
-            "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
-            "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
-            "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup}
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m jetracer.learning.train`` (e.g. under torchrun): the same arguments as ``jetracer train``."""
-    from jetracer.cli.train import add_arguments, run
-    parser = argparse.ArgumentParser(prog="python -m jetracer.learning.train", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                       dataset_shares=shares, arch=arch, input_size=input_size,
+                       previous=kept[0] if kept else None, resumed_from=int(state["epoch"]) if state else None)

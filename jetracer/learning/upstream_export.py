@@ -33,6 +33,10 @@ class ExportError(ValueError):
     """The checkpoint cannot be written in upstream's layout; the message says why."""
 
 
+class ExportTargetError(ExportError):
+    """The file to write is a folder or the checkpoint itself: choose another."""
+
+
 def fold_to_upstream(state_dict: Dict[str, Any], normalization: Dict[str, Any]) -> "collections.OrderedDict":
     """A copy of a resnet state dict whose conv1/bn1 take upstream's input (BGR, ImageNet statistics).
 
@@ -80,8 +84,13 @@ def export_upstream(checkpoint: str, out: str) -> Dict[str, Any]:
     Raises ExportError (not resnet18 with an fc 512 -> 2k head) or CheckpointError (unreadable file).
     """
     import torch
-    from ..atomic import atomic_write
+    from ..atomic import atomic_write, same_file
     from .checkpoint import load_checkpoint
+    if os.path.isdir(str(out)):
+        raise ExportTargetError("--upstream %s is a folder; name the .pth file to write" % out)
+    if same_file(str(out), str(checkpoint)):
+        raise ExportTargetError("--upstream %s would write over the checkpoint %s it is made from; choose another file"
+                          % (out, checkpoint))
     model, meta = load_checkpoint(str(checkpoint))
     state_dict = model.state_dict()
     _check_exportable(meta, state_dict, str(checkpoint))

@@ -13,6 +13,12 @@ learns those few worlds by heart instead of the road. Each episode starts at a r
 track. ``session`` groups frames of one episode, so a dataset split can keep whole sessions apart. The uuid
 is drawn from the episode's random stream: the same arguments write the same files. Each track of
 the list gets its own world seed (from ``seed`` and its position), so appearances differ between tracks.
+
+Collecting into a folder that already holds a dataset resumes: the temporary files of a killed run are
+deleted and its index repaired (:func:`jetracer.learning.dataset.repair_index`); episodes (sessions) the
+index already holds are skipped, the last one of each track is driven again and only its frames not
+on disk yet are written. So a killed run, run again with the same arguments, ends with the files an
+uninterrupted run writes and one index line per image; other arguments add their own sessions.
 """
 import os
 import uuid
@@ -20,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..learning.dataset import DatasetWriter
+from ..learning.dataset import DatasetWriter, repair_index
 from .expert import PerturbedExpert, PurePursuitExpert
 from ..pixels import pixel_label
 from .world import SimWorld
@@ -54,7 +60,8 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
     """Drive the perturbed expert over ``tracks`` and write ``frames`` labelled images (split evenly).
 
     An episode ends after ``episode_frames`` frames or when the car leaves the track; the next one starts
-    at once on the same track with a new session. Returns ``{"frames": n, "sessions": [...], "dir": <category folder>}``.
+    at once on the same track with a new session. Returns ``{"frames": n, "sessions": [...], "dir": <category folder>,
+    "written": frames written by this call, "kept": frames already there from an earlier (killed) run}``.
     """
     if frames < 1:
         raise ValueError("frames must be >= 1, got %r" % frames)
@@ -62,8 +69,11 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
         raise ValueError("episode_frames must be >= 1, got %r" % episode_frames)
     folder = os.path.join(out_dir, category)
     per_track = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
+    present = {}  # type: Dict[str, set]
+    for name, record in repair_index(folder).items():
+        present.setdefault(str(record.get("session")), set()).add(name)
     sessions = []  # type: List[str]
-    written = 0
+    written, kept = 0, 0
     bar = None
     if progress:
         from tqdm import tqdm
@@ -77,9 +87,20 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
                          randomize=randomize)
         try:
             done = 0
+            prefix = "sim-%s-s%d-e" % (world.track.name, world.seed)
+            last = max([int(s[len(prefix):]) for s in present if s.startswith(prefix) and s[len(prefix):].isdigit()]
+                       or [-1])
             while done < count:
-                session = "sim-%s-s%d-e%d" % (world.track.name, world.seed, world.episode)
+                session = "%s%d" % (prefix, world.episode)
                 sessions.append(session)
+                have = present.get(session, set())
+                if have and world.episode < last:  # an episode a killed run finished: its frames are all there
+                    take = min(len(have), count - done)
+                    done, kept = done + take, kept + take
+                    if bar is not None:
+                        bar.update(take)
+                    world.reset()
+                    continue
                 writer = DatasetWriter(out_dir, category, session=session, source="sim", fsync=False)
                 driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
                 ids = world.streams.episode
@@ -87,11 +108,14 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
                 while done < count and i < episode_frames:
                     image = world.render()
                     u, v = pixel_label(*world.label_uv(), width=width, height=height)
-                    writer.save(image, u, v, uid=str(uuid.UUID(bytes=ids.bytes(16), version=4)),
-                                track=world.track.name, frame=i)
+                    uid = str(uuid.UUID(bytes=ids.bytes(16), version=4))
+                    if writer.file_name(u, v, uid) in have:
+                        kept += 1
+                    else:
+                        writer.save(image, u, v, uid=uid, track=world.track.name, frame=i)
+                        written += 1
                     done += 1
                     i += 1
-                    written += 1
                     if bar is not None:
                         bar.update(1)
                     world.car.steering, world.car.throttle = driver.act(world)
@@ -102,4 +126,4 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
             world.close()
     if bar is not None:
         bar.close()
-    return {"frames": written, "sessions": sessions, "dir": folder}
+    return {"frames": written + kept, "sessions": sessions, "dir": folder, "written": written, "kept": kept}

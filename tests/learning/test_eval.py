@@ -136,11 +136,12 @@ def test_cli_bad_inputs_get_one_line_and_a_non_zero_exit(tmp_path):
     unlabelled = tmp_path / "unlabelled"
     unlabelled.mkdir()
     cv2.imwrite(str(unlabelled / "frame_000.jpg"), np.zeros((8, 8, 3), np.uint8))
-    cases = [(("--model", model, str(tmp_path / "empty")), "no labelled images"),
-             (("--model", model, str(unlabelled)), "frame_000.jpg"),
-             (("--model", model, str(tmp_path / "nowhere")), "does not exist"),
-             (("--model", str(tmp_path / "missing.pth"), str(tmp_path / "data")), "no model file")]
-    for args, needle in cases:
+    cases = [(("--model", model, str(tmp_path / "empty")), 2, "no labelled images"),
+             (("--model", model, str(unlabelled)), 2, "frame_000.jpg"),
+             (("--model", model, str(tmp_path / "nowhere")), 1, "does not exist"),
+             (("--model", str(tmp_path / "missing.pth"), str(tmp_path / "data")), 1, "no model file"),
+             (("--model", model, str(tmp_path / "data"), "--threads", "0"), 2, "--threads")]
+    for args, code, needle in cases:
         rc, out, err = _cli(*args)
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert rc == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in err, (args, err)
+        assert rc == code and len(lines) == 1 and needle in lines[0] and "Traceback" not in err, (args, err)

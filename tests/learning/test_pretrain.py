@@ -57,7 +57,7 @@ def test_cli_pretrain_quick_writes_a_starter_that_fine_tuning_takes(tmp_path, ti
     bad = subprocess.run([sys.executable, "-m", "jetracer", "pretrain", "--out", str(tmp_path / "b.pth"), "--preset",
                           "quick", "--eval", str(tmp_path / "nowhere")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=300)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and not os.path.exists(str(tmp_path / "b_data"))
+    assert bad.returncode == 1 and "does not exist" in bad.stderr and not os.path.exists(str(tmp_path / "b_data"))
 
 
 # -- transfer_bench on stand-ins for the real sets (tests never read /work/shared) -------------------

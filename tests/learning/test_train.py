@@ -144,7 +144,7 @@ def _env():
 def test_ddp_two_cpu_processes_on_gloo_train_disjoint_shards(tiny_dataset, tmp_path):
     out = str(tmp_path / "ddp.pth")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "jetracer.learning.train", tiny_dataset, "--out", out, "--input-size", "64", "--epochs", "1",
+           "-m", "jetracer", "train", tiny_dataset, "--out", out, "--input-size", "64", "--epochs", "1",
            "--batch-size", "8", "--device", "cpu", "--workers", "0", "--no-pretrained", "--no-progress"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
     log = proc.stdout.decode(errors="replace")
@@ -167,9 +167,10 @@ def test_cli_train_writes_checkpoint(tiny_dataset, tmp_path):
     assert "ImageNet weights for resnet18 are not available" in log and "checkpoint %s" % out in log
     _, meta = load_checkpoint(out)
     assert meta["input_size"] == [32, 48] and json.dumps(meta["metrics"])
-    bad = subprocess.run([sys.executable, "-m", "jetracer", "train", str(tmp_path / "nothing"), "--out", out],
+    bad = subprocess.run([sys.executable, "-m", "jetracer", "train", str(tmp_path / "nothing"), "--out",
+                          str(tmp_path / "other.pth")],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=300)
-    assert bad.returncode == 2 and b"does not exist" in bad.stdout
+    assert bad.returncode == 1 and b"does not exist" in bad.stdout  # a named folder that is not there: a failure
 
 
 def test_scan_reports_categories_in_requested_order(tmp_path, make_tiny_dataset):

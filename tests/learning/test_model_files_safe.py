@@ -1,0 +1,120 @@
+"""No model file is lost: optimize and export refuse to write over their input (also through a symlink or a
+hard link), and every model writer is atomic: one that fails midway leaves the old file and no temp file."""
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from jetracer.atomic import atomic_write, keep_previous, remove_leftovers
+from jetracer.learning.checkpoint import load_checkpoint, save_checkpoint
+from jetracer.learning.model import build_model
+from jetracer.learning.optimize import OptimizeError, optimize
+from jetracer.learning.torch_backend import save_optimized
+from jetracer.learning.upstream_export import ExportTargetError, export_upstream
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = str(tmp_path_factory.mktemp("ckpt") / "model.pth")
+    return save_checkpoint(path, build_model("resnet18", 2, pretrained=False), "resnet18", 32, ["apex"])
+
+
+def _cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "jetracer"] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, lines[0]
+
+
+def _bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_optimize_never_writes_over_its_checkpoint(ckpt, tmp_path):
+    before = _bytes(ckpt)
+    link = tmp_path / "link.pth"
+    os.symlink(ckpt, str(link))
+    hard = tmp_path / "hard.pth"
+    os.link(ckpt, str(hard))
+    for out in (ckpt, str(link), str(hard), os.path.join(os.path.dirname(ckpt), ".", "model.pth")):
+        with pytest.raises(OptimizeError, match="would write over the checkpoint"):
+            optimize(ckpt, "torch", "fp32", out=out, device="cpu")
+    with pytest.raises(OptimizeError, match="would write over the checkpoint"):
+        optimize(str(link), "torch", "fp32", out=ckpt, device="cpu")
+    with pytest.raises(OptimizeError, match="is a folder"):
+        optimize(ckpt, "torch", "fp32", out=str(tmp_path), device="cpu")
+    rc, line = _cli("optimize", ckpt, "--out", str(link), "--backend", "torch", "--precision", "fp32",
+                    "--device", "cpu")
+    assert rc == 2 and "would write over the checkpoint" in line and "model_fp32_torch.pth" in line, line
+    assert _bytes(ckpt) == before
+    load_checkpoint(ckpt)
+
+
+def test_export_never_writes_over_its_checkpoint(ckpt, tmp_path):
+    before = _bytes(ckpt)
+    with pytest.raises(ExportTargetError, match="would write over"):
+        export_upstream(ckpt, ckpt)
+    link = tmp_path / "up.pth"
+    os.symlink(ckpt, str(link))
+    rc, line = _cli("export", ckpt, "--upstream", str(link), "--check-frames", "0")
+    assert rc == 2 and "would write over the checkpoint" in line
+    rc, line = _cli("export", ckpt, "--upstream", str(tmp_path), "--check-frames", "0")
+    assert rc == 2 and "is a folder" in line
+    assert _bytes(ckpt) == before
+
+
+class _Unpicklable(object):
+    def __reduce__(self):
+        raise pickle.PicklingError("cannot store this (a writer failing midway)")
+
+
+def _only(folder):
+    return sorted(os.listdir(str(folder)))
+
+
+def test_a_checkpoint_writer_failing_midway_leaves_the_old_file(ckpt, tmp_path):
+    path = str(tmp_path / "model.pth")
+    with open(ckpt, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    before = _bytes(path)
+
+    class BadOptimizer(object):
+        def state_dict(self):
+            return {"state": {0: torch.zeros(1000)}, "param_groups": [_Unpicklable()]}
+
+    model = build_model("resnet18", 2, pretrained=False)
+    with pytest.raises(pickle.PicklingError):
+        save_checkpoint(path, model, "resnet18", 32, ["apex"], optimizer=BadOptimizer())
+    assert _bytes(path) == before and _only(tmp_path) == ["model.pth"]
+    with pytest.raises(pickle.PicklingError):
+        save_optimized(path, {"state_dict": model.state_dict(), "arch": "resnet18", "input_size": [32, 32],
+                              "categories": ["apex"]}, "fp32", parity={"frames": _Unpicklable()})
+    assert _bytes(path) == before and _only(tmp_path) == ["model.pth"]
+    load_checkpoint(path)
+
+
+def test_atomic_write_keeps_the_old_file_and_cleans_up(tmp_path):
+    path = str(tmp_path / "f.bin")
+    with open(path, "wb") as f:
+        f.write(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(path) as f:
+            f.write(b"new, half")
+            raise RuntimeError("disk full")
+    assert _bytes(path) == b"old" and _only(tmp_path) == ["f.bin"]
+    # what a SIGKILL leaves (no exception handler ran) is cleaned by the writer's next run, and nothing else
+    (tmp_path / ".f.bin.abc123.tmp").write_bytes(b"half")
+    (tmp_path / ".other.bin.abc123.tmp").write_bytes(b"someone else's")
+    assert remove_leftovers(path) == [str(tmp_path / ".f.bin.abc123.tmp")]
+    assert _only(tmp_path) == [".other.bin.abc123.tmp", "f.bin"]
+    assert keep_previous(path, path + ".prev") and _bytes(path + ".prev") == b"old"
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert _bytes(path) == b"new" and _bytes(path + ".prev") == b"old"
