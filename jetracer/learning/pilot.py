@@ -39,6 +39,16 @@ def default_device(device: Optional[str] = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _onnx_default_device() -> str:
+    """"cuda" when ONNX Runtime has its CUDA provider, else "cpu": without importing torch, which costs
+    seconds at a car service's start for a model that never uses it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return "cpu"
+    return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
+
+
 def _describe(obj: Any) -> str:
     if isinstance(obj, dict):
         keys = sorted(str(k) for k in obj)
@@ -67,10 +77,10 @@ def load_pilot(path: str, device: Optional[str] = None, **options: Any) -> Pilot
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError("no model file at %s" % path)
-    device = default_device(device)
     if path.endswith(".onnx"):
         from .onnx_backend import OnnxPilot
-        return OnnxPilot.load(path, device=device, **options)
+        return OnnxPilot.load(path, device=device or _onnx_default_device(), **options)
+    device = default_device(device)
     if path.endswith("_trt.pth"):
         from .tensorrt_backend import TensorRTPilot
         return TensorRTPilot.load(path, device=device)
