@@ -111,7 +111,7 @@ def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str
 
 def _check_tracks(names: List[Any]) -> None:
     """Refuse an unknown track name before anything is written (a later track must not fail half-way)."""
-    from ..sim.track import load_track
+    from ..sim.tracks_builtin import load_track
 
     for name in names:
         if isinstance(name, str):
