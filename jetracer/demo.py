@@ -94,7 +94,7 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
         % (laps, track, os.path.basename(model_path)))
     start = time.time()
     # Pass/fail is on the clean look (the profile's camera, plain floor): the data are randomised, but a
-    # small CPU model does not learn every random world (measured: 1 of 6 random episodes lapped cleanly).
+    # small CPU model does not learn every random world (see docs/simulator.md, "jetracer demo").
     world = SimWorld("latrax", track=track, seed=seed, randomize=False)
     try:
         metrics = evaluate(world, model_policy(model_path, world=world), laps=laps, out_dir=drive_dir)
