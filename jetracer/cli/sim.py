@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from .errors import CommandFailed, UsageError
 from .options import IMAGE_SIDE, SEED, add_config_option, integer, load_config_from, number, track_seeds
@@ -82,6 +82,8 @@ def add_parser(subparsers: Any) -> None:
     b.add_argument("--track", default="twisty")
     b.add_argument("--steps", type=integer(1, 100000), default=1000, help="steps per run (default 1000)")
     b.add_argument("--runs", type=integer(1, 100), default=5, help="runs; the median is reported (default 5)")
+    b.add_argument("--sizes", type=_sizes, default=None, metavar="N[,N...]",
+                   help="square image sides to time, e.g. 224,64 (64: the CPU demo preset's model input; default 224)")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=run_bench)
 
@@ -111,7 +113,7 @@ def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str
 
 def _check_tracks(names: List[Any]) -> None:
     """Refuse an unknown track name before anything is written (a later track must not fail half-way)."""
-    from ..sim.track import load_track
+    from ..sim.tracks_builtin import load_track
 
     for name in names:
         if isinstance(name, str):
@@ -182,9 +184,25 @@ def run_bench(args: argparse.Namespace) -> int:
 
     profile = _config(args).load_profile()
     _check_tracks([args.track])
-    result = bench(profile, args.track, steps=args.steps, runs=args.runs)
-    print(json.dumps(result) if args.json else "\n".join("%-14s %s" % kv for kv in result.items()))
+    result = bench(profile, args.track, steps=args.steps, runs=args.runs, sizes=args.sizes)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for size, figures in sorted(result.pop("sizes", {}).items(), key=lambda kv: -kv[1]["width"]):
+        print("%s: %s" % (size, ", ".join("%s %s" % kv for kv in figures.items() if kv[0] not in ("width", "height"))))
+    print("\n".join("%-16s %s" % kv for kv in result.items()))
     return 0
+
+
+def _sizes(text: str) -> List[Tuple[int, int]]:
+    """``224,64`` -> [(224, 224), (64, 64)]: square image sides of 16-1024 pixels."""
+    try:
+        sides = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sides = []
+    if not sides or any(not 16 <= n <= 1024 for n in sides):
+        raise argparse.ArgumentTypeError("expected comma-separated image sides of 16-1024 pixels, e.g. 224,64; got %r" % text)
+    return [(n, n) for n in sides]
 
 
 def run_track(args: argparse.Namespace) -> int:

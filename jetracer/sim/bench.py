@@ -1,59 +1,97 @@
 """Simulator throughput on one core: rendered frames per second and full steps per second.
 
-A full step is what data collection does per frame: randomised render (room, floor, camera module),
-label, perturbed expert (with its latency prediction) and the dynamics step. Each run is a new episode
-(its own camera, floor, room and sensor look, built before the timing starts and timed apart as
-``episode_build_s``: the floor texture and the room), so the figures are medians over ``runs`` different
-episodes, with ``cv2.setNumThreads(1)``.
+Two looks are timed side by side in the same run, for each image size asked for:
+
+* ``realistic``: ``SimWorld(randomize=True)``, what ``sim collect`` renders (episode camera, floor and
+  markings, room, wheels, camera module with its per-frame effects);
+* ``plain``: ``SimWorld(randomize=False)``, the realism switched off (the profile's camera, a grey
+  floor, a flat backdrop, no camera effects). The v0.1 renderer is no longer in the code; this is the
+  nearest reference that is.
+
+A full step (``realistic`` only) is what data collection does per frame: render, label, perturbed
+expert (with its latency prediction) and the dynamics step. Each run is a new episode (its own camera,
+floor, room and sensor look, built before the timing starts and timed apart as ``episode_build_s``:
+the floor texture and the room), the two looks alternate run by run so both see the same machine load,
+and the figures are medians over ``runs`` runs, with ``cv2.setNumThreads(1)``.
 """
 import statistics
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .expert import PerturbedExpert, PurePursuitExpert
 from .world import SimWorld
 
 
+def _render_rate(world: SimWorld, frames: int) -> Tuple[float, float]:
+    """``(frames/s, episode build s)`` of ``frames`` renders of a fresh episode of ``world``."""
+    t0 = time.perf_counter()
+    world.render()   # builds this episode's floor texture and room
+    build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        world.render()
+    return frames / (time.perf_counter() - t0), build
+
+
+def _step_rate(world: SimWorld, steps: int) -> float:
+    driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        world.render()
+        world.label_uv()
+        world.car.steering, world.car.throttle = driver.act(world)
+        if world.step().offtrack:   # put the car back without a new episode (no rebuild in the timing)
+            world.dynamics.reset(*world.track.pose_at(world.state.progress_m))
+    return steps / (time.perf_counter() - t0)
+
+
+def bench_size(profile: Any, track: Any, width: int, height: int, steps: int, runs: int) -> Dict[str, Any]:
+    """One image size: realistic and plain render rates, their ratio, full steps/s and the episode build time."""
+    realistic = SimWorld(profile, track=track, seed=0, width=width, height=height, randomize=True)
+    plain = SimWorld(profile, track=track, seed=0, width=width, height=height, randomize=False)
+    rates = {"realistic": [], "plain": []}  # type: Dict[str, List[float]]
+    steps_s, builds = [], []  # type: List[float], List[float]
+    try:
+        for run in range(runs):
+            for name, world in (("plain", plain), ("realistic", realistic)) if run % 2 else (
+                    ("realistic", realistic), ("plain", plain)):
+                if run:
+                    world.reset()
+                rate, build = _render_rate(world, steps)
+                rates[name].append(rate)
+                if name == "realistic":
+                    builds.append(build)
+                    steps_s.append(_step_rate(world, steps))
+    finally:
+        realistic.close()
+        plain.close()
+    fast, slow = statistics.median(rates["plain"]), statistics.median(rates["realistic"])
+    return {
+        "render_fps": round(slow, 1),
+        "plain_render_fps": round(fast, 1),
+        "slowdown": round(fast / slow, 2),
+        "step_fps": round(statistics.median(steps_s), 1),
+        "episode_build_s": round(statistics.median(builds), 3),
+        "width": width,
+        "height": height,
+    }
+
+
 def bench(profile: Any = "latrax", track: Any = "twisty", steps: int = 1000, runs: int = 5, width: int = 224,
-          height: int = 224) -> Dict[str, Any]:
-    """``{"render_fps", "step_fps", ...}`` measured on one core (see the module docstring)."""
+          height: int = 224, sizes: Optional[Sequence[Tuple[int, int]]] = None) -> Dict[str, Any]:
+    """``{"render_fps", "plain_render_fps", "slowdown", "step_fps", ...}`` at ``width`` x ``height``, and
+    with ``sizes`` one such entry per ``(width, height)`` under ``"sizes"`` (see the module docstring)."""
     import cv2
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        world = SimWorld(profile, track=track, seed=0, width=width, height=height, randomize=True)
-        world.renderer  # noqa: B018 -- build the renderer outside the timing
-        render_rates, step_rates, builds = [], [], []
-        for run in range(runs):
-            if run:
-                world.reset()
-            driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
-            t0 = time.perf_counter()
-            world.render()   # builds this episode's floor texture and room
-            builds.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                world.render()
-            render_rates.append(steps / (time.perf_counter() - t0))
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                world.render()
-                world.label_uv()
-                world.car.steering, world.car.throttle = driver.act(world)
-                if world.step().offtrack:   # put the car back without a new episode (no rebuild in the timing)
-                    world.dynamics.reset(*world.track.pose_at(world.state.progress_m))
-            step_rates.append(steps / (time.perf_counter() - t0))
-        world.close()
+        if sizes:
+            out = {"sizes": dict(("%dx%d" % wh, bench_size(profile, track, wh[0], wh[1], steps, runs)) for wh in sizes)}
+        else:
+            out = bench_size(profile, track, width, height, steps, runs)
     finally:
         cv2.setNumThreads(threads)
-    return {
-        "render_fps": round(statistics.median(render_rates), 1),
-        "episode_build_s": round(statistics.median(builds), 3),
-        "step_fps": round(statistics.median(step_rates), 1),
-        "width": width,
-        "height": height,
-        "steps_per_run": steps,
-        "runs": runs,
-        "threads": 1,
-    }
+    out.update({"steps_per_run": steps, "runs": runs, "threads": 1,
+                "plain": "randomize=False (realism off; the v0.1 renderer is not in the code)"})
+    return out

@@ -29,10 +29,34 @@ def car_command_for(output: float, gain: float, offset: float) -> float:
     return _clip((output - offset) / gain)
 
 
+def forward_output_range(car: Any) -> Tuple[float, float]:
+    """``(lo, hi)``: the forward driver outputs the car can give (it gives every output in ``(lo, hi]``).
+
+    The car (:class:`jetracer.racecar.Racecar`) sends ``throttle * gain + offset`` capped to
+    ``|output| <= max_throttle``, and neutral when the offset would reverse or cancel the direction
+    ``throttle * gain`` gives. So with the command at most 1 the largest forward output is
+    ``min(max_throttle, |gain| + offset)``; with a positive offset nothing in ``(0, offset]`` is reachable.
+    """
+    gain, offset, limit = float(car.throttle_gain), float(car.throttle_offset), float(car.max_throttle)
+    hi = min(limit, abs(gain) + offset) if gain != 0.0 else 0.0
+    return min(max(0.0, offset), max(0.0, hi)), max(0.0, hi)
+
+
 def top_speed_mps(car: Any, params: DynamicsParams) -> float:
     """Fastest speed the car's ``max_throttle``, gain and offset let the driver ask for."""
-    out = _clip(car.max_throttle * abs(car.throttle_gain) + car.throttle_offset)
-    return max(0.0, out) * params.max_speed_mps
+    return forward_output_range(car)[1] * params.max_speed_mps
+
+
+def throttle_command_for(car: Any, output: float) -> float:
+    """The car-level throttle that makes the car give forward ``output``, or the nearest output it can give."""
+    hi = forward_output_range(car)[1]
+    if output <= 0.0 or hi <= 0.0:
+        return 0.0
+    output = min(output, hi)
+    wanted = output - float(car.throttle_offset)          # throttle * gain
+    if wanted <= 0.0:  # below a positive offset: the smallest forward command (an output just above the offset)
+        wanted = min(1e-3, abs(float(car.throttle_gain)))
+    return _clip(wanted / float(car.throttle_gain))
 
 
 class PurePursuitExpert(object):
@@ -78,7 +102,7 @@ class PurePursuitExpert(object):
         if 0 < throttle_out < self.params.throttle_deadband:
             throttle_out = self.params.throttle_deadband
         steering = car_command_for(steer_out, car.steering_gain, car.steering_offset)
-        throttle = car_command_for(throttle_out, car.throttle_gain, car.throttle_offset) if throttle_out > 0 else 0.0
+        throttle = throttle_command_for(car, throttle_out)
         return steering, throttle
 
 

@@ -319,38 +319,7 @@ class Track(object):
         self.appearance = look
         return img
 
-    # -- construction --------------------------------------------------------------------------------
-
-    @classmethod
-    def builtin(cls, name: str) -> "Track":
-        """A named built-in track (see :data:`jetracer.sim.tracks_builtin.BUILTIN_TRACKS`)."""
-        from .tracks_builtin import builtin_track
-
-        return builtin_track(name)
-
-    @classmethod
-    def from_seed(cls, seed: int, min_radius_m: float = DEFAULT_MIN_RADIUS_M, size_m: Tuple[float, float] = (6.0, 10.0),
-                  width_m: Optional[float] = None) -> "Track":
-        """A procedural track for an integer seed: no self-crossing, no curve tighter than ``min_radius_m``,
-        fitting a square of side ``size_m[0]`` to ``size_m[1]`` metres. The same seed gives the same track."""
-        from .tracks_builtin import procedural_track
-
-        return procedural_track(seed, min_radius_m=min_radius_m, size_m=size_m, width_m=width_m)
-
 
 def _signed_area(p: np.ndarray) -> float:
     x, y = p[:, 0], p[:, 1]
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-
-
-def load_track(spec: Any, min_radius_m: float = DEFAULT_MIN_RADIUS_M) -> Track:
-    """A Track from a Track, a built-in name, or an integer seed (procedural)."""
-    if isinstance(spec, Track):
-        return spec
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        return Track.from_seed(int(spec), min_radius_m=min_radius_m)
-    if isinstance(spec, str):
-        if spec.isdigit():
-            return Track.from_seed(int(spec), min_radius_m=min_radius_m)
-        return Track.builtin(spec)
-    raise TrackError("a track is a built-in name, an integer seed or a Track, got %r" % (spec,))

@@ -1,4 +1,5 @@
-"""Built-in tracks (``oval``, ``twisty``, ``narrow``) and procedural tracks from an integer seed.
+"""Built-in tracks (``oval``, ``twisty``, ``narrow``), procedural tracks from an integer seed, and
+:func:`load_track`, which picks one from a name, a seed or a Track (track.py knows nothing of these).
 
 Every built-in has curves of at least 1.2 m radius (wider than the full-lock turning circle of each
 shipped profile with its steering gain) and fits a 10 m x 10 m room. Procedural tracks are
@@ -8,7 +9,7 @@ overlapping edges, no curve tighter than ``min_radius_m``). Rejected draws are r
 seeded generator, so a seed always gives the same track.
 """
 import math
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -89,3 +90,16 @@ def procedural_track(seed: int, min_radius_m: float = DEFAULT_MIN_RADIUS_M, size
             return track
     raise TrackError("no track for seed %d fits %s m with curves >= %.2f m radius; allow a larger size or a smaller "
                      "radius" % (seed, size_m, min_radius_m))
+
+
+def load_track(spec: Any, min_radius_m: float = DEFAULT_MIN_RADIUS_M) -> Track:
+    """A Track from a Track, a built-in name, or an integer seed (procedural)."""
+    if isinstance(spec, Track):
+        return spec
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        return procedural_track(int(spec), min_radius_m=min_radius_m)
+    if isinstance(spec, str):
+        if spec.isdigit():
+            return procedural_track(int(spec), min_radius_m=min_radius_m)
+        return builtin_track(spec)
+    raise TrackError("a track is a built-in name, an integer seed or a Track, got %r" % (spec,))

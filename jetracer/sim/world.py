@@ -32,7 +32,8 @@ from .domain import domain_params, sample_camera
 from .dynamics import BicycleModel, min_turning_radius_m
 from .labels import LOOKAHEAD_M, label_uv
 from .rng import episode_streams
-from .track import DEFAULT_APPEARANCE, DEFAULT_MIN_RADIUS_M, Track, load_track, random_appearance
+from .track import DEFAULT_APPEARANCE, DEFAULT_MIN_RADIUS_M, random_appearance
+from .tracks_builtin import load_track
 
 TURN_MARGIN = 1.3
 

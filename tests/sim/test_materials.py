@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from jetracer.sim.materials import MATERIALS, draw_material, random_appearance
-from jetracer.sim.track import Track
+from jetracer.sim.tracks_builtin import builtin_track
 
 M = 0.008
 
 
 @pytest.fixture(scope="module")
 def oval():
-    return Track.builtin("oval")
+    return builtin_track("oval")
 
 
 @pytest.mark.parametrize("material", MATERIALS)

@@ -6,13 +6,14 @@ import pytest
 
 from jetracer.profiles import load_profile
 from jetracer.sim.dynamics import min_turning_radius_m
-from jetracer.sim.track import Track, TrackError, segments_intersect
+from jetracer.sim.track import TrackError, segments_intersect
+from jetracer.sim.tracks_builtin import builtin_track, procedural_track
 from jetracer.sim.world import TURN_MARGIN
 
 
 @pytest.mark.parametrize("name", ["oval", "twisty", "narrow"])
 def test_builtin_tracks_are_drivable_by_every_profile(name):
-    track = Track.builtin(name)
+    track = builtin_track(name)
     for profile in ("latrax", "tamiya_tt02", "waveshare_ai"):
         radius = min_turning_radius_m(load_profile(profile))
         assert track.min_radius_m() > radius * 1.15
@@ -23,13 +24,13 @@ def test_builtin_tracks_are_drivable_by_every_profile(name):
 def test_procedural_tracks_do_not_cross_and_keep_curves_wider_than_the_car_turns():
     required = TURN_MARGIN * min_turning_radius_m(load_profile("latrax"))
     for seed in range(20):
-        track = Track.from_seed(seed)
+        track = procedural_track(seed)
         assert not segments_intersect(track.xy[::5])
         assert track.min_radius_m() >= max(required, 1.2)
         assert track.min_gap_m() > track.width_m + 0.3
         assert 5.0 <= max(track.size_m()) <= 10.0
-    assert np.allclose(Track.from_seed(3).xy, Track.from_seed(3).xy)
-    assert not np.allclose(Track.from_seed(3).length_m, Track.from_seed(4).length_m)
+    assert np.allclose(procedural_track(3).xy, procedural_track(3).xy)
+    assert not np.allclose(procedural_track(3).length_m, procedural_track(4).length_m)
 
 
 def test_crossing_polyline_is_detected():
@@ -41,11 +42,11 @@ def test_crossing_polyline_is_detected():
 
 def test_unknown_track_name_is_refused_with_the_known_ones():
     with pytest.raises(TrackError, match="oval"):
-        Track.builtin("monza")
+        builtin_track("monza")
 
 
 def test_nearest_gives_signed_cross_track_error_and_progress_with_wraparound():
-    track = Track.builtin("oval")
+    track = builtin_track("oval")
     x, y, yaw = track.pose_at(2.0)
     left = (x - 0.1 * math.sin(yaw), y + 0.1 * math.cos(yaw))
     s, cte, _ = track.nearest(*left)
@@ -57,7 +58,7 @@ def test_nearest_gives_signed_cross_track_error_and_progress_with_wraparound():
 
 
 def test_texture_follows_the_shared_texel_convention():
-    track = Track.builtin("oval")
+    track = builtin_track("oval")
     tex = track.rasterize({"floor_bgr": (0, 0, 255), "road_bgr": (255, 0, 0), "centre_dash_m": -1.0,
                            "edge_width_m": 0.01})
     assert tex.dtype == np.uint8 and tex.shape[2] == 3
