@@ -1,6 +1,7 @@
 """``jetracer bench``: preprocessing + inference latency of every backend next to upstream's path."""
 import argparse
 import json
+import sys
 from typing import Any
 
 from .errors import UsageError
@@ -33,4 +34,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:  # run_bench's refusals of what was asked (no GPU, an unknown --only key)
         raise UsageError(str(e))
     print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
+    if report["failed"]:
+        print("jetracer bench: %d backend(s) failed: %s" % (len(report["failed"]), ", ".join(sorted(report["failed"]))),
+              file=sys.stderr)
+        return 1
     return 0

@@ -11,7 +11,9 @@ over the candidate's p50. Without a checkpoint the model is a randomly initialis
 torch.compile (Inductor with freezing) and CUDA graphs are measured on CUDA only; ``graph_copies``
 says whether the CUDA graph also holds the frame upload and the result download. Keys in ``OPT_IN``
 (max-autotune: about 80 s to build, slower on an H100) run only when named in ``only``. A candidate
-that cannot run here (no torch2trt, no CUDA provider in onnxruntime) is listed under ``skipped``.
+that cannot run here (no torch2trt, no CUDA provider in onnxruntime: an ImportError) is listed under
+``skipped``; one that raises anything else is listed under ``failed`` (a bug, or a compiler missing
+for torch.compile), never as skipped.
 """
 import copy
 import logging
@@ -80,6 +82,11 @@ def time_calls(fn: Callable[[np.ndarray], Any], frame: np.ndarray, runs: int, wa
     return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return "%s: %s" % (type(error).__name__, text.splitlines()[0] if text else "")
+
+
 def candidates(device: str) -> List[Tuple[str, str, str, Dict[str, Any]]]:
     """(key, backend, precision, options) to measure on ``device``."""
     if device.startswith("cuda"):
@@ -107,7 +114,8 @@ def _build(model: Any, meta: Dict[str, Any], backend: str, precision: str, devic
     if backend == "onnxruntime" and device.startswith("cuda"):
         from .onnx_backend import import_onnxruntime
         if "CUDAExecutionProvider" not in import_onnxruntime().get_available_providers():
-            raise RuntimeError("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
+            from .pilot_base import MissingBackendError
+            raise MissingBackendError("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
     return build_candidate(model, meta, backend, precision, device, calib, intra_op_threads=threads)[0]
 
 
@@ -147,7 +155,7 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
               "threads": {"torch": torch.get_num_threads(), "onnxruntime": int(threads or physical_cores())},
               "checkpoint": checkpoint, "reference_ms": ref["p50_ms"],
               "reference": dict(ref, what="PIL to_tensor + normalize + eager fp32 %s on %s" % (meta.get("arch"), device)),
-              "results": {}, "skipped": {}, "versions": _versions()}  # type: Dict[str, Any]
+              "results": {}, "skipped": {}, "failed": {}, "versions": _versions()}  # type: Dict[str, Any]
     for key, backend, precision, options in candidates(device):
         if (only and key not in only) or (key in OPT_IN and not (only and key in only)):
             continue
@@ -158,9 +166,13 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
             timing = time_calls(pilot, frame, runs, warmup)
             stages = pilot.last_timing_ms
             dx = compare(fp32, pilot, heldout)["max_abs_dx"]
-        except Exception as e:  # a backend missing here is a result, not a crash
-            report["skipped"][key] = "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[0] if str(e) else "")
+        except ImportError as e:  # a runtime missing here (torch2trt, a CUDA provider) is a result, not a crash
+            report["skipped"][key] = _first_line(e)
             logger.info("skipped %s: %s", key, report["skipped"][key])
+            continue
+        except Exception as e:  # anything else failed: reported as such (a bug is not "skipped")
+            report["failed"][key] = _first_line(e)
+            logger.warning("%s failed: %s", key, report["failed"][key], exc_info=logger.isEnabledFor(logging.DEBUG))
             continue
         report["results"][key] = dict(timing, speedup=ref["p50_ms"] / timing["p50_ms"], max_abs_dx=dx,
                                       within_tolerance=dx <= TOLERANCE, build_s=build_s,
@@ -202,6 +214,8 @@ def format_report(report: Dict[str, Any]) -> str:
                                                           r["max_abs_dx"], "" if r["within_tolerance"] else " (!)"))
     for key, why in report["skipped"].items():
         lines.append("%-24s skipped: %s" % (key, why))
+    for key, why in report.get("failed", {}).items():
+        lines.append("%-24s FAILED: %s (`jetracer -v bench` shows the traceback)" % (key, why))
     if report.get("best"):
         lines.append("best within |dx| <= %.2f: %s (%.2fx)" % (TOLERANCE, report["best"],
                                                                report["results"][report["best"]]["speedup"]))

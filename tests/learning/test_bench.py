@@ -46,3 +46,32 @@ def test_batchnorm_folding_keeps_the_outputs_with_no_batchnorm_left():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     assert sum(isinstance(m, torch.nn.Conv2d) for m in folded.modules()) == 20
     assert (got - expected).abs().max().item() < 1e-4 and expected.abs().max().item() > 1e-3
+
+
+def test_a_missing_runtime_is_skipped_and_a_bug_is_a_failure(capsys, monkeypatch):
+    import sys
+    import jetracer.learning.optimize as optimize
+
+    real = optimize.build_candidate
+
+    def build(model, meta, backend, precision, *args, **kwargs):
+        if precision == "int8":
+            raise ZeroDivisionError("a bug in the int8 path")
+        return real(model, meta, backend, precision, *args, **kwargs)
+
+    monkeypatch.setattr(optimize, "build_candidate", build)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert exit_info.value.code == 1 and "onnxruntime-int8" in err.splitlines()[-1]
+    assert report["failed"] == {"onnxruntime-int8": "ZeroDivisionError: a bug in the int8 path"}
+    assert "onnxruntime-int8" not in report["skipped"] and "onnxruntime-fp32" in report["results"]
+
+    monkeypatch.setattr(optimize, "build_candidate", real)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed: import raises ImportError
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
+    report = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 0 and report["failed"] == {}
+    assert set(report["skipped"]) == {"onnxruntime-fp32", "onnxruntime-int8"} and "torch-fp32" in report["results"]
