@@ -3,7 +3,8 @@
 Without a shared bus file this builds the configured car on the emulated chips, applies
 ``--steering`` and ``--throttle`` (through gains, offsets and the throttle limit) and prints every
 active channel: a quick check of what a profile or calibration would send to the servo and ESC.
-With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer drive`` uses) and no
+With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer drive`` uses), or without
+it when a ``jetracer drive`` on emulated chips left its bus file in the runtime directory, and no
 command given, it only reads the live chips, so a second terminal sees what the drive process sends.
 """
 import argparse
@@ -40,11 +41,27 @@ def print_chips(bus: Any) -> None:
                 print("  channel %2d: duty %6.2f%%  pulse %7.1f us" % (channel, 100 * duty, duty * 1e6 / chip.frequency_hz))
 
 
+def _running_drive_bus() -> Any:
+    """The bus file a running ``jetracer drive`` on emulated chips made in its runtime directory, or None;
+    once found, this process's emulated bus is that file."""
+    import os
+
+    from ..hardware.emulated import BUS_FILE_ENV
+    from ..runtime import EMULATED_BUS_NAME, find_runtime_file
+
+    path = find_runtime_file(EMULATED_BUS_NAME)
+    if path:
+        os.environ[BUS_FILE_ENV] = path
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     from ..car import create_car
     from ..hardware.emulated import bus_file, shared_bus
 
     path = bus_file()
+    if not path and args.steering is None and args.throttle is None:
+        path = _running_drive_bus()
     if path and args.steering is None and args.throttle is None:
         print("shared emulated bus %s (live)" % path)
         print_chips(shared_bus())

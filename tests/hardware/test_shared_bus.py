@@ -97,6 +97,31 @@ def test_emulator_show_in_another_terminal_reads_the_live_pulses_without_touchin
         drive.wait(10)
 
 
+def test_emulator_show_finds_the_bus_file_a_drive_session_left_in_the_runtime_dir(tmp_path, monkeypatch):
+    from jetracer.runtime import EMULATED_BUS_NAME
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("JETRACER_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("JETRACER_I2C", "emulated")
+    monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
+    monkeypatch.setenv("JETRACER_PROFILE", "latrax")
+    monkeypatch.setenv(BUS_FILE_ENV, str(runtime / EMULATED_BUS_NAME))  # what share_emulated_bus names
+    drive = start(DRIVE)
+    try:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        del env[BUS_FILE_ENV]  # a second terminal knows nothing of the drive session's bus
+        out = subprocess.check_output([sys.executable, "-m", "jetracer", "emulator", "show"], env=env,
+                                      universal_newlines=True, stderr=subprocess.STDOUT, timeout=60)
+        assert "shared emulated bus %s (live)" % (runtime / EMULATED_BUS_NAME) in out
+        assert "channel  1: duty   8.40%  pulse  1678.7 us" in out
+    finally:
+        drive.kill()
+        drive.wait(10)
+        monkeypatch.delenv(BUS_FILE_ENV)
+        reset_shared_bus()
+
+
 WRITER = textwrap.dedent("""
     import sys
     from jetracer.hardware.block_pwm import BlockPWM
