@@ -147,7 +147,8 @@ def run_collect(args: argparse.Namespace) -> int:
     result = collect(args.out, args.frames, tracks=tracks, profile=world["profile"], seed=world["seed"],
                      category=args.category, fps=world["fps"], width=world["width"], height=world["height"],
                      randomize=world["randomize"], progress=sys.stderr.isatty())
-    print(json.dumps({"frames": result["frames"], "sessions": len(result["sessions"]), "dir": result["dir"]}))
+    print(json.dumps({"frames": result["frames"], "written": result.get("written", result["frames"]),
+                      "kept": result.get("kept", 0), "sessions": len(result["sessions"]), "dir": result["dir"]}))
     return 0
 
 

@@ -50,7 +50,8 @@ def test_a_killed_collection_resumes_without_duplicates_or_leftovers(tmp_path):
     again = _collect(tmp_path / "killed", env)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["frames"] == 400
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["frames"] == 400 and summary["written"] + summary["kept"] == 400 and summary["kept"] >= 59
 
     records = [json.loads(line) for line in _lines(folder)]
     names = [r["file"] for r in records]
