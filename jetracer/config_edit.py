@@ -7,7 +7,6 @@ merged in; otherwise :class:`ConfigEditError` is raised and nothing is written. 
 atomically *through* a symlink to its target, keeping the target's mode and owner.
 """
 import os
-import tempfile
 from typing import Any, List, Mapping, Optional, Tuple
 
 import yaml
@@ -101,30 +100,21 @@ def edit_yaml_text(text: str, updates: Mapping[str, Any]) -> str:
 
 def write_through(path: str, text: str) -> str:
     """Atomically replace the file ``path`` points to (through symlinks) with ``text``; keep mode and owner."""
+    from .atomic import atomic_write
+
     target = os.path.realpath(path)
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
     try:
         st = os.stat(target)  # type: Optional[os.stat_result]
     except FileNotFoundError:
         st = None
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_write(target, "w") as f:
+        f.write(text)
         if st is not None:
-            os.chmod(tmp, st.st_mode & 0o7777)
+            os.fchmod(f.fileno(), st.st_mode & 0o7777)
             if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
-                os.chown(tmp, st.st_uid, st.st_gid)
+                os.fchown(f.fileno(), st.st_uid, st.st_gid)
         else:
-            os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            os.fchmod(f.fileno(), 0o644 & ~_umask())
     return target
 
 
