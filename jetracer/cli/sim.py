@@ -31,8 +31,8 @@ def _category(text: str) -> str:
 def _add_world_args(p: argparse.ArgumentParser, seeds: bool = False) -> None:
     add_config_option(p)
     p.add_argument("--profile", default=None, help="car profile name or YAML path (default: the configured one)")
-    p.add_argument("--track", default=None, help="built-in track name(s), comma separated: oval, twisty, narrow "
-                                                 "(default: sim.track, oval)")
+    p.add_argument("--track", default=None, help=("built-in track name(s), comma separated" if seeds else "built-in "
+                                                  "track name") + ": oval, twisty, narrow (default: sim.track, oval)")
     if seeds:
         p.add_argument("--track-seeds", type=track_seeds, default=None, help="procedural track seeds, e.g. 0-49 or 1,5,7")
     else:

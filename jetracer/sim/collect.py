@@ -32,28 +32,6 @@ from ..pixels import pixel_label
 from .world import SimWorld
 
 
-def parse_track_list(tracks: Optional[str] = None, seeds: Optional[str] = None) -> List[Any]:
-    """``"oval,twisty"`` and/or ``"0-49"`` / ``"1,5,7"`` -> a list of track names and integer seeds."""
-    out = []  # type: List[Any]
-    for name in (tracks or "").split(","):
-        if name.strip():
-            out.append(name.strip())
-    for part in (seeds or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            if not (lo.isdigit() and hi.isdigit()) or int(hi) < int(lo):
-                raise ValueError("track seeds: expected a range like 0-49, got %r" % part)
-            out.extend(range(int(lo), int(hi) + 1))
-        elif part.isdigit():
-            out.append(int(part))
-        else:
-            raise ValueError("track seeds: expected integers or ranges like 0-49, got %r" % part)
-    return out or ["oval"]
-
-
 def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profile: Any = "latrax", seed: int = 0,
             category: str = "apex", fps: float = 30, width: int = 224, height: int = 224, randomize: bool = True,
             progress: bool = False, episode_frames: int = 40) -> Dict[str, Any]:

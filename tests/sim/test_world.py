@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jetracer.sim.collect import collect, parse_track_list
+from jetracer.sim.collect import collect
 from jetracer.pixels import to_normalised
 from jetracer.sim.world import SimWorld
 
@@ -86,7 +86,7 @@ def test_render_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_collect_writes_a_dataset_whose_file_names_hold_the_labels(tmp_path):
-    result = collect(str(tmp_path), 40, tracks=parse_track_list("oval", "3"), seed=1)
+    result = collect(str(tmp_path), 40, tracks=["oval", 3], seed=1)
     folder = tmp_path / "apex"
     images = sorted(p for p in os.listdir(str(folder)) if p.endswith(".jpg"))
     assert result["frames"] == 40 and len(images) == 40
