@@ -22,7 +22,7 @@ uninterrupted run writes and one index line per image; other arguments add their
 """
 import os
 import uuid
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
