@@ -159,6 +159,15 @@ def _gamepad(settings: Dict[str, Any], teleop: Any, car: Any, loop: Any) -> Any:
     return pad
 
 
+def _close_all(closers: List[Any]) -> None:
+    """Run every closer, in order, whatever the others raise (the car is last)."""
+    for close in closers:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - every other closer must still run
+            logger.exception("cleanup failed")
+
+
 def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], sim: bool,
                       state_file: Optional[str]) -> Any:
     from ..runtime import runtime_dir
@@ -236,8 +245,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             link = _start_supervisor(config, profile, settings, sim, state_file)
             closers.insert(0, link.close)
     except BaseException:
-        for close in closers:
-            close()
+        _close_all(closers)
         raise
     law = SteeringLaw(steering_gain(settings, world if sim else None), settings["steering_bias"],
                       settings["steering_kd"], settings["throttle"], settings["throttle_mode"],
@@ -289,11 +297,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             report["sim_state"] = {"laps": state.laps, "distance_m": round(state.distance_m, 2),
                                    "offtrack": bool(state.offtrack), "time_s": round(state.time_s, 2)}
     finally:
-        for close in closers:
-            try:
-                close()
-            except Exception:  # noqa: BLE001 - every other closer must still run (the car last)
-                logger.exception("cleanup failed")
+        _close_all(closers)
     if recorder is not None:  # closed above: every queued frame is written (or failed) by now
         report.update(frames_recorded=recorder.saved, frames_record_failed=recorder.failed,
                       frames_record_dropped=recorder.dropped)

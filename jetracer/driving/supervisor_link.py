@@ -7,7 +7,6 @@ Messages are JSON objects, one per datagram of a ``SOCK_SEQPACKET`` socket pair,
 * supervisor -> drive process: ``ok`` (per beat), ``trip``, ``arm``, ``disarm``.
 """
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -71,7 +70,6 @@ class SupervisorLink(object):
         self.trips_seen = 0
         self.lost = ""
         self._last_rx = time.monotonic()
-        self._beats_unanswered = 0
 
     @classmethod
     def start(cls, profile: Any = None, i2c: str = "hardware", i2c_bus: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -83,9 +81,8 @@ class SupervisorLink(object):
         :class:`SupervisorError` when it cannot attach, or another drive process holds ``control_path``.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ)
         process = subprocess.Popen([sys.executable, "-m", "jetracer.driving.supervisor", "--fd", str(theirs.fileno())],
-                                   pass_fds=(theirs.fileno(),), env=env)
+                                   pass_fds=(theirs.fileno(),))
         theirs.close()
         init = {"profile": profile.to_dict() if profile is not None else None, "i2c": i2c, "i2c_bus": i2c_bus,
                 "timeout_s": timeout_s, "state_file": state_file, "control_path": control_path}
@@ -96,15 +93,16 @@ class SupervisorLink(object):
         except (OSError, ValueError) as e:
             reply = {"t": "error", "message": "no answer (%s)" % e}
         if reply.get("t") != "ready":
+            if process.poll() is None:  # hung (an I2C open that never returns): not left behind holding the socket
+                process.kill()
             process.wait(timeout=5)
             ours.close()
             raise SupervisorError("the supervisor could not start: %s" % reply.get("message", reply))
         return cls(ours, process, control_path=control_path)
 
     def beat(self, armed: bool, throttle_output: float) -> None:
-        if not _send(self.sock, {"t": "hb", "armed": bool(armed), "throttle": float(throttle_output),
-                                 "trips_seen": self.trips_seen}):
-            self._beats_unanswered += 1
+        _send(self.sock, {"t": "hb", "armed": bool(armed), "throttle": float(throttle_output),
+                          "trips_seen": self.trips_seen})
 
     def publish(self, state: Dict[str, Any]) -> None:
         """Hand the state to the supervisor, which writes the state file (one writer)."""
