@@ -4,8 +4,8 @@ Without a shared bus file this builds the configured car on the emulated chips, 
 ``--steering`` and ``--throttle`` (through gains, offsets and the throttle limit) and prints every
 active channel: a quick check of what a profile or calibration would send to the servo and ESC.
 With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer drive`` uses), or without
-it when a ``jetracer drive`` on emulated chips left its bus file in the runtime directory, and no
-command given, it only reads the live chips, so a second terminal sees what the drive process sends.
+it while a ``jetracer drive`` on emulated chips runs (its bus file and control socket in the runtime
+directory), and no command or profile given, it only reads the live chips, so a second terminal sees what the drive process sends.
 """
 import argparse
 from typing import Any
@@ -50,19 +50,42 @@ def _running_drive_bus() -> Any:
     from ..runtime import EMULATED_BUS_NAME, find_runtime_file
 
     path = find_runtime_file(EMULATED_BUS_NAME)
-    if path:
-        os.environ[BUS_FILE_ENV] = path
+    if not path or not _drive_answers():
+        return None  # a file a finished drive left behind is not live
+    os.environ[BUS_FILE_ENV] = path
     return path
+
+
+def _drive_answers() -> bool:
+    """Whether a drive process listens on its control socket."""
+    import socket
+
+    from ..driving.supervisor_link import SOCKET_NAME
+    from ..runtime import find_runtime_file
+
+    path = find_runtime_file(SOCKET_NAME)
+    if not path:
+        return False
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1.0)
+    try:
+        sock.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
 
 
 def run(args: argparse.Namespace) -> int:
     from ..car import create_car
     from ..hardware.emulated import bus_file, shared_bus
 
+    only_look = args.steering is None and args.throttle is None
     path = bus_file()
-    if not path and args.steering is None and args.throttle is None:
+    if not path and only_look and args.profile is None and getattr(args, "config", None) is None:
         path = _running_drive_bus()
-    if path and args.steering is None and args.throttle is None:
+    if path and only_look:
         print("shared emulated bus %s (live)" % path)
         print_chips(shared_bus())
         return 0

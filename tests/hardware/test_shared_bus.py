@@ -1,6 +1,7 @@
 """The file-backed emulated bus: separate processes see and change the same chips."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -98,6 +99,7 @@ def test_emulator_show_in_another_terminal_reads_the_live_pulses_without_touchin
 
 
 def test_emulator_show_finds_the_bus_file_a_drive_session_left_in_the_runtime_dir(tmp_path, monkeypatch):
+    from jetracer.driving.supervisor_link import SOCKET_NAME
     from jetracer.runtime import EMULATED_BUS_NAME
 
     runtime = tmp_path / "run"
@@ -108,14 +110,20 @@ def test_emulator_show_finds_the_bus_file_a_drive_session_left_in_the_runtime_di
     monkeypatch.setenv("JETRACER_PROFILE", "latrax")
     monkeypatch.setenv(BUS_FILE_ENV, str(runtime / EMULATED_BUS_NAME))  # what share_emulated_bus names
     drive = start(DRIVE)
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         env = dict(os.environ, PYTHONPATH=ROOT)
         del env[BUS_FILE_ENV]  # a second terminal knows nothing of the drive session's bus
-        out = subprocess.check_output([sys.executable, "-m", "jetracer", "emulator", "show"], env=env,
-                                      universal_newlines=True, stderr=subprocess.STDOUT, timeout=60)
+        show = [sys.executable, "-m", "jetracer", "emulator", "show"]
+        out = subprocess.check_output(show, env=env, universal_newlines=True, stderr=subprocess.STDOUT, timeout=60)
+        assert "(live)" not in out  # no drive answers on its control socket: the file is a leftover
+        control.bind(str(runtime / SOCKET_NAME))  # a running drive listens there
+        control.listen(1)
+        out = subprocess.check_output(show, env=env, universal_newlines=True, stderr=subprocess.STDOUT, timeout=60)
         assert "shared emulated bus %s (live)" % (runtime / EMULATED_BUS_NAME) in out
         assert "channel  1: duty   8.40%  pulse  1678.7 us" in out
     finally:
+        control.close()
         drive.kill()
         drive.wait(10)
         monkeypatch.delenv(BUS_FILE_ENV)
