@@ -93,6 +93,8 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     from .dataset import load_frame, scan_dataset, shown_path
     from .pilot import load_pilot
 
+    if isinstance(model, (str, os.PathLike)) and not os.path.isfile(os.fspath(model)):
+        raise FileNotFoundError("no model file at %s" % os.fspath(model))  # before a long scan of the frames
     if isinstance(datasets, (str, os.PathLike)):
         datasets = [datasets]
     datasets = [os.fspath(d) for d in (datasets or [])]

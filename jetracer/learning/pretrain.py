@@ -25,6 +25,8 @@ import shutil
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from ..atomic import atomic_write
+
 PRESETS = {
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
             "eval_laps": 3},
@@ -66,9 +68,10 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
     processes, each into its own part folder, then moved into ``out_dir/<category>`` in track order, so
     the files do not depend on ``processes``. Returns {"frames", "sessions", "tracks", "dir"}.
     """
-    if os.path.exists(os.path.join(out_dir, category)):
-        raise ValueError("%s already holds a dataset; pretrain collects into a fresh folder (remove it or pick "
-                         "another --data)" % os.path.join(out_dir, category))
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        # pretrain trains on everything in it and removes it at the end: only a folder it made itself
+        raise ValueError("%s already holds a dataset or other files; pretrain collects into a new or empty folder "
+                         "and removes it at the end (pick another --data)" % out_dir)
     parts = os.path.join(out_dir, ".parts")
     counts = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
     jobs = [{"dir": os.path.join(parts, "%04d" % i), "frames": n, "track": t, "profile": profile,
@@ -204,7 +207,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     timings["total_s"] = round(time.time() - t_all, 1)
     report["timings_s"] = timings
     path = os.path.splitext(out)[0] + "_pretrain.json"
-    with open(path, "w") as f:
+    with atomic_write(path, "w") as f:
         json.dump(report, f, indent=1)
     report["report"] = os.path.abspath(path)
     return report

@@ -167,14 +167,6 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, scheduler: Any, pre
     return {"loss": total / max(count, 1), "images": images, "seconds": time.perf_counter() - start}
 
 
-def evaluate(model: Any, loader: Any, preprocess: Preprocessor, device: torch.device) -> Dict[str, float]:
-    """Loss and pixel errors (in the model input image) over ``loader``.
-
-    Returns {"loss", "mean_abs_du_px", "median_abs_du_px", "mean_abs_dv_px", "median_abs_dv_px", "images"}.
-    """
-    return error_summary(_errors(model, loader, preprocess, device), preprocess.input_size)
-
-
 def plot_losses(history: Sequence[Dict[str, Any]], path: str) -> str:
     """Train/validation loss per epoch (log scale) and validation |du| in pixels, as a PNG at ``path``."""
     import matplotlib

@@ -33,6 +33,12 @@ def test_collection_does_not_depend_on_the_number_of_processes(tmp_path):
     assert not os.path.exists(str(tmp_path / "one" / ".parts"))
     with pytest.raises(ValueError, match="already holds a dataset"):
         collect_dataset(str(tmp_path / "one"), 10, [1000])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "IMPORTANT.txt").write_text("not the simulator's")
+    with pytest.raises(ValueError, match="already holds a dataset or other files"):
+        collect_dataset(str(mine), 10, [1000])  # pretrain would train on it and remove it at the end
+    assert (mine / "IMPORTANT.txt").read_text() == "not the simulator's"
 
 
 @pytest.mark.slow
