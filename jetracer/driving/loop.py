@@ -122,7 +122,7 @@ class DriveLoop(traitlets.HasTraits):
 
     @property
     def armed(self) -> bool:
-        """True when throttle commands reach the car (no e-stop latched, supervisor present if any)."""
+        """True when throttle commands reach the car: no e-stop latched (a lost supervisor latches one; see arm)."""
         return not self.car.estopped
 
     def arm(self, *args: Any) -> bool:
