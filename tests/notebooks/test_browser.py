@@ -129,7 +129,12 @@ def test_click_on_camera_image_saves_labelled_frame(jupyterlab, tmp_path):
                                    " return i && i.naturalWidth > 0; }", timeout=120000)
             image.scroll_into_view_if_needed()
             box = image.bounding_box()
-            natural = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+            # the live image's src is replaced every frame, so its natural size reads 0 while a frame
+            # decodes: read it in one evaluation that waits for a decoded frame
+            natural = page.wait_for_function(
+                "() => { const i = document.querySelector('img.jetracer-click-to-label');"
+                " return i && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight] : null; }",
+                timeout=30000).json_value()
             css_x, css_y = 0.7 * box["width"], 0.35 * box["height"]
             image.click(position={"x": css_x, "y": css_y})
             u = int(round(css_x / box["width"] * natural[0]))
