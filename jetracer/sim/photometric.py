@@ -78,11 +78,14 @@ class Appearance(object):
 
 
 def colour_lut(gains_bgr: Any, gamma: float, contrast: float, offset: float) -> np.ndarray:
-    """A (1, 256, 3) uint8 LUT: out = 255 * ((gain * in / 255) ** gamma - 0.5) * contrast + 0.5) + offset, clipped."""
+    """A (1, 256, C) uint8 LUT, one channel per gain in ``gains_bgr``: out = 255 * ((gain * in / 255) ** gamma
+    - 0.5) * contrast + 0.5) + offset, clipped. ``cv2.LUT`` applies a one-channel LUT (one gain) to every
+    channel of a frame at half the cost of a three-channel one."""
+    gains = np.asarray(gains_bgr, dtype=np.float64).reshape(-1)
     x = np.arange(256, dtype=np.float64)[:, None] / 255.0
-    y = np.clip(x * np.asarray(gains_bgr, dtype=np.float64)[None, :], 0.0, 1.0) ** gamma
+    y = np.clip(x * gains[None, :], 0.0, 1.0) ** gamma
     y = ((y - 0.5) * contrast + 0.5) * 255.0 + offset
-    return np.clip(np.rint(y), 0, 255).astype(np.uint8).reshape(1, 256, 3)
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8).reshape(1, 256, len(gains))
 
 
 def motion_kernel(length_px: float, angle_rad: float) -> np.ndarray:
@@ -208,7 +211,7 @@ class Photometric(object):
         want = np.clip(((sensor.target_grey - offset) / 255.0 - 0.5) / contrast + 0.5, 0.05, 0.95)
         auto = want ** (1.0 / gamma) * 255.0 / mean
         g = gain ** (1.0 - sensor.auto_exposure) * float(np.clip(auto, 0.25, 5.0)) ** sensor.auto_exposure * wander
-        return colour_lut((g, g, g), gamma, contrast, offset)
+        return colour_lut((g,), gamma, contrast, offset)
 
     def apply(self, frame: np.ndarray, look: Appearance) -> np.ndarray:
         """Apply ``look`` to a uint8 BGR frame of this size; returns the new frame (the input may be reused)."""
