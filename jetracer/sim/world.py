@@ -75,6 +75,7 @@ class SimWorld(object):
         self.lock = threading.RLock()
         self._renderer = None  # type: Any
         self._texture_key = None  # type: Any
+        self._texture_look = None  # type: Optional[Dict[str, Any]]
         self._scene_key = None  # type: Any
         self.seed = int(seed)
         self.episode = -1
@@ -190,10 +191,12 @@ class SimWorld(object):
         self._scene_key = key
 
     def _ensure_texture(self) -> None:
-        key = (id(self.track), self._texture_seed, repr(sorted(self.appearance.items())))
-        if key != self._texture_key:
+        """Rasterize the floor when the track, texture seed or appearance changed (the appearance is compared
+        to a copy kept from the last rasterize: a key made of its sorted repr cost ~20 us every frame)."""
+        key = (id(self.track), self._texture_seed)
+        if key != self._texture_key or self.appearance != self._texture_look:
             self.track.rasterize(self.appearance, rng=np.random.default_rng(self._texture_seed))
-            self._texture_key = key
+            self._texture_key, self._texture_look = key, dict(self.appearance)
 
     def render(self) -> np.ndarray:
         """The camera frame (HxWx3 uint8 BGR) at the current pose; randomised photometrics when ``randomize``."""
