@@ -139,7 +139,8 @@ class Renderer(object):
 
     def _maps_for_room(self) -> Any:
         """Per-pixel panorama coordinates (car-relative azimuth; the yaw is added per frame) for the
-        rows that can see the room, and mirrored-elevation coordinates for the floor rows."""
+        rows that can see the room, and mirrored-elevation coordinates for the floor rows: (columns,
+        rows) pairs of float32 maps, apart so a frame shifts the columns without copying the rows."""
         import cv2
         self._ensure_pixels()
         room = self.room
@@ -153,7 +154,7 @@ class Renderer(object):
         sees = (el > np.radians(room.el_bottom_deg)).reshape(self.height, self.width).any(axis=1)
         end = int(np.flatnonzero(sees)[-1]) + 1 if sees.any() else 0
         pad = 2   # transparent rows below the panorama: pixels lower than its bottom see only floor
-        maps = np.stack([col, np.clip(row, -0.5, room.rows + pad - 1.0)], axis=2).astype(np.float32)[:end]
+        maps = (col[:end].astype(np.float32), np.clip(row, -0.5, room.rows + pad - 1.0)[:end].astype(np.float32))
         ext = np.concatenate([room.bgra, room.bgra, room.bgra[:, :1]], axis=1)
         ext = np.concatenate([ext, np.zeros((pad, ext.shape[1], 4), np.uint8)], axis=0)
         refl = None
@@ -161,7 +162,7 @@ class Renderer(object):
             r0 = self._floor_row0
             mirrored = room.row_of(-el).reshape(self.height, self.width)
             mirrored = np.where(el.reshape(self.height, self.width) < 0, mirrored, room.rows + 0.5)[r0:]
-            rmaps = np.stack([col[r0:], np.clip(mirrored, -0.5, room.rows + pad - 1.0)], axis=2).astype(np.float32)
+            rmaps = (col[r0:].astype(np.float32), np.clip(mirrored, -0.5, room.rows + pad - 1.0).astype(np.float32))
             rext = np.concatenate([room.reflection, room.reflection, room.reflection[:, :1]], axis=1)
             rext = np.concatenate([rext, np.zeros((pad, rext.shape[1], 3), np.uint8)], axis=0)
             refl = (rmaps, rext)
@@ -295,17 +296,13 @@ class Renderer(object):
         shift = np.float32((yaw % (2.0 * math.pi)) / (2.0 * math.pi) * room.cols)
         r_floor = self._floor_row0
         if refl is not None and r_floor < self.height:
-            rmaps, rext = refl
-            m = rmaps.copy()
-            m[..., 0] += shift
-            map1, map2 = cv2.convertMaps(m, None, cv2.CV_16SC2)
+            (rcols, rrows), rext = refl
+            map1, map2 = cv2.convertMaps(rcols + shift, rrows, cv2.CV_16SC2)
             glare = cv2.remap(rext, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             cv2.add(frame[r_floor:], glare, dst=frame[r_floor:])
         if end == 0:
             return
-        m = maps.copy()
-        m[..., 0] += shift
-        map1, map2 = cv2.convertMaps(m, None, cv2.CV_16SC2)
+        map1, map2 = cv2.convertMaps(maps[0] + shift, maps[1], cv2.CV_16SC2)
         pano = cv2.remap(ext, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         top = min(r_floor, end)
         if top:
