@@ -140,8 +140,16 @@ class CameraModel(object):
         margin of a fisheye) and inside the image. Invisible points still get finite coordinates
         where the projection is defined, NaN where it is not.
         """
+        return self.project_camera(self.to_camera(points_car))
+
+    def to_camera(self, points_car: np.ndarray) -> np.ndarray:
+        """Car-frame 3D points (N, 3) -> camera-frame points (N, 3), the first step of :meth:`project`."""
         pts = np.asarray(points_car, dtype=np.float64).reshape(-1, 3)
-        cam = (pts - self.position).dot(self.R)
+        return (pts - self.position).dot(self.R)
+
+    def project_camera(self, cam: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Camera-frame points (N, 3) -> pixels and visibility as :meth:`project` gives them: several point
+        sets stacked after :meth:`to_camera` are projected in one call, each point as if on its own."""
         rxy = np.hypot(cam[:, 0], cam[:, 1])
         theta = np.arctan2(rxy, cam[:, 2])
         if self.projection == "pinhole":
