@@ -35,6 +35,7 @@ DEFAULTS = {
 }
 _BANK_PAD = 32
 LUMA_BGR = np.array([0.114, 0.587, 0.299])
+_LUT_IN = np.arange(256, dtype=np.float64)[:, None] / 255.0
 
 
 class SensorLook(object):
@@ -80,12 +81,12 @@ class Appearance(object):
 def colour_lut(gains_bgr: Any, gamma: float, contrast: float, offset: float) -> np.ndarray:
     """A (1, 256, C) uint8 LUT, one channel per gain in ``gains_bgr``: out = 255 * ((gain * in / 255) ** gamma
     - 0.5) * contrast + 0.5) + offset, clipped. ``cv2.LUT`` applies a one-channel LUT (one gain) to every
-    channel of a frame at half the cost of a three-channel one."""
-    gains = np.asarray(gains_bgr, dtype=np.float64).reshape(-1)
-    x = np.arange(256, dtype=np.float64)[:, None] / 255.0
-    y = np.clip(x * gains[None, :], 0.0, 1.0) ** gamma
+    channel of a frame at half the cost of a three-channel one. Runs every frame, so it clips by
+    ``np.minimum(np.maximum(...))``: the same values, without ``np.clip``'s few microseconds of overhead."""
+    gains = np.asarray(gains_bgr, dtype=np.float64).reshape(1, -1)
+    y = np.minimum(np.maximum(_LUT_IN * gains, 0.0), 1.0) ** gamma
     y = ((y - 0.5) * contrast + 0.5) * 255.0 + offset
-    return np.clip(np.rint(y), 0, 255).astype(np.uint8).reshape(1, 256, len(gains))
+    return np.minimum(np.maximum(np.rint(y), 0.0), 255.0).astype(np.uint8).reshape(1, 256, gains.shape[1])
 
 
 def motion_kernel(length_px: float, angle_rad: float) -> np.ndarray:
@@ -208,9 +209,9 @@ class Photometric(object):
         import cv2
         gain, gamma, contrast, offset = sensor.tone
         mean = max(4.0, float(np.dot(cv2.mean(frame)[:3], LUMA_BGR)))
-        want = np.clip(((sensor.target_grey - offset) / 255.0 - 0.5) / contrast + 0.5, 0.05, 0.95)
+        want = min(max(((sensor.target_grey - offset) / 255.0 - 0.5) / contrast + 0.5, 0.05), 0.95)
         auto = want ** (1.0 / gamma) * 255.0 / mean
-        g = gain ** (1.0 - sensor.auto_exposure) * float(np.clip(auto, 0.25, 5.0)) ** sensor.auto_exposure * wander
+        g = gain ** (1.0 - sensor.auto_exposure) * min(max(auto, 0.25), 5.0) ** sensor.auto_exposure * wander
         return colour_lut((g,), gamma, contrast, offset)
 
     def apply(self, frame: np.ndarray, look: Appearance) -> np.ndarray:
