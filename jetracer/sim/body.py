@@ -36,17 +36,22 @@ class CarBody(object):
         self.bumper_box = (back, front, -(self.half_track_m - self.width_m), self.half_track_m - self.width_m,
                            0.01, 0.03 + 0.03 * u[9])
 
-    def _wheel_points(self, side: float, steer_rad: float) -> Tuple[np.ndarray, np.ndarray]:
-        """Tyre surface points (2 rims x _CIRCLE) and the inner hub circle, car frame."""
+    def _wheels(self, steer_rad: float) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """(tyre surface points (2 rims x _CIRCLE), inner hub circle) of the left, then the right wheel, car
+        frame; both wheels share one turned ring."""
         c, s = math.cos(steer_rad), math.sin(steer_rad)
         fwd = np.array([c, s, 0.0])
         axis = np.array([-s, c, 0.0])
         up = np.array([0.0, 0.0, 1.0])
-        centre = np.array([self.axle_x_m, side * self.half_track_m, self.radius_m])
         ring = _RING_COS[:, None] * fwd[None] + _RING_SIN[:, None] * up[None]
-        rims = [centre + axis * (k * self.width_m / 2.0) + self.radius_m * ring for k in (-1.0, 1.0)]
-        inner = centre - side * axis * (self.width_m / 2.0 + 1e-3) + 0.55 * self.radius_m * ring
-        return np.vstack(rims), inner
+        rim = self.radius_m * ring
+        hub = 0.55 * self.radius_m * ring
+        wheels = []
+        for side in (1.0, -1.0):
+            centre = np.array([self.axle_x_m, side * self.half_track_m, self.radius_m])
+            rims = [centre + axis * (k * self.width_m / 2.0) + rim for k in (-1.0, 1.0)]
+            wheels.append((np.vstack(rims), centre - side * axis * (self.width_m / 2.0 + 1e-3) + hub))
+        return wheels
 
     def _box_points(self) -> np.ndarray:
         x0, x1, y0, y1, z0, z1 = self.bumper_box
@@ -58,24 +63,26 @@ class CarBody(object):
         each, every frame)."""
         sets = [(self._box_points(), self.bumper_bgr)] if self.bumper else []
         hub_bgr = tuple(int(0.5 * a + 0.5 * b) for a, b in zip(self.hub_bgr, self.tyre_bgr))
-        for side in (1.0, -1.0):
-            tyre, hub = self._wheel_points(side, steer_rad)
+        for tyre, hub in self._wheels(steer_rad):
             sets += [(tyre, self.tyre_bgr), (hub, hub_bgr)]
         uv, _ = model.project_camera(np.concatenate([model.to_camera(points) for points, _ in sets]))
+        finite = np.isfinite(uv).all(axis=1)
         parts = []  # type: List[Tuple[np.ndarray, Tuple[int, int, int]]]
         start = 0
         for points, colour in sets:
-            parts += self._hull(model, uv[start:start + len(points)], colour)
-            start += len(points)
+            stop = start + len(points)
+            parts += self._hull(model, uv[start:stop], finite[start:stop], colour)
+            start = stop
         return parts
 
     @staticmethod
-    def _hull(model: Any, uv: np.ndarray, colour: Tuple[int, int, int]) -> List[Tuple[np.ndarray, Tuple[int, int, int]]]:
+    def _hull(model: Any, uv: np.ndarray, finite: np.ndarray, colour: Tuple[int, int, int]
+              ) -> List[Tuple[np.ndarray, Tuple[int, int, int]]]:
         import cv2
-        ok = np.isfinite(uv).all(axis=1)
-        if ok.sum() < 3 or not ok.all() and model.projection == "pinhole":
+        n = int(np.count_nonzero(finite))
+        if n < 3 or n < len(uv) and model.projection == "pinhole":
             return []   # a pinhole cannot image a part that reaches behind it
-        pts = uv[ok]
+        pts = uv if n == len(uv) else uv[finite]
         w, h = model.width, model.height
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         if hi[0] < 0 or lo[0] > w or hi[1] < 0 or lo[1] > h:
