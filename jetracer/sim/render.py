@@ -110,7 +110,7 @@ class Renderer(object):
             return
         grid = self.model.pixel_grid()
         self._rays = self.model.rays(grid)
-        ground = self.model.ground_points(grid)
+        ground = self.model.ground_points(grid, self._rays)
         far = ~np.isfinite(ground[:, 0]) | (np.hypot(ground[:, 0], ground[:, 1]) > MAX_RANGE_M)
         ground[far] = (FAR_M, 0.0)
         self._background_mask = far.reshape(self.height, self.width)
