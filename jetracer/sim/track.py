@@ -260,7 +260,8 @@ class Track(object):
         """
         import cv2
 
-        from .materials import EDGE_STYLES, ROAD_MATERIALS, _add as add_noise, draw_markings, draw_material, illumination, tiled_noise
+        from .materials import (EDGE_STYLES, ROAD_MATERIALS, _add as add_noise, draw_markings, draw_material, fill,
+                                illumination, tiled_noise)
 
         unknown = sorted(set(appearance or {}) - set(DEFAULT_APPEARANCE))
         if unknown:
@@ -289,8 +290,7 @@ class Track(object):
         plain_floor = look["floor_material"] == "plain" and (rng is None or look["grain"] == 0)
         plain_road = look["road_material"] in ("plain", "none") and (rng is None or look["grain"] == 0)
         if plain_floor and plain_road:   # uniform colours (the clean look): draw at full size directly
-            img = np.empty((h, w, 3), np.uint8)
-            img[:] = look["floor_bgr"]
+            img = fill(np.empty((h, w, 3), np.uint8), look["floor_bgr"])
             if look["road_material"] != "none":
                 cv2.fillPoly(img, [poly(self.right_edge)], look["road_bgr"], cv2.LINE_AA, 4)
                 cv2.fillPoly(img, [poly(self.left_edge)], look["floor_bgr"], cv2.LINE_AA, 4)
