@@ -404,7 +404,8 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
 
 
 def illumination(img: np.ndarray, rng: np.random.Generator, amount: float, m_per_px: float) -> np.ndarray:
-    """Multiply ``img`` by a smooth light field (pools of light and shade a metre or two across), in place."""
+    """``img`` multiplied by a smooth light field (pools of light and shade a metre or two across), as a new
+    image: ``cv2.multiply`` with a scale into its own source ran at half the speed (~14 vs ~7 ms a texture)."""
     import cv2
     if amount <= 0:
         return img
@@ -413,4 +414,4 @@ def illumination(img: np.ndarray, rng: np.random.Generator, amount: float, m_per
     gh, gw = max(2, int(math.ceil(h / cell)) + 2), max(2, int(math.ceil(w / cell)) + 2)
     small = np.clip(128.0 * (1.0 + amount * rng.uniform(-1.0, 1.0, (gh, gw))), 0, 255).astype(np.uint8)
     gain = smooth_resize(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR), w, h)
-    return cv2.multiply(img, gain, dst=img, scale=1.0 / 128.0)
+    return cv2.multiply(img, gain, scale=1.0 / 128.0)
