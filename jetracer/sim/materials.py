@@ -334,6 +334,12 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
         and texels of 4 mm are averaged by the camera's bilinear, mip-mapped sampling anyway)."""
         cv2.polylines(img, pieces, closed, colour, width_px, cv2.LINE_AA if width_px < 3 else cv2.LINE_8, shift)
 
+    def runs(points: np.ndarray, on: np.ndarray) -> List[np.ndarray]:
+        """Polylines along ``points`` where ``on``, cut from one conversion of all of them (a conversion per
+        run cost ~15 us each: thousands for a rope's twist)."""
+        whole = to_poly(points)
+        return [whole[r] for r in _runs(on)]
+
     verge_w = float(look.get("verge_width_m", 0.0))
     if verge_w > 0:
         for sign, edge in ((-1.0, track.right_edge), (1.0, track.left_edge)):
@@ -341,7 +347,7 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
             if look.get("verge_kerb"):
                 on = (np.floor(track.s / 0.1).astype(int) % 2) == 0
                 line([to_poly(band)], True, (235, 235, 235), thick(verge_w))
-                line([to_poly(band[r]) for r in _runs(on)], False, look["verge_bgr"], thick(verge_w))
+                line(runs(band, on), False, look["verge_bgr"], thick(verge_w))
             else:
                 line([to_poly(band)], True, look["verge_bgr"], thick(verge_w))
 
@@ -356,7 +362,7 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
         elif style == "dashed":
             dash = float(look.get("edge_dash_m", 0.2))
             on = (np.floor(track.s / dash).astype(int) % 2) == 0
-            line([to_poly(pts[r]) for r in _runs(on)], False, colour, thick(ew))
+            line(runs(pts, on), False, colour, thick(ew))
         else:   # rope: a soft shadow, the rope, and its twist as alternating darker strokes
             shadow = pts + normal * sign * 0.4 * ew
             dark = tuple(int(c * 0.45) for c in colour)
@@ -364,7 +370,7 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
             line([to_poly(pts)], True, colour, thick(ew))
             period = max(2, int(round(max(ew, 0.012) / ds)))
             on = (np.arange(n) % period) < max(1, period // 3)
-            line([to_poly(pts[r]) for r in _runs(on)], False, dark, max(1, thick(ew) // 2))
+            line(runs(pts, on), False, dark, max(1, thick(ew) // 2))
 
     dash = float(look["centre_dash_m"])
     cw = thick(float(look["centre_width_m"]))
@@ -375,7 +381,7 @@ def draw_markings(img: np.ndarray, track: Any, look: Mapping[str, Any], rng: Opt
         else:
             gap = dash * float(look.get("centre_gap_ratio", 1.0))
             on = np.mod(track.s, dash + gap) < dash
-            line([to_poly(pts[r]) for r in _runs(on)], False, look["centre_bgr"], cw)
+            line(runs(pts, on), False, look["centre_bgr"], cw)
 
     count = int(look.get("distractors", 0))
     if count:
