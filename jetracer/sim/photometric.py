@@ -79,10 +79,12 @@ class Appearance(object):
 
 
 def colour_lut(gains_bgr: Any, gamma: float, contrast: float, offset: float) -> np.ndarray:
-    """A (1, 256, C) uint8 LUT, one channel per gain in ``gains_bgr``: out = 255 * ((gain * in / 255) ** gamma
-    - 0.5) * contrast + 0.5) + offset, clipped. ``cv2.LUT`` applies a one-channel LUT (one gain) to every
-    channel of a frame at half the cost of a three-channel one. Runs every frame, so it clips by
-    ``np.minimum(np.maximum(...))``: the same values, without ``np.clip``'s few microseconds of overhead."""
+    """A (1, 256, C) uint8 LUT, one channel per gain in ``gains_bgr``:
+    out = 255 * ((gain * in / 255) ** gamma - 0.5) * contrast + 0.5) + offset, clipped.
+
+    ``cv2.LUT`` applies a one-channel LUT (one gain) to every channel of a frame at half the cost of a
+    three-channel one. Runs every frame, so it clips by ``np.minimum(np.maximum(...))``: the same values,
+    without ``np.clip``'s few microseconds of overhead."""
     gains = np.asarray(gains_bgr, dtype=np.float64).reshape(1, -1)
     y = np.minimum(np.maximum(_LUT_IN * gains, 0.0), 1.0) ** gamma
     y = ((y - 0.5) * contrast + 0.5) * 255.0 + offset
