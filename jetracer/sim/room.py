@@ -209,15 +209,13 @@ class Room(object):
         cx = view[0] + dc * c[None, :]
         cy = view[1] + dc * s[None, :]
         ceil_rgb = np.array(_tone(rng, _choice(rng, [(240, 240, 240), (220, 220, 215), (200, 200, 200), (90, 90, 90), (160, 170, 180)])), np.float32)
-        cm = on_ceiling
-        img[cm] = ceil_rgb * 0.92
-        gx, gy = cx[cm], cy[cm]
+        img[on_ceiling] = ceil_rgb * 0.92
+        rr, cc = np.nonzero(on_ceiling)   # the ceiling's texels: indexing them is cheaper than masking and writing back
+        gx, gy = cx[rr, cc], cy[rr, cc]
         if rng.random() < 0.6:
             t = float(rng.uniform(0.5, 0.7))
             grid = (np.mod(gx, t) < 0.015) | (np.mod(gy, t) < 0.015)
-            vals = img[cm]
-            vals[grid] *= 0.8
-            img[cm] = vals
+            img[rr[grid], cc[grid]] *= 0.8
         kind = rng.random()
         sx, sy = rng.uniform(1.2, 3.2, 2)
         ox, oy = rng.uniform(0, 3, 2)
@@ -231,13 +229,9 @@ class Room(object):
             r = float(rng.uniform(0.06, 0.15))
             lamp = (np.mod(gx - ox, sx) - sx / 2) ** 2 + (np.mod(gy - oy, sy) - sy / 2) ** 2 < r * r
         lamp &= (np.abs(gx) < W / 2 - 0.3) & (np.abs(gy) < H / 2 - 0.3)
-        vals = img[cm]
-        vals[lamp] = (255.0, 255.0, 255.0)
-        img[cm] = vals
+        img[rr[lamp], cc[lamp]] = (255.0, 255.0, 255.0)
         light_mask = np.zeros((self.rows, self.cols), np.float32)
-        lm = light_mask[cm]
-        lm[lamp] = 1.0
-        light_mask[cm] = lm
+        light_mask[rr[lamp], cc[lamp]] = 1.0
 
         # objects standing on the floor: furniture and people, far ones first
         objects = []
