@@ -137,12 +137,34 @@ def smooth_resize(small: np.ndarray, w: int, h: int) -> np.ndarray:
 def tiled_noise(rng: np.random.Generator, h: int, w: int, amp: float, patch: int = 509, blur: float = 0.0) -> np.ndarray:
     """(h, w) float32 per-texel noise of standard deviation ``amp``: a random patch tiled (a 2 m patch
     does not visibly repeat in a camera frame)."""
+    return _tile(_noise_patch(rng, amp, patch, blur), h, w)
+
+
+def _noise_patch(rng: np.random.Generator, amp: float, patch: int, blur: float) -> np.ndarray:
     import cv2
     p = rng.standard_normal((patch, patch)).astype(np.float32)
     if blur > 0:
         p = cv2.GaussianBlur(p, (0, 0), blur)
     p *= float(amp) / max(1e-6, float(p.std()))   # keep the amplitude after smoothing
-    return np.tile(p, (h // patch + 1, w // patch + 1))[:h, :w]
+    return p
+
+
+def _tile(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    return np.tile(a, (h // a.shape[0] + 1, w // a.shape[1] + 1) + (1,) * (a.ndim - 2))[:h, :w]
+
+
+def add_tiled_noise(img: np.ndarray, rng: np.random.Generator, amp: float, patch: int = 509, blur: float = 0.0) -> np.ndarray:
+    """``_add(img, tiled_noise(rng, h, w, amp, patch, blur))``, the same texels and draws, in place: the noise's
+    saturated positive and negative parts are made once on the patch and tiled, not on the whole texture
+    (four full-size float passes and two colour conversions, ~4 ms on a half-size texture)."""
+    import cv2
+    p = _noise_patch(rng, amp, patch, blur)
+    h, w = img.shape[:2]
+    pos = cv2.cvtColor(cv2.convertScaleAbs(cv2.max(p, 0.0)), cv2.COLOR_GRAY2BGR)
+    neg = cv2.cvtColor(cv2.convertScaleAbs(cv2.min(p, 0.0)), cv2.COLOR_GRAY2BGR)
+    cv2.add(img, _tile(pos, h, w), dst=img)
+    cv2.subtract(img, _tile(neg, h, w), dst=img)
+    return img
 
 
 def fill(img: np.ndarray, bgr: Sequence[int]) -> np.ndarray:
@@ -176,7 +198,7 @@ def draw_material(rng: np.random.Generator, material: str, h: int, w: int, m_per
     img = fill(np.empty((h, w, 3), np.uint8), bgr)
     px = 1.0 / m_per_px
     if material == "plain":
-        return _add(img, tiled_noise(rng, h, w, 2.0))
+        return add_tiled_noise(img, rng, 2.0)
     if material == "carpet":
         tile = int(round(scale_m * px))
         if rng.random() < 0.5 and tile > 8:
@@ -207,8 +229,7 @@ def draw_material(rng: np.random.Generator, material: str, h: int, w: int, m_per
                     img[max(0, p - tooth):p, c0:c0 + tooth] = img[min(h - 1, p + 2), c0:c0 + tooth][None] if p + 2 < h else seam
             if p < w:
                 img[:, max(0, p - 1):p + 1] = seam
-        delta = tiled_noise(rng, h, w, float(rng.uniform(2, 6)), blur=1.0)
-        return _add(img, delta)
+        return add_tiled_noise(img, rng, float(rng.uniform(2, 6)), blur=1.0)
     if material == "vinyl":
         delta = tiled_noise(rng, h, w, 1.5)
         cv2.scaleAdd(lowfreq(rng, h, w, 0.8 * px), float(rng.uniform(2, 10)), delta, dst=delta)

@@ -260,8 +260,7 @@ class Track(object):
         """
         import cv2
 
-        from .materials import (EDGE_STYLES, ROAD_MATERIALS, _add as add_noise, draw_markings, draw_material, fill,
-                                illumination, tiled_noise)
+        from .materials import EDGE_STYLES, ROAD_MATERIALS, add_tiled_noise, draw_markings, draw_material, fill, illumination
 
         unknown = sorted(set(appearance or {}) - set(DEFAULT_APPEARANCE))
         if unknown:
@@ -310,7 +309,7 @@ class Track(object):
                 cv2.fillPoly(mask, [poly(self.left_edge) // 2], 0, cv2.LINE_8, 4)
                 cv2.copyTo(surface(look["road_material"], look["road_bgr"], look["road_bgr"]), mask, small)
             if look["grain"] > 0:
-                add_noise(small, tiled_noise(rng, sh, sw, float(look["grain"]) / 1.7))
+                add_tiled_noise(small, rng, float(look["grain"]) / 1.7)
             img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         draw_markings(img, self, look, rng, poly, m_per_px)
         if look["floor_variation"] > 0:
