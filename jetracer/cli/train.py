@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=number(0.0, 10.0, open_lo=True), default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
     parser.add_argument("--warmup", type=number(0.0, 0.99), default=None, help="share of the steps the learning rate ramps up "
                         "over (default 0.3; 0.1 with --init)")
+    parser.add_argument("--batch-norm", choices=["frozen", "trained"], default=None,
+                        help="frozen keeps the batch-norm statistics of the model it starts from; default: BN_DEFAULT")
     parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -105,7 +107,8 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "augment": not args.no_augment, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
             "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
             "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
-            "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup}
+            "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup,
+            "freeze_bn": None if args.batch_norm is None else args.batch_norm == "frozen"}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,8 +21,9 @@ checkpoint (``checkpoint.save_checkpoint``). Specifics:
   (``<out without extension>_loss.png``) is written next to it;
 * no work is lost: the checkpoint ``out`` is written once, atomically, when training finishes; an
   existing ``out`` is refused up front unless ``overwrite`` (the CLI's ``--force``) and is then kept as
-  ``<out>.prev`` (``PREVIOUS_SUFFIX``) when the new one replaces it. After every epoch the resume state
-  (weights, optimizer, scheduler, best epoch so far, history, RNG states) goes atomically to
+  ``<out>.prev`` (``PREVIOUS_SUFFIX``) when the new one replaces it. After the first epoch, and then
+  at most every ``STATE_EVERY_S`` seconds, the resume state (weights, optimizer, scheduler, best
+  epoch so far, history, RNG states) goes atomically to
   ``<out>.partial`` (``PARTIAL_SUFFIX``); ``resume=True`` (``--resume``) continues a killed run from it,
   after checking the run's options are the same, and it is removed once ``out`` is written;
 * multi-GPU / multi-process: under ``torchrun --nproc_per_node=N -m jetracer train ...``
@@ -59,14 +60,16 @@ DEFAULTS = {
     "weight_decay": 1e-4, "device": "auto", "workers": None, "seed": 0, "patience": None, "pretrained": True,
     "augment": True, "val_fraction": None, "test_fraction": None, "schedule": "onecycle", "amp": True,
     "categories": None, "save_optimizer": False, "progress": True, "threads": None, "init": None,
-    "dataset_weights": None, "min_steps": None, "info": None,
+    "dataset_weights": None, "min_steps": None, "info": None, "freeze_bn": None,
 }
 # the recipe's choices for options left at None: from scratch (or ImageNet), and fine-tuning (init=MODEL)
 SCRATCH = {"arch": "resnet18", "input_size": 224, "lr": 1e-3, "warmup": 0.3, "epochs": 30}
 FINETUNE = {"lr": 3e-4, "warmup": 0.1, "epochs": 30}
 MIN_STEPS = 300      # epochs are raised (when not given) until training makes this many optimizer steps
 TINY_IMAGES = 50     # a folder smaller than this is used whole for training unless fractions are given
-PARTIAL_SUFFIX = ".partial"  # <out>.partial: the resume state, rewritten after every epoch
+PARTIAL_SUFFIX = ".partial"  # <out>.partial: the resume state, rewritten after epochs (see STATE_EVERY_S)
+STATE_EVERY_S = 30.0  # the resume state is rewritten after the first epoch, a stop, and then at most this often:
+#                       a 25-frame fine-tune makes 300 one-step epochs, and each state is ~135 MB written with fsync
 PREVIOUS_SUFFIX = ".prev"    # <out>.prev: the checkpoint a finished run replaced
 STATE_FORMAT = "jetracer.train_state"
 # options a resumed run may change: where and how fast it runs, not what it trains
@@ -135,10 +138,18 @@ def select_outputs(outputs: torch.Tensor, category_idx: torch.Tensor) -> torch.T
 
 
 def train_one_epoch(model: Any, loader: Any, optimizer: Any, scheduler: Any, preprocess: Preprocessor,
-                    device: torch.device, scaler: Any = None, epoch: int = 1, progress: bool = True) -> Dict[str, float]:
-    """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}."""
+                    device: torch.device, scaler: Any = None, epoch: int = 1, progress: bool = True,
+                    freeze_bn: bool = False) -> Dict[str, float]:
+    """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}.
+
+    ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a
+    few dozen frames needs: their batch statistics would replace what the starter learned over thousands."""
     from tqdm import tqdm
     model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
     total, count, images = 0.0, 0, 0
     start = time.perf_counter()
     bar = tqdm(loader, desc="epoch %d" % epoch, leave=False, disable=not progress, unit="batch")
@@ -559,6 +570,14 @@ def error_summary(err: torch.Tensor, input_size: Any, weights: Optional[torch.Te
             "median_abs_dv_px": _weighted_median(dv, wn), "images": n}
 
 
+def _describe_errors(side: str, summary: Dict[str, Any]) -> str:
+    """A log phrase for a validation or test summary; says so when that side has no frames (not "nan")."""
+    if not summary.get("images"):
+        return "no %s frames" % ("validation" if side == "val" else side)
+    return "%s loss %.5f, |du| mean %.2f px median %.2f px, |dv| mean %.2f px" % (
+        side, summary["loss"], summary["mean_abs_du_px"], summary["median_abs_du_px"], summary["mean_abs_dv_px"])
+
+
 class _EvalSet(object):
     """A validation or test side: one loader per folder and the folders' shares, scored as one weighted set."""
 
@@ -714,6 +733,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     else:
         raise TrainError("schedule must be onecycle or cosine, got %r" % opt["schedule"])
     scaler = _grad_scaler(device, bool(opt["amp"]))
+    freeze_bn = bool(opt["freeze_bn"] if opt["freeze_bn"] is not None else recipe.get("freeze_bn", False))
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -741,7 +761,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
 
     train_args = dict(opt, dataset_dirs=dataset_dirs, input_size=list(input_size), workers=workers,
                       world_size=world, device=str(device), arch=arch, lr=lr, warmup=warmup, epochs=epochs,
-                      patience=patience, min_steps=min_steps, dataset_shares=shares)
+                      patience=patience, min_steps=min_steps, dataset_shares=shares, freeze_bn=freeze_bn)
     train_args.pop("progress", None)
     train_args.pop("info", None)
     init_record = None  # type: Optional[Dict[str, Any]]
@@ -798,10 +818,12 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
                                  "train_images_per_dir": train_counts, "shares": shares},
                         distributed=distributed_meta, **extra)
 
+    last_state_s = None  # type: Optional[float]
     for epoch in range(epoch + 1, epochs + 1 if not stop else 0):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
-        stats = train_one_epoch(net, train_loader, optimizer, scheduler, preprocess, device, scaler, epoch, progress)
+        stats = train_one_epoch(net, train_loader, optimizer, scheduler, preprocess, device, scaler, epoch, progress,
+                                freeze_bn=freeze_bn)
         train_images += stats["images"] * world
         train_seconds += stats["seconds"]
         stop = 0
@@ -819,9 +841,8 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             else:
                 bad_epochs += 1
             if epoch % log_every == 0 or epoch == epochs or improved and log_every == 1:
-                logger.info("epoch %d/%d: train loss %.5f, val loss %.5f, val |du| %.2f px |dv| %.2f px%s",
-                            epoch, epochs, stats["loss"], val["loss"], val.get("mean_abs_du_px", float("nan")),
-                            val.get("mean_abs_dv_px", float("nan")), " (best)" if improved else "")
+                logger.info("epoch %d/%d: train loss %.5f, %s%s", epoch, epochs, stats["loss"],
+                            _describe_errors("val", val), " (best)" if improved else "")
             if callback is not None and callback(record) is True:
                 stop = 1
             elif has_val and patience > 0 and bad_epochs >= patience:
@@ -832,8 +853,9 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
             flag = torch.tensor([stop], device=device)
             dist.broadcast(flag, 0)
             stop = int(flag.item())
-        if main_rank:
+        if main_rank and (stop or last_state_s is None or time.monotonic() - last_state_s >= STATE_EVERY_S):
             save_state(epoch, stop)
+            last_state_s = time.monotonic()
         if stop:
             break
     stopped_early = bool(stop) and epoch < epochs
@@ -850,9 +872,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
         if os.path.exists(partial):
             os.unlink(partial)
         plot_losses(history, plot)
-        logger.info("test: loss %.5f, |du| mean %.2f px median %.2f px; checkpoint %s", metrics["test"]["loss"],
-                    metrics["test"].get("mean_abs_du_px", float("nan")),
-                    metrics["test"].get("median_abs_du_px", float("nan")), out)
+        logger.info("%s; checkpoint %s", _describe_errors("test", metrics["test"]), out)
     if dist_env:
         import torch.distributed as dist
         dist.barrier()

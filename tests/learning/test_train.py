@@ -228,6 +228,23 @@ def test_init_starts_from_the_models_predictions(starter, tiny_dataset, tmp_path
     assert any("starting from" in n for n in result.notes)
 
 
+@pytest.mark.parametrize("freeze_bn", [True, False])
+def test_freeze_bn_keeps_the_starters_batch_norm_statistics(starter, tmp_path, make_tiny_dataset, freeze_bn):
+    data = make_tiny_dataset(str(tmp_path / "mine"), sessions=1, frames_per_session=25, seed=7)
+    out = str(tmp_path / "tuned.pth")
+    train([data], out, init=starter, epochs=3, batch_size=8, progress=False, freeze_bn=freeze_bn)
+    init_model, _ = load_checkpoint(starter)
+    tuned_model, meta = load_checkpoint(out)
+    before, after = init_model.state_dict(), tuned_model.state_dict()
+    stats = [k for k in before if k.endswith("running_mean") or k.endswith("running_var")]
+    assert len(stats) == 40  # resnet18's 20 batch-norm layers
+    moved = [k for k in stats if not torch.equal(before[k], after[k])]
+    weights_moved = [k for k in before if k.endswith("conv1.weight") and not torch.equal(before[k], after[k])]
+    assert weights_moved  # it trained either way
+    assert (moved == []) if freeze_bn else (len(moved) == len(stats))
+    assert meta["train_args"]["freeze_bn"] is freeze_bn
+
+
 def test_init_refuses_another_architecture_or_input_size(starter, tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="takes 32x32 input but --input-size 64x64 was asked"):
         train([tiny_dataset], str(tmp_path / "m.pth"), init=starter, input_size=64)

@@ -12,6 +12,7 @@ import torch
 
 from jetracer.learning.checkpoint import load_checkpoint
 from jetracer.learning.pilot import load_pilot
+from jetracer.learning import train as train_module
 from jetracer.learning.train import TrainError, train
 
 FAST = ["--input-size", "64", "--batch-size", "32", "--device", "cpu", "--workers", "0", "--threads", "1",
@@ -148,3 +149,25 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny_datase
     b, _ = load_checkpoint(str(tmp_path / "cut.pth"))
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
+
+
+def test_the_resume_state_is_written_after_the_first_epoch_then_at_most_every_state_interval(tiny_dataset, tmp_path,
+                                                                                              monkeypatch):
+    out = tmp_path / "m.pth"
+    partial = tmp_path / "m.pth.partial"
+    seen = []  # the resume state file (inode, mtime) as each epoch ends, before that epoch writes it
+
+    def look(record):
+        st = os.stat(str(partial)) if partial.exists() else None
+        seen.append((st.st_ino, st.st_mtime_ns) if st else None)
+
+    options = dict(epochs=8, batch_size=64, input_size=32, pretrained=False, progress=False, threads=1,
+                   device="cpu", val_fraction=0.0, test_fraction=0.0, callback=look)
+    monkeypatch.setattr(train_module, "STATE_EVERY_S", 3600.0)
+    train([tiny_dataset], str(out), **options)
+    assert seen[0] is None and seen[1] is not None and len(set(seen[1:])) == 1  # written once, after epoch 1
+    assert not partial.exists()  # and gone with the finished checkpoint
+    seen[:] = []
+    monkeypatch.setattr(train_module, "STATE_EVERY_S", 0.0)
+    train([tiny_dataset], str(out), overwrite=True, **options)
+    assert seen[0] is None and len(set(seen[1:])) == 7  # rewritten after every epoch
