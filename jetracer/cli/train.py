@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=number(0.0, 0.99), default=None, help="share of the steps the learning rate ramps up "
                         "over (default 0.3; 0.1 with --init)")
     parser.add_argument("--batch-norm", choices=["frozen", "trained"], default=None,
-                        help="frozen keeps the batch-norm statistics of the model it starts from; default: BN_DEFAULT")
+                        help="frozen keeps the batch-norm statistics of the model it starts from (for a few dozen frames; "
+                        "measured no better than trained on real frames so far); default trained")
     parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
