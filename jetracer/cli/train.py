@@ -2,7 +2,7 @@
 
 Also runs under ``torchrun --nproc_per_node=N -m jetracer train ...`` for DistributedDataParallel.
 An existing CKPT is refused before anything runs unless ``--force`` (it is then kept as CKPT.prev when
-the new one replaces it at the end); CKPT.partial holds the resume state after every epoch and
+the new one replaces it at the end); CKPT.partial holds the resume state (after the first epoch, then at most every 30 s) and
 ``--resume`` continues an interrupted run from it.
 """
 import argparse
@@ -65,9 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=number(0.0, 10.0, open_lo=True), default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
     parser.add_argument("--warmup", type=number(0.0, 0.99), default=None, help="share of the steps the learning rate ramps up "
                         "over (default 0.3; 0.1 with --init)")
-    parser.add_argument("--batch-norm", choices=["frozen", "trained"], default=None,
+    parser.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
                         help="frozen keeps the batch-norm statistics of the model it starts from (for a few dozen frames; "
-                        "measured no better than trained on real frames so far); default trained")
+                        "measured no better than trained on real frames so far; default trained)")
     parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -109,7 +109,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
             "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
             "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup,
-            "freeze_bn": None if args.batch_norm is None else args.batch_norm == "frozen"}
+            "freeze_bn": args.batch_norm == "frozen"}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -60,7 +60,7 @@ DEFAULTS = {
     "weight_decay": 1e-4, "device": "auto", "workers": None, "seed": 0, "patience": None, "pretrained": True,
     "augment": True, "val_fraction": None, "test_fraction": None, "schedule": "onecycle", "amp": True,
     "categories": None, "save_optimizer": False, "progress": True, "threads": None, "init": None,
-    "dataset_weights": None, "min_steps": None, "info": None, "freeze_bn": None,
+    "dataset_weights": None, "min_steps": None, "info": None, "freeze_bn": False,
 }
 # the recipe's choices for options left at None: from scratch (or ImageNet), and fine-tuning (init=MODEL)
 SCRATCH = {"arch": "resnet18", "input_size": 224, "lr": 1e-3, "warmup": 0.3, "epochs": 30}
@@ -288,7 +288,7 @@ def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None
     partial = partial_path(out)
     if resume:
         if not os.path.isfile(partial):
-            raise TrainError("--resume: there is no resume state %s (a run with --out %s writes it after every epoch); "
+            raise TrainError("--resume: there is no resume state %s (a run with --out %s writes it after its first epoch); "
                              "train without --resume" % (shown_path(partial), shown))
         return
     if os.path.exists(out) and not overwrite:
@@ -303,7 +303,7 @@ def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None
 
 def _option_flag(key: str) -> str:
     flags = {"dataset_dirs": "the dataset folders", "pretrained": "--no-pretrained", "augment": "--no-augment",
-             "amp": "--no-amp", "min_steps": "min_steps"}
+             "amp": "--no-amp", "min_steps": "min_steps", "freeze_bn": "--batch-norm frozen"}
     return flags.get(key, "--" + key.replace("_", "-"))
 
 
@@ -387,6 +387,7 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
       are several folders, so a small real folder is not drowned by a large simulator one.
     * ``min_steps``: when ``epochs`` is not given, it is raised until training makes at least this many
       optimizer steps (``MIN_STEPS``): 30 epochs of 25 images would otherwise be 30 steps.
+    * ``freeze_bn``: keep the batch-norm statistics of the model it starts from (``--batch-norm frozen``).
     * ``info``: JSON-like metadata stored in the checkpoint under ``info``.
 
     With the fractions left at None, a folder of fewer than ``TINY_IMAGES`` images is used whole for
@@ -396,7 +397,7 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
 
     ``out`` is written once, atomically, when training finishes; an existing ``out`` is then kept as
     ``<out>.prev``, and with ``overwrite=False`` it is refused before anything runs. ``<out>.partial``
-    holds the resume state after every epoch; ``resume=True`` continues from it (the same options and
+    holds the resume state (after the first epoch, then at most every ``STATE_EVERY_S``); ``resume=True`` continues from it (the same options and
     data, see ``RESUME_FREE`` for what may change) and ends with the same checkpoint an uninterrupted
     run writes. Raises TrainError (a ValueError) for unknown options, an output that cannot be written
     or would be lost, a resume state that does not match, a model to start from that does not fit, or
@@ -733,7 +734,7 @@ def _train(dataset_dirs: List[str], out: str, callback: Any, opt: Dict[str, Any]
     else:
         raise TrainError("schedule must be onecycle or cosine, got %r" % opt["schedule"])
     scaler = _grad_scaler(device, bool(opt["amp"]))
-    freeze_bn = bool(opt["freeze_bn"] if opt["freeze_bn"] is not None else recipe.get("freeze_bn", False))
+    freeze_bn = bool(opt["freeze_bn"])
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

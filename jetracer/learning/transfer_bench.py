@@ -126,13 +126,14 @@ class Bench(object):
     """One benchmark run: the starter, the temporary folder, the training options shared by every arm."""
 
     def __init__(self, starter: str, tmp: str, device: str, threads: Optional[int], epochs: Optional[int],
-                 sim: Optional[str], say: Any) -> None:
+                 sim: Optional[str], say: Any, finetune: Optional[Dict[str, Any]] = None) -> None:
         from .checkpoint import load_checkpoint
         _, meta = load_checkpoint(starter)
         self.starter, self.meta, self.tmp = starter, meta, tmp
         self.arch, self.input_size = meta["arch"], list(meta["input_size"])
         self.device, self.threads, self.epochs, self.sim, self.say = device, threads, epochs, sim, say
         self.alone_start = None  # type: Optional[str]
+        self.finetune = dict(finetune or {})  # train options of the arms that start from the starter
         self.runs = 0
 
     def _train(self, dirs: List[str], seed: int, **options: Any) -> str:
@@ -152,7 +153,7 @@ class Bench(object):
     def arm(self, name: str, kdir: str, seed: int) -> str:
         """Train arm ``name`` on the K-frame folder; returns the model file."""
         if name == "finetune":
-            return self._train([kdir], seed, init=self.starter)
+            return self._train([kdir], seed, init=self.starter, **self.finetune)
         if name == "alone":
             return self._train([kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=True)
         if name == "mix":
@@ -161,15 +162,17 @@ class Bench(object):
             return self._train([self.sim, kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=True,
                                dataset_weights="size")
         if name == "finetune_mix":
-            return self._train([self.sim, kdir], seed, init=self.starter)
+            return self._train([self.sim, kdir], seed, init=self.starter, **self.finetune)
         raise ValueError("unknown arm %r; arms: %s" % (name, ", ".join(ARMS)))
 
 
 def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks: Sequence[int] = KS,
               seeds: int = 3, arms: Sequence[str] = ("finetune", "alone"), eval_share: float = 0.3,
               device: str = "auto", threads: Optional[int] = None, epochs: Optional[int] = None,
-              sim: Optional[str] = None, keep: Optional[str] = None, say: Any = print) -> Dict[str, Any]:
-    """Run the benchmark (see the module docstring) and return the report as a JSON-able dict."""
+              sim: Optional[str] = None, keep: Optional[str] = None, say: Any = print,
+              finetune: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Run the benchmark (see the module docstring) and return the report as a JSON-able dict.
+    ``finetune``: train options (e.g. ``lr``, ``freeze_bn``) of the arms that start from the starter."""
     from .evaluate import evaluate_model
     from .train import pick_device
 
@@ -186,9 +189,10 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
     os.makedirs(tmp, exist_ok=True)
     start = time.time()
     report = {"real": os.path.abspath(real), "starter": os.path.abspath(starter), "device": device,
-              "seeds": seeds, "arms": list(arms), "eval_share": eval_share, "sets": {}}  # type: Dict[str, Any]
+              "seeds": seeds, "arms": list(arms), "eval_share": eval_share, "finetune_options": dict(finetune or {}),
+              "sets": {}}  # type: Dict[str, Any]
     try:
-        bench = Bench(starter, tmp, device, threads, epochs, sim, say)
+        bench = Bench(starter, tmp, device, threads, epochs, sim, say, finetune)
         report["starter_meta"] = {"arch": bench.arch, "input_size": bench.input_size,
                                   "dataset": bench.meta.get("dataset"), "info": bench.meta.get("info")}
         for name in names:
@@ -320,6 +324,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         % ", ".join(ARMS))
     parser.add_argument("--sim", default=None, help="simulator dataset folder for the mix arms")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per training (default: the product's)")
+    parser.add_argument("--finetune-lr", type=float, default=None, help="peak lr of the arms that start from the "
+                        "starter (default: the product's fine-tuning recipe)")
+    parser.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
+                        help="batch norm of the arms that start from the starter, as `jetracer train --batch-norm`")
     parser.add_argument("--eval-share", type=float, default=0.3, help="last share of each set held out (default 0.3)")
     parser.add_argument("--keep", default=None, help="keep the temporary datasets and models in this folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -354,7 +362,9 @@ def _run_main(args: argparse.Namespace, say: Any) -> Dict[str, Any]:
     return run_bench(args.real, starter, sets=args.sets.split(",") if args.sets else None,
                      ks=[int(k) for k in args.ks.split(",")], seeds=args.seeds, arms=args.arms.split(","),
                      eval_share=args.eval_share, device=args.device, threads=args.threads, epochs=args.epochs,
-                     sim=args.sim, keep=args.keep, say=say)
+                     sim=args.sim, keep=args.keep, say=say,
+                     finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
+                                   **({"lr": args.finetune_lr} if args.finetune_lr else {})))
 
 if __name__ == "__main__":
     sys.exit(main())

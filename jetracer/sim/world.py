@@ -17,6 +17,7 @@ whether the car's front wheels are in view. The floor texture and the room are b
 
 The simulator needs numpy and OpenCV (desktop Python >= 3.6); it is not meant to run on the car.
 """
+import copy
 import math
 import threading
 import time
@@ -191,12 +192,13 @@ class SimWorld(object):
         self._scene_key = key
 
     def _ensure_texture(self) -> None:
-        """Rasterize the floor when the track, texture seed or appearance changed (the appearance is compared
-        to a copy kept from the last rasterize: a key made of its sorted repr cost ~20 us every frame)."""
+        """Rasterize the floor when the track, texture seed or appearance changed. The appearance is compared
+        to a deep copy kept from the last rasterize, so a value changed in place counts too (a key made of
+        its sorted repr cost ~20 us every frame)."""
         key = (id(self.track), self._texture_seed)
         if key != self._texture_key or self.appearance != self._texture_look:
             self.track.rasterize(self.appearance, rng=np.random.default_rng(self._texture_seed))
-            self._texture_key, self._texture_look = key, dict(self.appearance)
+            self._texture_key, self._texture_look = key, copy.deepcopy(self.appearance)
 
     def render(self) -> np.ndarray:
         """The camera frame (HxWx3 uint8 BGR) at the current pose; randomised photometrics when ``randomize``."""
