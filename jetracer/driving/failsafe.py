@@ -1,4 +1,4 @@
-"""Failsafes that live outside the loop: signal handlers and the model self-check.
+"""Failsafes that live outside the loop: signal handlers (SIGTERM/SIGINT, Ctrl-Z) and the model self-check.
 
 The per-frame failsafes (stale frame, stale command, lost heartbeat, model error) are in
 :class:`jetracer.driving.loop.DriveLoop`; the e-stop latch and the command watchdog are in
@@ -6,6 +6,7 @@ The per-frame failsafes (stale frame, stale command, lost heartbeat, model error
 """
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -49,6 +50,39 @@ def install_signal_handlers(car: Any, on_signal: Optional[Callable[[str], None]]
     def restore() -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+    return restore
+
+
+CTRL_Z = "SIGTSTP received (Ctrl-Z): the car stays at neutral after fg until a person arms it"
+
+
+def install_job_stop_handler(car: Any, on_stop: Optional[Callable[[str], None]] = None) -> Callable[[], None]:
+    """Make Ctrl-Z (SIGTSTP) latch the e-stop (throttle at neutral now) before the process stops.
+
+    SIGTSTP's default action freezes the process with the throttle where it was; the supervisor, in a
+    session of its own, writes neutral once its timeout passes. This handler makes it immediate and
+    makes the stop explicit: it latches ``car.estop()``, calls ``on_stop("SIGTSTP")``, then stops the
+    process as the default action would (SIGTSTP re-raised with the default action, so the shell's
+    ``fg`` resumes it; in an orphaned process group the kernel discards it and the process goes on,
+    disarmed). After ``fg`` the car stays disarmed until a person arms it. A main thread busy in a long
+    C call (a model) runs the handler when the call returns; the supervisor covers that time. Call it
+    from the main thread; returns a function that restores the previous handler.
+    """
+    def handler(signum: int, frame: Any) -> None:
+        car.estop(CTRL_Z)
+        if on_stop is not None:
+            on_stop("SIGTSTP")
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # delivered before kill() returns: stopped here until SIGCONT
+        finally:
+            signal.signal(signal.SIGTSTP, handler)
+
+    previous = signal.signal(signal.SIGTSTP, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTSTP, previous)
 
     return restore
 

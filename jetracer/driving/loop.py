@@ -25,6 +25,14 @@ beats before each model call and after each actuation, and reads the supervisor'
 each actuation, so a trip (the supervisor saw no beat for its timeout and put the throttle at neutral
 through its own I2C handle) latches the e-stop before the next throttle write.
 
+A supervised loop also watches its own clock: when more time than the supervisor's timeout passed
+between two of its beats, or passes between its last beat and a throttle write, the process was
+stopped (Ctrl-Z, SIGSTOP, a suspended terminal job) or starved, and the supervisor has put (or is
+putting) the throttle at neutral. The loop then latches its e-stop (reason :data:`STALLED`) whether or
+not the supervisor's trip message has been read, so a process that resumes comes back disarmed and a
+person re-arms it. The check runs every iteration, just before the throttle is written and again just
+after (a stop that lands inside the write: neutral again at once on resume).
+
 In real time the wait for a frame is cut short at the moment the frame, the gamepad command or the
 browser heartbeat would become stale, so a failsafe acts within about a millisecond of its limit.
 All ages are measured on ``clock`` (``time.monotonic`` in real time, simulated seconds in lockstep).
@@ -43,6 +51,7 @@ from .steering_law import SteeringLaw
 logger = logging.getLogger(__name__)
 
 NOT_ARMED = "not armed: press START on the gamepad, ARM in the notebook, or run jetracer arm"
+STALLED = "drive loop stalled"
 STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuation_ms", "advance_ms", "overhead_ms",
           "total_ms")
 
@@ -108,6 +117,8 @@ class DriveLoop(traitlets.HasTraits):
         self._auto_throttle = 0.0
         self._frame_stamp = float("-inf")
         self.supervisor = supervisor
+        self._last_beat_s = None  # type: Optional[float]
+        self._gap_s = 0.0
         self.mode = mode
         if armed:
             self.arm()
@@ -261,13 +272,35 @@ class DriveLoop(traitlets.HasTraits):
 
     def _beat(self) -> None:
         if self.supervisor is not None:
+            self._note_gap()
+            self._last_beat_s = time.monotonic()
             self.supervisor.beat(self.armed, self.car.throttle_output)
+
+    def _note_gap(self) -> None:
+        """Remember the longest wall-clock time without a beat (the supervisor's measure) since :meth:`_stalled`."""
+        if self._last_beat_s is not None:
+            self._gap_s = max(self._gap_s, time.monotonic() - self._last_beat_s)
+
+    def _stalled(self) -> bool:
+        """Latch the e-stop if the loop went longer than the supervisor's timeout without a beat; True if it did."""
+        link = self.supervisor
+        if link is None:
+            return False
+        self._note_gap()
+        gap_s, self._gap_s = self._gap_s, 0.0
+        limit_s = getattr(link, "timeout_s", None)
+        if limit_s is None or gap_s <= limit_s or not self.armed:
+            return False
+        self.disarm("%s: no beat for %.0f ms, over the supervisor's %.0f ms (process stopped by Ctrl-Z or SIGSTOP, "
+                    "or starved); arm again to drive" % (STALLED, 1000.0 * gap_s, 1000.0 * limit_s))
+        return True
 
     def _supervise(self) -> None:
         """Act on the supervisor's messages before the car is commanded."""
         link = self.supervisor
         if link is None:
             return
+        self._stalled()  # before the messages: an arm read below is a person's, after the stop
         for message in link.poll():
             kind = message.get("t")
             if kind == "trip":
@@ -286,6 +319,8 @@ class DriveLoop(traitlets.HasTraits):
         car = self.car
         if steering is not None:
             car.steering = steering
+        if not reason and throttle is not None and self._stalled():
+            reason = car.stop_reason  # stopped since the last check: this write would have been the first after it
         if reason:
             if car.throttle_output != 0.0 or car.throttle != 0.0 or self.stop_reason != reason:
                 car.stop(reason)
@@ -293,6 +328,7 @@ class DriveLoop(traitlets.HasTraits):
                 car.heartbeat()
         elif throttle is not None:
             car.throttle = throttle
+            self._stalled()  # stopped inside the write: neutral again as soon as it resumes
         else:
             car.heartbeat()
         if reason != self.stop_reason:
@@ -349,6 +385,7 @@ class DriveLoop(traitlets.HasTraits):
             self.car.stop("drive loop ended")
             if self.supervisor is not None:
                 self.supervisor.pause()
+                self._last_beat_s = None  # paused: the supervisor keeps no deadline until the next beat
             self.close()
         return self.metrics()
 

@@ -20,7 +20,19 @@ gil-model           the model holds the GIL in a C call (ctypes.PyDLL)
 sigstop             SIGSTOP to the drive process
 sigterm             SIGTERM to the drive process
 sigkill             SIGKILL to the drive process
+sigtstp-group       Ctrl-Z typed at the drive's terminal (SIGTSTP to its process group)
+sigstop-group       SIGSTOP to the drive process's whole process group
+sigkill-group       SIGKILL to the drive process's whole process group
+sigint-group        Ctrl-C typed at the drive's terminal (SIGINT to its process group)
 ==================  =====================================================
+
+The ``-group`` faults run the drive process as a person at a terminal does: :class:`Terminal` gives it
+a pseudo-terminal and a stand-in shell that starts it as the terminal's foreground job, in a process
+group of its own (with the parent shell in the session, as bash does, so the kernel lets SIGTSTP stop
+it); the keys are typed on the terminal. For the two stops the process group is then continued (the
+shell's ``fg``) and watched for one second: "after resume" counts the runs whose throttle stayed at
+neutral (the drive process must come back disarmed). For SIGKILL "after resume" counts the runs that
+left no supervisor process behind.
 
 "From the fault" is the injection (the last frame, command or echo for the stale cases); for the stale
 cases the configured limit (``max_frame_age_s``, ``command_timeout_s`` 60 ms; ``heartbeat_timeout_s``
@@ -49,9 +61,11 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 FAULTS = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model", "sigstop", "sigterm",
-          "sigkill")
+          "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group")
 IN_CHILD = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model")
-SUPERVISED = ("hung-model", "gil-model", "sigstop", "sigkill")
+SUPERVISED = ("hung-model", "gil-model", "sigstop", "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group")
+AT_TERMINAL = ("sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group")
+RESUMED = ("sigtstp-group", "sigstop-group")
 PROMISE_MS = 100.0
 DRIVE_S = 1.0
 
@@ -278,6 +292,123 @@ class ThrottleScope(object):
         self.stop()
 
 
+class Terminal(object):
+    """``argv`` as the foreground job of a pseudo-terminal, as a person at a terminal runs it.
+
+    A stand-in shell (``python -m jetracer.driving.safety_bench shell``: a session leader whose
+    controlling terminal is the pty) starts ``argv`` in a process group of its own and gives it the
+    terminal, as bash does; :meth:`ctrl_z` and :meth:`ctrl_c` type the keys, and the terminal signals
+    that process group. ``pgid`` is the job's process group (its first process's pid); ``stderr``
+    receives the job's standard error (a file, or ``subprocess.PIPE``: read ``shell.stderr``).
+    """
+
+    def __init__(self, argv: List[str], env: Dict[str, str], out_dir: str, stdout: Any = subprocess.DEVNULL,
+                 stderr: Any = subprocess.PIPE) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        pid_file = os.path.join(out_dir, "job.json")
+        try:
+            self.shell = subprocess.Popen([sys.executable, "-m", "jetracer.driving.safety_bench", "shell", pid_file]
+                                          + list(argv), stdin=slave, stdout=stdout, stderr=stderr, env=env,
+                                          start_new_session=True, universal_newlines=True)
+        finally:
+            os.close(slave)
+        job = _read(pid_file, wait_s=30.0) or {}
+        self.pgid = int(job.get("pid", 0))
+        if not self.pgid:
+            self.close()
+            raise RuntimeError("the stand-in shell did not start the job")
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def ctrl_z(self) -> None:
+        """Ctrl-Z: the terminal sends SIGTSTP to its foreground process group."""
+        self.type(b"\x1a")
+
+    def ctrl_c(self) -> None:
+        """Ctrl-C: the terminal sends SIGINT to its foreground process group."""
+        self.type(b"\x03")
+
+    def killpg(self, sig: int) -> None:
+        os.killpg(self.pgid, sig)
+
+    def close(self, timeout_s: float = 15.0) -> Optional[int]:
+        """End the job (SIGCONT, SIGTERM, then SIGKILL to its group) and the shell; the shell's exit code."""
+        if self.shell.poll() is None and self.pgid:
+            for sig in (signal.SIGCONT, signal.SIGTERM):
+                try:
+                    os.killpg(self.pgid, sig)
+                except ProcessLookupError:
+                    break
+        try:
+            self.shell.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.shell.kill()
+            self.shell.wait()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+        return self.shell.returncode
+
+
+def _job_process() -> None:
+    """In the job's process before exec: its own process group, default signal actions (what bash does)."""
+    os.setpgid(0, 0)
+    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def shell(pid_file: str, argv: List[str]) -> int:
+    """The stand-in shell of :class:`Terminal` (``python -m jetracer.driving.safety_bench shell FILE ARGV...``).
+
+    Takes its standard input, a terminal, as its controlling terminal, starts ``argv`` as a job in a process
+    group of its own, makes it the terminal's foreground process group and waits for it; exits with its code.
+    """
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    job = subprocess.Popen(argv, preexec_fn=_job_process)
+    os.tcsetpgrp(0, job.pid)
+    _write_json(pid_file, {"pid": job.pid, "shell": os.getpid()})
+    code = job.wait()
+    return code if code >= 0 else 128 - code
+
+
+def children_of(pid: int) -> List[int]:
+    """The pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(name))
+    return out
+
+
+def process_state(pid: int) -> Optional[str]:
+    """``pid``'s state from /proc (``R``/``S`` running, ``T`` stopped, ``Z`` exited but unreaped), None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def gone(pid: int) -> bool:
+    return process_state(pid) in (None, "Z", "X")
+
+
 def child(fault: str, out_dir: str) -> int:
     """The drive process of one run (``python -m jetracer.driving.safety_bench child FAULT DIR``)."""
     from ..config import load_config
@@ -355,12 +486,14 @@ def start_child(fault: str, out_dir: str, env: Dict[str, str]) -> Any:
 
 
 LIMIT_S = {"stale-frame": 0.06, "stale-command": 0.06, "browser-heartbeat": 0.3, "hung-model": 0.08,
-           "gil-model": 0.08, "sigstop": 0.08}
+           "gil-model": 0.08, "sigstop": 0.08, "sigstop-group": 0.08}
 
 
 def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """One run of ``fault`` on ``profile``: ``{"ms": from the fault to neutral on the wire, "after_limit_ms",
-    "supervisor_ms": by the supervisor's own read-back (supervised faults)}`` (ms None: never)."""
+    "supervisor_ms": by the supervisor's own read-back (supervised faults), "after_ok": for the group stops,
+    the throttle stayed at neutral for 1 s after the group was continued; for the group kill, no supervisor
+    process was left}`` (ms None: never)."""
     from ..profiles import load_profile
 
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
@@ -368,20 +501,36 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
     env = child_env(out, profile, env)
     state_file = env["JETRACER_STATE"]
     scope = ThrottleScope(env["JETRACER_EMULATED_BUS"], load_profile(profile)).start()
-    proc = start_child(fault, out, env)
+    terminal = proc = None  # type: Any
+    if fault in AT_TERMINAL:
+        with open(os.path.join(out, "stderr.log"), "w") as log:
+            terminal = Terminal([sys.executable, "-m", "jetracer.driving.safety_bench", "child", fault, out], env, out,
+                                stderr=log)
+        pid = terminal.pgid
+    else:
+        proc = start_child(fault, out, env)
+        pid = proc.pid
     result = {"fault": fault, "profile": profile, "ms": None, "after_limit_ms": None,
               "source": "the bench's 1 ms poller of the shared chip"}  # type: Dict[str, Any]
     try:
         if scope.wait_for(DRIVING) is None:
             result["error"] = "never drove"
             return result
+        supervisors = children_of(pid)
         if fault in IN_CHILD:
             marker = _read(os.path.join(out, "fault.json"), wait_s=10.0) or {}
             fault_at = marker.get("fault_at")
         else:
             time.sleep(0.2)
             fault_at = time.monotonic()
-            os.kill(proc.pid, {"sigstop": signal.SIGSTOP, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[fault])
+            if fault == "sigtstp-group":
+                terminal.ctrl_z()
+            elif fault == "sigint-group":
+                terminal.ctrl_c()
+            elif terminal is not None:
+                terminal.killpg({"sigstop-group": signal.SIGSTOP, "sigkill-group": signal.SIGKILL}[fault])
+            else:
+                os.kill(pid, {"sigstop": signal.SIGSTOP, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[fault])
         if fault_at is None:
             result["error"] = "no fault marker"
             return result
@@ -395,10 +544,24 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
             supervisor_at = _supervisor_event(state_file, ["trip", "stopped"], fault_at)
             result["supervisor_ms"] = None if supervisor_at is None else round(1000.0 * (supervisor_at - fault_at), 2)
         if fault == "sigstop":
-            os.kill(proc.pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGCONT)
+        elif fault in RESUMED:
+            time.sleep(0.3)
+            result["stopped"] = process_state(pid) == "T" and all(process_state(p) not in ("T", None)
+                                                                  for p in supervisors)
+            terminal.killpg(signal.SIGCONT)
+            time.sleep(1.0)
+            result["after_ok"] = at is not None and not scope.left_neutral_after(at)
+        elif fault == "sigkill-group":
+            deadline = time.monotonic() + 3.0
+            while not all(gone(p) for p in supervisors) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            result["after_ok"] = bool(supervisors) and all(gone(p) for p in supervisors)
         return result
     finally:
-        if proc.poll() is None:
+        if terminal is not None:
+            terminal.close()
+        elif proc.poll() is None:
             os.kill(proc.pid, signal.SIGCONT)
             proc.send_signal(signal.SIGTERM)
             try:
@@ -407,7 +570,7 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
                 proc.kill()
                 proc.wait()
         scope.stop()
-        if proc.stderr is not None:
+        if proc is not None and proc.stderr is not None:
             proc.stderr.close()
         shutil.rmtree(out, ignore_errors=True)
 
@@ -429,6 +592,8 @@ def bench(faults: List[str], runs: int = 5, profile: str = "latrax") -> Dict[str
                                                              if s["after_limit_ms"] is not None]),
                            "supervisor_median_ms": _median([s["supervisor_ms"] for s in samples
                                                             if s.get("supervisor_ms") is not None]),
+                           "after_ok": (sum(1 for s in samples if s.get("after_ok"))
+                                        if fault in RESUMED + ("sigkill-group",) else None),
                            "errors": [s["error"] for s in samples if "error" in s]}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -440,6 +605,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["child"]:
         return child(argv[1], argv[2])
+    if argv[:1] == ["shell"]:
+        return shell(argv[1], argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, of: %s" % ", ".join(FAULTS))
@@ -462,13 +629,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     print("profile %s; neutral timed on the wire: %s (promise: neutral within %.0f ms)"
           % (args.profile, result["measured_by"], PROMISE_MS))
-    print("%-18s %5s %10s %8s %12s %16s" % ("failure", "runs", "median ms", "max ms", "after limit",
-                                            "supervisor says"))
+    print("%-18s %5s %10s %8s %12s %16s %13s" % ("failure", "runs", "median ms", "max ms", "after limit",
+                                                 "supervisor says", "after resume"))
     for fault, row in result["faults"].items():
         fmt = lambda v: "-" if v is None else "%.1f" % v  # noqa: E731
-        print("%-18s %2d/%-2d %10s %8s %12s %16s%s" % (
+        after = "-" if row["after_ok"] is None else "%d/%d" % (row["after_ok"], row["runs"])
+        print("%-18s %2d/%-2d %10s %8s %12s %16s %13s%s" % (
             fault, row["neutral_reached"], row["runs"], fmt(row["median_ms"]), fmt(row["max_ms"]),
-            fmt(row["median_after_limit_ms"]), fmt(row["supervisor_median_ms"]),
+            fmt(row["median_after_limit_ms"]), fmt(row["supervisor_median_ms"]), after,
             ("  errors: %s" % row["errors"]) if row["errors"] else ""))
     return 0
 

@@ -4,12 +4,14 @@
 simulator (``sim=True``: lockstep, paced to real time unless ``fast``). With ``config.i2c ==
 "emulated"`` the car's outputs go to the emulated PCA9685 chips, and the report includes their pulses.
 SIGTERM/SIGINT latch the car's e-stop at once and end the loop; the report then says when the
-throttle reached neutral (``signal.neutral_time``, wall clock).
+throttle reached neutral (``signal.neutral_time``, wall clock). Ctrl-Z (SIGTSTP) latches the e-stop,
+then lets the process stop; after ``fg`` it drives again only when a person arms it.
 
 The session never drives by itself: the loop starts disarmed (``arm=True`` is for a person starting
 it in a terminal, ``jetracer drive --arm``) and a supervisor process (:mod:`.supervisor`) watches it
-with its own I2C handle on the throttle's chip; it also owns the control socket ``jetracer arm`` talks
-to, writes the state file, and speaks to systemd (``READY=1``, ``WATCHDOG=1``).
+with its own I2C handle on the throttle's chip, from a session of its own (what stops or kills the drive
+process's process group at a terminal does not reach it); it also owns the control socket ``jetracer
+arm`` talks to, writes the state file, and speaks to systemd (``READY=1``, ``WATCHDOG=1``).
 """
 import logging
 import os
@@ -19,7 +21,7 @@ from typing import Any, Dict, List, Optional
 from ..config import Config, ConfigError
 from ..pixels import to_normalised
 from ..state import publish_state
-from .failsafe import check_pilot_metadata, install_signal_handlers, self_check
+from .failsafe import check_pilot_metadata, install_job_stop_handler, install_signal_handlers, self_check
 from .loop import DriveLoop
 from .settings import drive_settings, steering_gain
 from .steering_law import SteeringLaw
@@ -286,9 +288,11 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
             loop.request_stop()
 
         restore = install_signal_handlers(car, on_signal)
+        restore_job_stop = install_job_stop_handler(car)
         try:
             report.update(loop.run(duration_s=duration_s))
         finally:
+            restore_job_stop()
             restore()
         if link is not None and link.lost:
             report["supervisor_lost"] = link.lost

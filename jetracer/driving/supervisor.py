@@ -16,7 +16,12 @@ supervisor (no torch, no camera) as a child process and feeds it a heartbeat ove
 * when the drive process dies (SIGKILL, crash: the socket reaches end-of-file) the supervisor writes
   neutral, publishes "stopped" and exits;
 * SIGTERM/SIGINT/SIGHUP/SIGABRT to the supervisor trip it at once (systemd sends SIGTERM to every
-  process of the service), and it stays until the drive process has gone;
+  process of the service: its default ``KillMode=control-group`` finds the supervisor in the unit's
+  cgroup whatever its session), and it stays until the drive process has gone;
+* it runs in a session and process group of its own, out of the terminal's job control: Ctrl-Z
+  (SIGTSTP), SIGSTOP or SIGKILL sent to the drive process's group stop or kill the drive process
+  alone, and the missing beats (or the end-of-file) make the supervisor write neutral. Ctrl-C reaches
+  the drive process only; it stops the car and ends the supervisor with ``bye``;
 * it owns the control socket ``drive.sock`` in the runtime directory (``jetracer arm``/``disarm``/
   ``status``; only this user or root may connect) and, under systemd, speaks ``sd_notify``:
   ``READY=1`` at the first beat, ``WATCHDOG=1`` only while beats arrive, so systemd kills and
@@ -48,9 +53,13 @@ def _peer_uid(conn: socket.socket) -> int:
 
 
 def bind_control_socket(path: str) -> socket.socket:
-    """Listen on ``path`` (mode 0600). Refuses when another drive process answers there."""
+    """Listen on ``path`` (mode 0600) in this user's own runtime directory. Refuses when another drive
+    process answers there, or when the directory is not private (another user could swap the socket)."""
     import stat
 
+    from ..runtime import check_private_dir
+
+    check_private_dir(os.path.dirname(os.path.abspath(path)))
     if os.path.lexists(path):
         st = os.lstat(path)
         if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.geteuid():
@@ -314,8 +323,8 @@ class Supervisor(object):
                     if now >= client["deadline"]:
                         self._drop_client(client["conn"])
                 if self.last_beat is not None and not self.tripped and now - self.last_beat > self.timeout_s:
-                    self.trip("no heartbeat from the drive process for %.0f ms (hung model, stalled or "
-                              "overloaded process)" % (1000 * (now - self.last_beat)))
+                    self.trip("no heartbeat from the drive process for %.0f ms (stopped by Ctrl-Z or SIGSTOP, "
+                              "hung model, or overloaded)" % (1000 * (now - self.last_beat)))
                 if self.stop_deadline is not None and now >= self.stop_deadline:
                     self._neutral()
                     return

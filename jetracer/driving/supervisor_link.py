@@ -61,11 +61,12 @@ class SupervisorLink(object):
     """
 
     def __init__(self, sock: socket.socket, process: Any = None, ack_timeout_s: float = 0.5,
-                 control_path: Optional[str] = None) -> None:
+                 control_path: Optional[str] = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.sock = sock
         self.sock.setblocking(False)
         self.process = process
         self.ack_timeout_s = ack_timeout_s
+        self.timeout_s = float(timeout_s)
         self.control_path = control_path
         self.trips_seen = 0
         self.lost = ""
@@ -79,10 +80,17 @@ class SupervisorLink(object):
 
         ``profile`` None: no chip to hold (the simulator without emulated chips). Raises
         :class:`SupervisorError` when it cannot attach, or another drive process holds ``control_path``.
+
+        The supervisor runs in a session (and process group) of its own, so nothing that stops or kills
+        the drive process's group reaches it: Ctrl-Z (SIGTSTP), ``kill -STOP -PGID`` or ``kill -9 -PGID``
+        at a terminal stop the drive process alone, and the supervisor puts the throttle at neutral (a
+        stopped process: no beat; a killed one: end-of-file on the link). It reads nothing from the
+        terminal. Ctrl-C no longer reaches it either: the drive process ends it with ``bye``
+        (:meth:`close`). Under systemd the default ``KillMode=control-group`` still signals it on stop.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         process = subprocess.Popen([sys.executable, "-m", "jetracer.driving.supervisor", "--fd", str(theirs.fileno())],
-                                   pass_fds=(theirs.fileno(),))
+                                   pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         init = {"profile": profile.to_dict() if profile is not None else None, "i2c": i2c, "i2c_bus": i2c_bus,
                 "timeout_s": timeout_s, "state_file": state_file, "control_path": control_path}
@@ -98,7 +106,7 @@ class SupervisorLink(object):
             process.wait(timeout=5)
             ours.close()
             raise SupervisorError("the supervisor could not start: %s" % reply.get("message", reply))
-        return cls(ours, process, control_path=control_path)
+        return cls(ours, process, control_path=control_path, timeout_s=timeout_s)
 
     def beat(self, armed: bool, throttle_output: float) -> None:
         _send(self.sock, {"t": "hb", "armed": bool(armed), "throttle": float(throttle_output),
@@ -152,21 +160,29 @@ class SupervisorLink(object):
 def control(command: str, path: Optional[str] = None, timeout_s: float = 3.0) -> Dict[str, Any]:
     """Send ``arm``, ``disarm`` or ``status`` to the running drive process; its answer as a dict.
 
-    Raises ``OSError`` naming the socket when no drive process answers.
+    The answer is trusted only from a process of the user whose runtime directory holds the socket
+    (:func:`jetracer.runtime.connect_private_socket`: no symlink followed, socket and ``SO_PEERCRED``
+    checked), so a socket another user swapped in cannot report "disarmed" for a car that drives.
+    Raises ``OSError`` naming the socket when no drive process answers, ``RuntimeDirError`` when the
+    one answering is not to be trusted.
     """
-    from ..runtime import find_runtime_file
+    from ..runtime import RuntimeDirError, connect_private_socket, find_runtime_file_owner
 
-    path = path or find_runtime_file(SOCKET_NAME)
+    refused = []  # type: List[str]
+    found = find_runtime_file_owner(SOCKET_NAME, refused) if not path else None
+    path = path or (found[0] if found else None)
+    if not path and refused:
+        raise RuntimeDirError("no drive process to trust: %s" % "; ".join(refused))
     if not path:
         raise FileNotFoundError("no drive process is running (no %s in its runtime directory); start it with "
                                 "jetracer drive, or sudo systemctl start jetracer-drive" % SOCKET_NAME)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout_s)
     try:
-        try:
-            sock.connect(path)
-        except OSError as e:
-            raise OSError(e.errno, "no drive process answers on %s (%s)" % (path, e.strerror))
+        sock = connect_private_socket(path, timeout_s=timeout_s)
+    except RuntimeDirError:
+        raise
+    except OSError as e:
+        raise OSError(e.errno, "no drive process answers on %s (%s)" % (path, e.strerror))
+    try:
         sock.sendall((command + "\n").encode("utf-8"))
         data = b""
         while not data.endswith(b"\n"):
