@@ -1,4 +1,9 @@
-"""Build the configured car: profile + I2C bus (real or emulated) + driver -> a Racecar."""
+"""Build the configured car: profile + I2C bus (real or emulated) + driver -> a Racecar.
+
+A car built here owns the motor chips (:mod:`jetracer.hardware.claim`) until it is closed: building
+one while another process owns them raises :class:`~jetracer.hardware.claim.MotorsClaimed` naming
+that process, before anything is written to the chips.
+"""
 import logging
 from typing import Any, Dict, Optional
 
@@ -18,7 +23,10 @@ def car_defaults(profile: Profile) -> Dict[str, Any]:
 
 
 def create_driver(config: Config, profile: Profile, i2c: Any = None) -> Any:
-    """Open the configured I2C bus (or use ``i2c``) and build the profile's driver on it."""
+    """Open the configured I2C bus (or use ``i2c``), claim its motor chips and build the profile's driver on it.
+
+    ``MotorsClaimed`` when another process owns them; the driver's ``close()`` releases the claim.
+    """
     from .hardware import create_driver as _create_driver, open_i2c
 
     provider = i2c if i2c is not None else open_i2c(config.i2c, config.i2c_bus)
@@ -39,13 +47,18 @@ class ConfiguredRacecar(Racecar):
         values.update(traits)
         self.config = config
         self.profile = profile
-        super(ConfiguredRacecar, self).__init__(driver=create_driver(config, profile, i2c), **values)
+        driver = create_driver(config, profile, i2c)
+        try:
+            super(ConfiguredRacecar, self).__init__(driver=driver, **values)
+        except BaseException:
+            driver.close()  # a bad trait must not keep the motors claimed
+            raise
         logger.info("%s", self.describe_throttle_limit())
 
     def describe_throttle_limit(self) -> str:
         """``max_throttle`` in words: the fraction of full travel and what the driver may put on the wire."""
         text = "car profile %s: throttle output limited to |%.2f| of full travel: %s" % (
-            self.profile.name, self.max_throttle, self.driver.throttle.describe_limit(self.max_throttle))
+            self.profile.name, self.max_throttle, self._driver.throttle.describe_limit(self.max_throttle))
         if self.throttle_ramp is not None:
             text += "; soft start %s" % (self.throttle_ramp,)
         return text

@@ -4,6 +4,11 @@ Upstream notebooks create ``NvidiaRacecar()`` with no arguments; here it builds 
 (profile and bus from ``jetracer.config``), so the same cells drive a LaTrax, a TT-02, a Waveshare
 kit or the emulated chips. In simulator mode (camera source ``sim``) it drives the simulated car that
 the camera sees (:mod:`jetracer.sim_mode`), with its outputs on the emulated chips.
+
+The car owns the motor chips until ``car.close()`` or the kernel ends (:mod:`jetracer.hardware.claim`):
+while the drive service (armed or not) or another notebook owns them, ``NvidiaRacecar()`` raises
+``MotorsClaimed`` naming that process and writes nothing. Re-running ``car = NvidiaRacecar()`` in the
+same kernel works: the cars of one process share the claim.
 """
 from typing import Any, Optional
 
@@ -12,7 +17,10 @@ from .config import Config, load_config
 
 
 class NvidiaRacecar(ConfiguredRacecar):
-    """The configured car under upstream's name; in simulator mode, the simulated world's car."""
+    """The configured car under upstream's name; in simulator mode, the simulated world's car.
+
+    ``MotorsClaimed`` (one line naming the owner) while another process owns the motor chips.
+    """
 
     def __init__(self, config: Optional[Config] = None, i2c: Any = None, **traits: Any) -> None:
         from . import sim_mode

@@ -18,6 +18,13 @@ motors, the simulator) gets the same behaviour:
 * ``stop()`` puts the throttle at the driver's neutral; an emergency stop latches neutral until
   ``release_estop()``; with ``command_timeout_s > 0`` a watchdog stops the car when throttle
   commands stop arriving. The car stops on context exit and at interpreter exit.
+* ``car.driver`` is a guarded view of the driver (:class:`GuardedDriver`): its ``set_throttle`` and
+  ``throttle.set`` are held to ``|value| <= max_throttle`` and to neutral while the car is e-stopped,
+  and nothing it is asked reaches the wire once the car is closed. The driver object itself and the
+  chips under it (``.pwm``) are the hardware layer's, private to the car: reaching past the view
+  bypasses every limit.
+* A car built on the motor chips owns them (:mod:`jetracer.hardware.claim`): no other process can
+  build one on the same chips until it is closed (``close()``, or the process ends).
 """
 import atexit
 import logging
@@ -91,7 +98,8 @@ class Racecar(traitlets.HasTraits):
 
     @property
     def driver(self) -> Any:
-        return self._driver
+        """The driver behind the car's cap and e-stop (:class:`GuardedDriver`), or None for an observed-only car."""
+        return GuardedDriver(self) if self._driver is not None else None
 
     @property
     def throttle_ramp(self) -> Optional[ThrottleRamp]:
@@ -165,6 +173,33 @@ class Racecar(traitlets.HasTraits):
             return 0.0  # the offset would reverse (or cancel) the direction the command and gain give
         limit = self.max_throttle
         return _clip(value, -limit, limit)
+
+    def _driver_throttle(self, value: Any) -> None:
+        """``car.driver.set_throttle(value)``: ``value`` as the driver's, held to the cap and the e-stop."""
+        from .hardware.base import checked_value
+
+        value = checked_value(value)  # ValueError for NaN/inf, as the driver's own contract says
+        with self._lock:
+            if self._closed:
+                return
+            value = 0.0 if self.estopped else _clip(value, -self.max_throttle, self.max_throttle)
+            self._last_throttle_command = time.monotonic()
+            if value == 0.0:
+                self._driver.neutral()
+            else:
+                self._driver.set_throttle(value)
+            self.set_trait("throttle_output", value)
+
+    def _driver_steering(self, value: Any) -> None:
+        """``car.driver.set_steering(value)``: straight to the driver (no cap on steering), not after close."""
+        from .hardware.base import checked_value
+
+        value = checked_value(value)
+        with self._lock:
+            if self._closed:
+                return
+            self._driver.set_steering(value)
+            self.set_trait("steering_output", value)
 
     def _send_throttle(self, neutral: bool = False) -> None:
         with self._lock:
@@ -242,6 +277,77 @@ class Racecar(traitlets.HasTraits):
     def command_age_s(self) -> float:
         """Seconds since the last throttle command or heartbeat."""
         return time.monotonic() - self._last_throttle_command
+
+
+class _GuardedOutput(object):
+    """``car.driver.throttle`` / ``.steering``: ``set()`` and ``neutral()`` go through the car; the rest is read."""
+
+    def __init__(self, car: Racecar, output: Any, throttle: bool) -> None:
+        self._car = car
+        self._output = output
+        self._throttle = throttle
+
+    def set(self, value: float) -> None:
+        if self._throttle:
+            self._car._driver_throttle(value)
+        else:
+            self._car._driver_steering(value)
+
+    def neutral(self) -> None:
+        self.set(0.0)
+
+    def close(self) -> None:
+        self._car.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._output, name)
+
+    def __repr__(self) -> str:
+        return "guarded %r" % (self._output,)
+
+
+class GuardedDriver(object):
+    """What ``car.driver`` returns: the car's driver, held to the car's cap and e-stop.
+
+    ``set_throttle(v)`` puts ``clip(v, -max_throttle, max_throttle)`` on the wire, neutral while the
+    car is e-stopped, and counts as a throttle command for the car's watchdog; ``set_steering(v)``
+    goes straight to the driver (steering has no cap); both are ignored once the car is closed, as
+    the car's commands are, and both keep ``throttle_output``/``steering_output`` true to the wire.
+    Gains, offsets and the soft start are the car's (``car.throttle``), not the driver's.
+    ``close()`` closes the car. Other attributes are the driver's, read-only in spirit: its outputs'
+    chip (``.pwm``) is the hardware layer's and writing to it bypasses every limit.
+    """
+
+    def __init__(self, car: Racecar) -> None:
+        self._car = car
+
+    @property
+    def throttle(self) -> Any:
+        output = getattr(self._car._driver, "throttle", None)
+        return _GuardedOutput(self._car, output, True) if output is not None else None
+
+    @property
+    def steering(self) -> Any:
+        output = getattr(self._car._driver, "steering", None)
+        return _GuardedOutput(self._car, output, False) if output is not None else None
+
+    def set_throttle(self, value: float) -> None:
+        self._car._driver_throttle(value)
+
+    def set_steering(self, value: float) -> None:
+        self._car._driver_steering(value)
+
+    def neutral(self) -> None:
+        self._car._driver_throttle(0.0)
+
+    def close(self) -> None:
+        self._car.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._car._driver, name)
+
+    def __repr__(self) -> str:
+        return "GuardedDriver(%r)" % (self._car._driver,)
 
 
 def _ramp_loop(ref: "weakref.ref[Racecar]") -> None:

@@ -8,9 +8,13 @@ from .options import add_config_option, load_config_from
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("calibrate", help="walk through steering and ESC calibration and save it",
-                              description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter "
-                                          "(each step starts at the current value); the result goes to the user config "
-                                          "(profile_overrides, comments kept), which the car loads.")
+                              description="Nudge the steering servo and the ESC pulse with + / - and confirm with Enter. "
+                                          "Each step starts at the centre (neutral): Enter there keeps the saved value "
+                                          "without sending it; the ESC stays within the car's throttle limit "
+                                          "(max_throttle) unless you type a larger pulse and confirm it. Refused while "
+                                          "another process (the drive service, a notebook's car) owns the motors. The "
+                                          "result goes to the user config (profile_overrides, comments kept), which the "
+                                          "car loads.")
     add_config_option(p)
     p.add_argument("--steering-only", action="store_true", help="skip the ESC steps")
     p.set_defaults(func=run)

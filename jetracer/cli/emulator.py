@@ -6,6 +6,9 @@ active channel: a quick check of what a profile or calibration would send to the
 With ``JETRACER_EMULATED_BUS=/path/bus.bin`` (the file a running ``jetracer drive`` uses), or without
 it while a ``jetracer drive`` on emulated chips runs (its bus file and control socket in the runtime
 directory), and no command or profile given, it only reads the live chips, so a second terminal sees what the drive process sends.
+Building a car on a shared bus file claims its motor chips (:mod:`jetracer.hardware.claim`): while a
+drive or a notebook's car owns them, a command is refused with one line naming the owner; reading
+them never is.
 """
 import argparse
 from typing import Any

@@ -1,10 +1,13 @@
 """The driver interface the car talks to, and the driver made of one steering and one throttle output.
 
 The car (:class:`jetracer.racecar.Racecar`) owns the meaning of a command: clipping, gains, offsets,
-limits and failsafes. A driver only translates a value in [-1, 1] into pulses on the bus.
+limits and failsafes. A driver only translates a value in [-1, 1] into pulses on the bus: it knows
+no cap and no e-stop, so code that moves a car goes through the car (``car.driver`` is a guarded view
+that keeps the car's cap and e-stop; the driver object itself is the hardware layer's).
 """
 import math
-from typing import Any, Iterable
+import weakref
+from typing import Any, Iterable, Optional
 
 
 class Driver(object):
@@ -36,12 +39,18 @@ def checked_value(value: Any) -> float:
 
 
 class CarDriver(Driver):
-    """A steering output and a throttle output (each with ``set(value)``, ``neutral()``, ``close()``)."""
+    """A steering output and a throttle output (each with ``set(value)``, ``neutral()``, ``close()``).
 
-    def __init__(self, steering: Any, throttle: Any, devices: Iterable[Any] = ()) -> None:
+    ``claim`` (:class:`~jetracer.hardware.claim.Claim`) is this process's ownership of the motor chips:
+    released by :meth:`close` once the outputs are at neutral, or when the driver is garbage-collected.
+    """
+
+    def __init__(self, steering: Any, throttle: Any, devices: Iterable[Any] = (), claim: Any = None) -> None:
         self.steering = steering
         self.throttle = throttle
         self._devices = list(devices)
+        self._claim = claim
+        self._release = weakref.finalize(self, claim.release) if claim is not None else None  # type: Optional[Any]
 
     def set_steering(self, value: float) -> None:
         self.steering.set(value)
@@ -58,11 +67,15 @@ class CarDriver(Driver):
             self.throttle.neutral()
             self.steering.neutral()
         finally:
-            for device in self._devices:
-                bus = getattr(device, "_bus", None)
-                if bus is not None and hasattr(bus, "close"):
-                    bus.close()
-            self._devices = []
+            try:
+                for device in self._devices:
+                    bus = getattr(device, "_bus", None)
+                    if bus is not None and hasattr(bus, "close"):
+                        bus.close()
+                self._devices = []
+            finally:
+                if self._release is not None:
+                    self._release()  # the motors are free for another process
 
     def __repr__(self) -> str:
         return "CarDriver(steering=%r, throttle=%r)" % (self.steering, self.throttle)

@@ -85,7 +85,8 @@ def test_enter_through_every_step_keeps_the_calibration_and_the_comments(tmp_pat
 
 
 def test_extreme_answers_are_kept_inside_the_schema_with_a_margin(tmp_path):
-    proc = run_cli(tmp_path, ["2500", "", "9999", "", "0", "", "600", "", "", ""])
+    # 600 us as the ESC's neutral is past the throttle limit (898-2098 us): it is sent only once confirmed (y)
+    proc = run_cli(tmp_path, ["2500", "", "9999", "", "0", "", "600", "y", "", "", ""])
     assert proc.returncode == 0, proc.stderr
     saved = yaml.safe_load((tmp_path / "config.yaml").read_text())["profile_overrides"]
     steering = saved["steering"]
@@ -147,3 +148,65 @@ def test_emulated_neutral_still_works_with_an_invalid_calibration(tmp_path):
     import json
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert abs(report["outputs"]["throttle_pulse_us"] - 1500) < 5 and str(path) in report["warning"]
+
+
+def record_writes(bus):
+    """Every (steering us, ESC us) the PCA9685 at 0x40 outputs, as its outputs change."""
+    seen = []
+    bus.chip(0x40).listeners.append(lambda chip: seen.append((chip.pulse_us(0), chip.pulse_us(1))))
+    return seen
+
+
+def calibrate_in_process(monkeypatch, tmp_path, answers, config_text=CONFIG_TEXT):
+    """``calibrate`` on this process's emulated chips, answers fed in order; (result, writes, what it said)."""
+    monkeypatch.setenv("JETRACER_I2C", "emulated")
+    monkeypatch.delenv("JETRACER_PROFILE", raising=False)
+    monkeypatch.delenv("JETRACER_EMULATED_BUS", raising=False)
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text)
+    bus = reset_shared_bus()
+    seen = record_writes(bus)
+    said = []
+    answers = iter(answers)
+    result = calibrate(load_config(str(path)), ask=lambda prompt: next(answers), say=said.append, save_path=str(path))
+    return result, seen, said
+
+
+# latrax, max_throttle 0.8, CONFIG_TEXT's ESC neutral 1490: the car may send 1490 +/- 0.8 * (2250 - 1490 | 1490 - 750)
+CAP_FORWARD_US, CAP_REVERSE_US = 1490 + 0.8 * 760, 1490 - 0.8 * 740
+TICK_US = 1e6 / (50.03 * 4096)
+
+
+def test_enter_through_every_step_never_puts_a_pulse_past_the_cap_on_the_esc(monkeypatch, tmp_path):
+    result, seen, said = calibrate_in_process(monkeypatch, tmp_path, [""] * 6)
+    assert result == {"steering": {"center_us": 1520, "min_us": 1120, "max_us": 1900},
+                      "throttle": {"center_us": 1490, "min_us": 750, "max_us": 2250}}, "the saved values are kept"
+    esc = [t for _, t in seen if t > 0]
+    assert esc and all(abs(t - 1490) <= TICK_US for t in esc), "Enter at each step keeps the ESC at neutral"
+    steering = [s for s, _ in seen if s > 0]
+    assert all(abs(s - 1520) <= TICK_US for s in steering), "and the servo at its centre"
+    assert any("max_throttle 0.80: 898-2098 us" in text for text in said), "the person is told the limit"
+
+
+def test_nudges_stop_at_the_cap_and_only_a_typed_confirmed_pulse_goes_past_it(monkeypatch, tmp_path):
+    # steering and ESC neutral kept; forward and reverse nudged until the cap stops them, saved there
+    answers = [""] * 4 + ["++"] * 20 + [""] + ["--"] * 20 + [""]
+    result, seen, said = calibrate_in_process(monkeypatch, tmp_path, answers)
+    esc = [t for _, t in seen if t > 0]
+    assert max(esc) <= CAP_FORWARD_US + TICK_US and min(esc) >= CAP_REVERSE_US - TICK_US
+    assert abs(max(esc) - CAP_FORWARD_US) <= TICK_US and abs(min(esc) - CAP_REVERSE_US) <= TICK_US
+    assert abs(result["throttle"]["max_us"] - CAP_FORWARD_US) <= 5 and abs(result["throttle"]["min_us"] - CAP_REVERSE_US) <= 5
+    assert any("the throttle limit stops here" in text for text in said)
+    away = [(a, b) for a, b in zip(esc, esc[1:]) if abs(b - 1490) > abs(a - 1490) + TICK_US / 2]
+    assert away and all(abs(b - a) <= 50 + TICK_US for a, b in away), "away from neutral only in nudges of <= 50 us"
+
+    # forward: a typed 2200 refused (n), typed again and confirmed (y); a nudge past it stops, one back is taken
+    answers = [""] * 4 + ["2200", "n", "2200", "y", "+", "-", ""] + [""]
+    result, seen, said = calibrate_in_process(monkeypatch, tmp_path, answers)
+    esc = [t for _, t in seen if t > 0]
+    assert abs(max(esc) - 2200) <= TICK_US, "the confirmed 2200 us reached the ESC, and no nudge went past it"
+    assert result["throttle"]["max_us"] == 2190
+    assert said.count("  the throttle limit stops here (max_throttle 0.80: 898-2098 us); type a pulse to go past it") == 1
+    before_yes = esc[:[i for i, t in enumerate(esc) if t > CAP_FORWARD_US + TICK_US][0]]
+    assert len([t for t in before_yes if t > 1490 + TICK_US]) == 0, "the refused 2200 (n) was never sent"
+    assert result["throttle"]["min_us"] == 750 and min(esc) >= 1490 - TICK_US, "reverse kept without being sent"
