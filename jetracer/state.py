@@ -1,9 +1,11 @@
 """The drive service's published state (mode, armed, fps, stop reason), read by the OLED display service.
 
 One small JSON file in the drive service's runtime directory (:mod:`jetracer.runtime`), replaced
-atomically without following symlinks. The reader trusts it only when it is a regular file owned by
-the expected user and fresh: stamped on this boot's monotonic clock, not in the future, not older than
-``max_age_s``. A dead publisher, a spoofed or planted file, and a FIFO all read as "not running".
+atomically without following symlinks. The reader trusts it only when its directory passes the runtime
+checks (this user's own, or for root the service user's ``/run/jetracer``), it is a regular file owned
+by the directory's owner, reached without following a symlink, and fresh: stamped on this boot's
+monotonic clock, not in the future, not older than ``max_age_s``. A dead publisher, a spoofed or
+planted file, a foreign directory and a FIFO all read as "not running".
 """
 import json
 import os
@@ -48,7 +50,8 @@ def read_state(max_age_s: float = 5.0, path: Optional[str] = None,
                owner_uid: Optional[int] = None) -> Optional[Dict[str, Any]]:
     """The published state if it is trustworthy and fresher than ``max_age_s``, else ``None`` (no service running).
 
-    ``owner_uid`` (default: this user) must own the file. Never blocks: a FIFO or device is refused.
+    ``owner_uid`` (default: the owner of its runtime directory) must own the file. Never blocks: a FIFO
+    or device is refused.
     """
     path = path or os.environ.get("JETRACER_STATE") or find_runtime_file(STATE_NAME)
     if not path:

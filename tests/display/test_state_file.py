@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from jetracer import runtime
 from jetracer.config import load_config
 from jetracer.display.render import render_lines
 from jetracer.display.service import run_display
@@ -97,20 +98,17 @@ def test_runtime_directory_checks(tmp_path, monkeypatch):
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o700)
     os.chown(str(theirs), 12345, 12345)
-    if os.geteuid() == 0:
-        assert check_private_dir(str(theirs)) == str(theirs), "root may use the service user's directory"
-    with monkeypatch.context() as as_user:  # as the car's user (uid 1000), another user's directory is refused
-        as_user.setattr(os, "geteuid", lambda: 1000)
-        with pytest.raises(RuntimeDirError, match="owned by uid 12345"):
-            check_private_dir(str(theirs))
+    with pytest.raises(RuntimeDirError, match="owned by uid 12345"):  # root too writes only into its own
+        check_private_dir(str(theirs))
     monkeypatch.setenv("JETRACER_RUNTIME_DIR", str(link))
     with pytest.raises(RuntimeDirError):
         publish_state({"mode": "auto"})
-    # the /tmp fallback another user made first is refused, not used
+    # the fallback (root: /run/jetracer-root, a user: /tmp/jetracer-UID) is refused when a link stands there
     for key in ("JETRACER_RUNTIME_DIR", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
-    planted = tmp_path / ("jetracer-%d" % os.geteuid())
+    monkeypatch.setattr(runtime, "ROOT_RUNTIME_DIR", str(tmp_path / "jetracer-root"))
+    planted = tmp_path / ("jetracer-root" if os.geteuid() == 0 else "jetracer-%d" % os.geteuid())
     os.symlink(str(theirs), str(planted))
     with pytest.raises(RuntimeDirError, match="symlink"):
         runtime_dir()

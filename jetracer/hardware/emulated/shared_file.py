@@ -14,9 +14,11 @@ state length and state generation), then 16 slots of 4 KiB, each holding one chi
 A process reloads a chip's state only when the slot's generation moved, and writes it back only
 when the state changed. Fault injection (``fail_next``) and the transaction log stay per process.
 """
+import errno
 import fcntl
 import mmap
 import os
+import stat
 import struct
 import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
@@ -106,6 +108,23 @@ class _SlotLock(object):
             self._bus._lock.release()
 
 
+def _open_bus_file(path: str) -> int:
+    """The bus file, never through a symlink and only a regular file: a link planted in a runtime
+    directory must not make the bus overwrite the file it points to."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise OSError(e.errno, "refusing the emulated bus file %s: it is a symlink (another user may have planted "
+                               "it); remove it or set JETRACER_EMULATED_BUS to a file of your own" % path)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "refusing the emulated bus file %s: not a regular file; remove it or set "
+                                    "JETRACER_EMULATED_BUS to a file of your own" % path)
+    return fd
+
+
 class SharedFileBus(EmulatedBus):
     """An :class:`EmulatedBus` whose chips' registers are kept in ``path`` for every process that opens it."""
 
@@ -113,7 +132,7 @@ class SharedFileBus(EmulatedBus):
         super(SharedFileBus, self).__init__()
         self.path = os.path.abspath(path)
         self._default_chips = default_chips or (lambda: [])
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        self._fd = _open_bus_file(self.path)
         self._lock = _FileLock(self._fd)
         self._slot_of = {}  # type: Dict[int, int]
         self._table_seen = -1
