@@ -8,7 +8,9 @@ chips or the simulator without editing code.
 
 Every key of every section is checked here, against :data:`jetracer.config_schema.CONFIG_SCHEMA`,
 with the file (or the environment variable, or the command-line option) and the key named in the
-error; unknown keys are refused by name. The loaded :class:`Config` holds every default, so the
+error; unknown keys are refused by name. Once the car profile is known, two devices at one I2C
+address are refused too (the OLED's ``display.i2c_address`` at a motor chip's: the display shares the
+car's bus, and its refreshes would stop that chip's pulses). The loaded :class:`Config` holds every default, so the
 rest of the package reads ``config.drive["throttle"]`` without a second default.
 """
 import copy
@@ -16,7 +18,7 @@ import os
 from typing import Any, Dict, List, Mapping, Optional
 
 from .config_schema import (CAMERA_SOURCES, CONFIG_SCHEMA, ENV_OVERRIDES, I2C_MODES, SECTIONS, config_defaults,
-                            field_at)
+                            device_address_problems, field_at)
 from .profiles import Profile, ProfileError, deep_merge, find_profile, load_profile
 from .profiles.schema import validate
 
@@ -105,7 +107,7 @@ class Config(object):
             data[key] = deep_merge(config_defaults()[key], value) if key in SECTIONS else value
             origin[key] = source
         _raise_problems(source, _profile_name_problems(data["profile"]) if "profile" in given else [])
-        return Config(data, self.path, origin)
+        return _check_devices(Config(data, self.path, origin))
 
     def __repr__(self) -> str:
         return "Config(profile=%r, i2c=%r, camera=%r)" % (self.profile_name, self.i2c, self.camera.get("source"))
@@ -117,6 +119,25 @@ def _profile_name_problems(name: Any) -> List[str]:
     except ProfileError as e:
         return ["profile: %s" % e]
     return []
+
+
+def _check_devices(config: Config) -> Config:
+    """``config``, unless two devices sit at one I2C address on its bus (the display at a motor chip's).
+
+    A profile that does not load is left to :meth:`Config.load_profile`, which names its own problem
+    where the profile is used (``jetracer drive --neutral`` then falls back to the shipped profile).
+    """
+    try:
+        profile = config.load_profile()
+    except ProfileError:
+        return config
+    bus = config.data.get("i2c_bus")
+    problems = device_address_problems(int(config.display["i2c_address"]), profile,
+                                       int(profile.i2c_bus if bus is None else bus))
+    where = next((config.origin[k] for k in ("display", "profile_overrides", "profile", "i2c_bus") if k in config.origin),
+                 config.path or "the configuration")
+    _raise_problems("config file %s" % where if where == config.path else where, problems)
+    return config
 
 
 def _raise_problems(where: str, problems: List[str]) -> None:
@@ -185,7 +206,7 @@ def load_config(path: Optional[str] = None, env: Optional[Mapping[str, str]] = N
             target = target[key]
         target[key_path[-1]] = value
         origin[key_path[0]] = "environment variable %s" % name
-    return Config(data, path, origin)
+    return _check_devices(Config(data, path, origin))
 
 
 def sim_world_args(config: Config, **overrides: Any) -> Dict[str, Any]:
@@ -241,9 +262,12 @@ def save_user_settings(updates: Mapping[str, Any], path: Optional[str] = None) -
         raise ConfigError("config file %s: not saved: %s" % (path, "; ".join(problems)))
     full = deep_merge(config_defaults(), merged)
     try:
-        load_profile(full["profile"], full["profile_overrides"])
+        profile = load_profile(full["profile"], full["profile_overrides"])
     except ProfileError as e:
         raise ConfigError("%s: not saved, the car could not load the result: %s" % (path, _problems(e)))
+    bus = full["i2c_bus"] if full["i2c_bus"] is not None else profile.i2c_bus
+    _raise_problems("config file %s: not saved" % path,
+                    device_address_problems(int(full["display"]["i2c_address"]), profile, int(bus)))
     try:
         new_text = edit_yaml_text(text, updates)
     except ConfigEditError as e:

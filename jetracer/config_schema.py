@@ -121,6 +121,48 @@ DISPLAY = {
     "i2c_address": Key(int, 0x03, 0x77, default=0x3C, doc="the SSD1306's 7-bit I2C address"),
 }
 
+# -- devices on the bus ----------------------------------------------------------------------------
+# The display has no bus of its own: the OLED service opens the car's bus (``i2c_bus``, else the
+# profile's), so a display address that a motor chip answers is always a clash.
+
+PCA9685_ALL_CALL = 0x70  # every PCA9685 answers it after power-up, and the Adafruit driver keeps ALLCALL on
+OLED_ADDRESSES = (0x3C, 0x3D)  # the SSD1306's two addresses (0x3D with its address jumper moved)
+_CHIP = {"pca9685_servo": "PCA9685", "pca9685_esc": "PCA9685", "motorhat_dc": "motor-driver PCA9685"}
+
+
+def device_address_problems(display_address: int, profile: Mapping[str, Any], bus: int) -> List[str]:
+    """The display at an address a motor chip of ``profile`` answers on ``bus``, named with the fix; or [].
+
+    An OLED write at a PCA9685's address lands in its registers: each display refresh puts it to
+    sleep and every channel loses its pulse, with no fault reported. Steering and throttle sharing one
+    PCA9685 is fine (:func:`jetracer.profiles.schema.check_profile` checks their channels).
+    """
+    chips = {}  # type: Dict[int, List[str]]
+    for section in ("steering", "throttle"):
+        chips.setdefault(int(profile[section]["i2c_address"]), []).append(section)
+
+    def named(address: int) -> str:
+        kinds = sorted(set(_CHIP.get(profile[s]["driver"], "chip") for s in chips[address]))
+        return "the %s profile's %s %s" % (profile.get("name", "car"), "/".join(chips[address]), "/".join(kinds))
+
+    move_oled = ("set display.i2c_address to the OLED's own address (an SSD1306 is usually at 0x3C, or 0x3D with its "
+                 "address jumper moved)")
+    if display_address in chips:
+        if display_address in OLED_ADDRESSES:  # the OLED is where it belongs: the chip was moved onto it
+            fix = ("give the chip its own address again (%s in the profile or its profile_overrides; a JetRacer's "
+                   "PCA9685s are at 0x40 and 0x60)" % " and ".join("%s.i2c_address" % s for s in chips[display_address]))
+        else:
+            fix = move_oled
+        return ["display.i2c_address 0x%02X is also %s on I2C bus %d: each display refresh would write into that chip "
+                "and stop its pulses; %s" % (display_address, named(display_address), bus, fix)]
+    if display_address == PCA9685_ALL_CALL:
+        return ["display.i2c_address 0x%02X is the PCA9685 All Call address, which %s also answer%s on I2C bus %d: "
+                "each display refresh would write into %s and stop the pulses; %s"
+                % (display_address, " and ".join("%s at 0x%02X" % (named(a), a) for a in sorted(chips)),
+                   "s" if len(chips) == 1 else "", bus, "it" if len(chips) == 1 else "them", move_oled)]
+    return []
+
+
 CONFIG_SCHEMA = {
     "profile": Key(str, default="latrax",
                      doc="a shipped car profile (latrax, tamiya_tt02, waveshare_ai, waveshare_pro) or a YAML path"),

@@ -141,6 +141,49 @@ def test_saving_refuses_what_the_schema_refuses_and_writes_nothing(tmp_path):
     assert load_config(path, env={}).display == {"height": 64, "i2c_address": 0x3C}
 
 
+def test_the_display_at_a_motor_chips_address_is_refused_naming_both_devices(tmp_path):
+    """Issue 17: the OLED at the servo/ESC board's address puts that PCA9685 to sleep at every refresh."""
+    clash = write(tmp_path, "display: {i2c_address: 0x40}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(clash, env={})
+    message = str(info.value)
+    assert message.startswith("config file %s: display.i2c_address 0x40 is also the latrax profile's "
+                              "steering/throttle PCA9685 on I2C bus 1" % clash), message
+    assert "an SSD1306 is usually at 0x3C" in message and "\n" not in message
+    # the same address on another profile's motor driver, from the environment or an option
+    on_60 = write(tmp_path, "display: {i2c_address: 0x60}\n", "on60.yaml")
+    assert load_config(on_60, env={}).display["i2c_address"] == 0x60  # latrax has no chip at 0x60
+    with pytest.raises(ConfigError, match=r"^config file .*on60\.yaml: display\.i2c_address 0x60 is also the "
+                                          r"waveshare_ai profile's throttle motor-driver PCA9685 on I2C bus 1"):
+        load_config(on_60, env={"JETRACER_PROFILE": "waveshare_ai"})
+    with pytest.raises(ConfigError, match=r"^config file .*on60\.yaml: display\.i2c_address 0x60 is also the "
+                                          r"waveshare_ai profile's throttle"):
+        load_config(on_60, env={}).with_overrides(source="--profile", profile="waveshare_ai")
+    # the bus named is the one the display shares with the car
+    with pytest.raises(ConfigError, match=r"steering/throttle PCA9685 on I2C bus 7"):
+        load_config(write(tmp_path, "i2c_bus: 7\ndisplay: {i2c_address: 0x40}\n", "bus7.yaml"), env={})
+
+
+def test_a_motor_chip_moved_onto_the_oled_or_the_all_call_address_is_refused(tmp_path):
+    moved = write(tmp_path, "profile_overrides: {steering: {i2c_address: 0x3C}}\n")
+    with pytest.raises(ConfigError, match=r"display\.i2c_address 0x3C is also the latrax profile's steering PCA9685 "
+                                          r"on I2C bus 1.*give the chip its own address again \(steering\.i2c_address"):
+        load_config(moved, env={})
+    with pytest.raises(ConfigError, match=r"0x70 is the PCA9685 All Call address, which the waveshare_ai profile's "
+                                          r"steering PCA9685 at 0x40 and the waveshare_ai profile's throttle "
+                                          r"motor-driver PCA9685 at 0x60 also answer on I2C bus 1"):
+        load_config(write(tmp_path, "profile: waveshare_ai\ndisplay: {i2c_address: 0x70}\n", "allcall.yaml"), env={})
+    # servo and ESC on one PCA9685 (every shipped profile but waveshare_ai) and the OLED at 0x3D are fine
+    assert load_config(write(tmp_path, "display: {i2c_address: 0x3D}\n", "ok.yaml"), env={}).load_profile().name == "latrax"
+
+
+def test_saving_a_display_address_that_clashes_writes_nothing(tmp_path):
+    path = write(tmp_path, "profile: latrax  # mine\n")
+    with pytest.raises(ConfigError, match=r"not saved: display\.i2c_address 0x40 is also the latrax profile's"):
+        save_user_settings({"display": {"i2c_address": 0x40}}, path)
+    assert open(path).read() == "profile: latrax  # mine\n"
+
+
 def test_the_simulator_is_built_from_the_config_one_way(tmp_path):
     """drive --sim, the sim camera and jetracer sim take seed, randomize, track, fps and size alike."""
     import argparse
