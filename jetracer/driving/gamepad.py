@@ -180,20 +180,41 @@ class BrowserHeartbeat(object):
     :meth:`send` writes the current time into ``pulse_out``; a ``jsdlink`` in the browser copies it
     to ``pulse_in``; :meth:`age_s` is how old the last echoed pulse is. Python-side only the widgets
     and the link exist; it works in ipywidgets 7 and 8.
+
+    The loop sends one pulse per iteration, so a healthy echo is one loop period old (33 ms at 30 fps)
+    plus the round trip kernel -> Jupyter server -> browser -> back, over the car's and the laptop's
+    Wi-Fi, in the same websocket as the camera views. :meth:`echo_stats_ms` keeps the age seen at each
+    pulse (the last ``keep``), so the drive panel shows what a link needs next to
+    ``drive.heartbeat_timeout_s``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 1000) -> None:
+        import collections
+
         import ipywidgets
 
         self.pulse_out = ipywidgets.FloatText(value=0.0)
         self.pulse_in = ipywidgets.FloatText(value=float("-inf"))
         self.link = ipywidgets.jsdlink((self.pulse_out, "value"), (self.pulse_in, "value"))
+        self.ages_s = collections.deque(maxlen=keep)  # type: Any
 
     def send(self, now: float) -> None:
+        age = now - self.pulse_in.value
+        if age != float("inf"):
+            self.ages_s.append(age)  # before this pulse: the age the loop compares with its timeout
         self.pulse_out.value = now
 
     def age_s(self, now: float) -> float:
         return now - self.pulse_in.value
+
+    def echo_stats_ms(self) -> Dict[str, float]:
+        """Median, 99th percentile and worst echo age (ms) over the kept pulses; empty before the first echo."""
+        ages = sorted(self.ages_s)
+        if not ages:
+            return {}
+        p99 = ages[min(len(ages) - 1, int(0.99 * len(ages)))]
+        return {"median": 1000.0 * ages[len(ages) // 2], "p99": 1000.0 * p99, "max": 1000.0 * ages[-1],
+                "pulses": float(len(ages))}
 
     def on_echo(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(change)`` whenever an echo arrives."""

@@ -126,6 +126,11 @@ class DrivePanel(object):
                              % (loop.mode, "armed" if loop.armed else "DISARMED", loop.fps, car.steering, car.throttle,
                                 ("<span style='color:red'>stopped: %s</span>" % reason) if reason else "driving"))
         self.timings.value = timing_table(loop.timing_ms)
+        echo = loop.heartbeat.echo_stats_ms() if hasattr(loop.heartbeat, "echo_stats_ms") else {}
+        if echo:
+            self.status.value += ("<br>browser echo age: median %.0f ms, p99 %.0f ms, worst %.0f ms (the car stops "
+                                  "after %.0f ms)" % (echo["median"], echo["p99"], echo["max"],
+                                                      1000.0 * loop.heartbeat_timeout_s))
 
     def _on_iteration(self, change: Any) -> None:
         now = time.monotonic()

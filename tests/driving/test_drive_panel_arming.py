@@ -30,3 +30,18 @@ def test_running_the_panel_cell_arms_it(car, camera, pilot):
     metrics = DrivePanel(loop).run(max_iterations=5)
     assert metrics["stops"].get("not armed", 0) == 0 and metrics["stops"] == {}
     assert at_neutral(car), "the loop stops the car when it ends"
+
+
+def test_the_panel_shows_the_browser_echo_age_next_to_the_heartbeat_limit(car, camera, pilot):
+    """The echo a browser returns is one loop period old on an instant link; the panel shows what the link needs."""
+    from jetracer.driving.gamepad import BrowserHeartbeat
+
+    heartbeat = BrowserHeartbeat()
+    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3), heartbeat=heartbeat,
+                     period_s=1.0 / 30, heartbeat_timeout_s=0.3)
+    heartbeat.pulse_out.observe(lambda change: setattr(heartbeat.pulse_in, "value", change["new"]), names="value")
+    panel = DrivePanel(loop)
+    panel.run(max_iterations=20)  # the browser's jsdlink, played at once: pulse_out -> pulse_in
+    echo = heartbeat.echo_stats_ms()
+    assert abs(echo["median"] - 1000.0 / 30) < 0.01 and abs(echo["max"] - 1000.0 / 30) < 0.01, echo
+    assert "browser echo age: median 33 ms, p99 33 ms, worst 33 ms (the car stops after 300 ms)" in panel.status.value
