@@ -165,7 +165,9 @@ def test_jetracer_arm_and_disarm_reach_the_running_service(tmp_path):
         assert "jetracer disarm" in read_state(tmp_path)["stop_reason"]
         second = subprocess.run(jetracer("drive", "--sim", "--model", "expert", "--duration", "1"), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
-        assert second.returncode == 1 and "another drive process is running" in second.stderr
+        # disarmed, the running drive still owns the motors: a second one is refused with one line naming it
+        assert second.returncode == 1 and second.stderr.count("\n") == 1, second.stderr
+        assert "owned by pid %d (`jetracer drive --sim" % proc.pid in second.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
