@@ -134,8 +134,8 @@ def _check_devices(config: Config) -> Config:
     bus = config.data.get("i2c_bus")
     problems = device_address_problems(int(config.display["i2c_address"]), profile,
                                        int(profile.i2c_bus if bus is None else bus))
-    where = next((config.origin[k] for k in ("display", "profile_overrides", "profile", "i2c_bus") if k in config.origin),
-                 config.path or "the configuration")
+    keys = [k for k in ("display", "profile_overrides", "profile", "i2c_bus") if k in config.origin]
+    where = config.origin[keys[0]] if keys else config.path or "the configuration"
     _raise_problems("config file %s" % where if where == config.path else where, problems)
     return config
 

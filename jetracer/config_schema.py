@@ -149,8 +149,9 @@ def device_address_problems(display_address: int, profile: Mapping[str, Any], bu
                  "address jumper moved)")
     if display_address in chips:
         if display_address in OLED_ADDRESSES:  # the OLED is where it belongs: the chip was moved onto it
+            keys = " and ".join("%s.i2c_address" % s for s in chips[display_address])
             fix = ("give the chip its own address again (%s in the profile or its profile_overrides; a JetRacer's "
-                   "PCA9685s are at 0x40 and 0x60)" % " and ".join("%s.i2c_address" % s for s in chips[display_address]))
+                   "PCA9685s are at 0x40 and 0x60)" % keys)
         else:
             fix = move_oled
         return ["display.i2c_address 0x%02X is also %s on I2C bus %d: each display refresh would write into that chip "

@@ -107,7 +107,8 @@ def _check_dir(path: str, others: bool) -> os.stat_result:
         raise RuntimeDirError("refusing runtime directory %s: it is a symlink (another user may have planted it); "
                               "remove it or %s" % (path, PRIVATE_DIR_FIX))
     if not stat.S_ISDIR(st.st_mode):
-        raise RuntimeDirError("refusing runtime directory %s: not a directory; remove it or %s" % (path, PRIVATE_DIR_FIX))
+        raise RuntimeDirError("refusing runtime directory %s: not a directory; remove it or %s"
+                              % (path, PRIVATE_DIR_FIX))
     me = os.geteuid()
     foreign = st.st_uid != me
     if foreign and not (others and me == 0):
@@ -150,7 +151,8 @@ def check_private_dir(path: str, create: bool = False) -> str:
 
 
 def runtime_dir_owner(path: str) -> int:
-    """The uid whose runtime directory ``path`` is, for a reader: this user, or (root only) a user the place vouches for.
+    """The uid whose runtime directory ``path`` is, for a reader: this user, or (root only) a user its place
+    vouches for.
 
     Raises :class:`RuntimeDirError` when it is neither.
     """

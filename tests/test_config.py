@@ -174,7 +174,8 @@ def test_a_motor_chip_moved_onto_the_oled_or_the_all_call_address_is_refused(tmp
                                           r"motor-driver PCA9685 at 0x60 also answer on I2C bus 1"):
         load_config(write(tmp_path, "profile: waveshare_ai\ndisplay: {i2c_address: 0x70}\n", "allcall.yaml"), env={})
     # servo and ESC on one PCA9685 (every shipped profile but waveshare_ai) and the OLED at 0x3D are fine
-    assert load_config(write(tmp_path, "display: {i2c_address: 0x3D}\n", "ok.yaml"), env={}).load_profile().name == "latrax"
+    fine = load_config(write(tmp_path, "display: {i2c_address: 0x3D}\n", "ok.yaml"), env={})
+    assert fine.load_profile().name == "latrax" and fine.display["i2c_address"] == 0x3D
 
 
 def test_saving_a_display_address_that_clashes_writes_nothing(tmp_path):

@@ -158,7 +158,8 @@ os.setuid(%d)
 out = {}
 for name in sys.argv[1:]:
     try:
-        out[name] = ["ok", runtime.check_private_dir(name, create=True)] if name != "default" else ["ok", runtime.runtime_dir()]
+        made = runtime.runtime_dir() if name == "default" else runtime.check_private_dir(name, create=True)
+        out[name] = ["ok", made]
     except runtime.RuntimeDirError as e:
         out[name] = ["refused", str(e)]
 print(json.dumps(out))

@@ -51,7 +51,8 @@ def registers(path):
     return bytes(SharedFileBus(path).chip(0x40).registers)
 
 
-@pytest.mark.parametrize("command", [["display", "--once"], ["drive", "--neutral"], ["drive", "--sim", "--duration", "1"]])
+@pytest.mark.parametrize("command", [["display", "--once"], ["drive", "--neutral"],
+                                     ["drive", "--sim", "--duration", "1"]])
 def test_the_display_at_the_motor_chips_address_is_refused_and_the_chip_keeps_its_pulses(tmp_path, driven_bus, command):
     before = registers(driven_bus)
     assert pulses(driven_bus) == (1254.2, 1678.7)
