@@ -21,7 +21,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", help="pilot file (checkpoint, .onnx, *_trt.pth), or \"expert\" with --sim (the simulator's label); default drive.model")
     p.add_argument("--mode", choices=("auto", "auto-steer", "manual"), help="default drive.mode (auto)")
     p.add_argument("--arm", action="store_true", help="start armed: you are at this terminal and the car may drive "
-                                                      "at once (refused under systemd)")
+                                                      "at once (refused under systemd). Ctrl-C ends the drive; Ctrl-Z "
+                                                      "stops the car too, and after fg it waits at neutral for "
+                                                      "`jetracer arm` or START")
     p.add_argument("--duration", type=number(0, 1e6, open_lo=True), metavar="S",
                    help="stop after this many seconds (simulated with --sim; default: until stopped)")
     p.add_argument("--seed", type=SEED, default=None, help="with --sim: world seed (default: sim.seed, 0)")
