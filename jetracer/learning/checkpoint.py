@@ -15,7 +15,8 @@ the camera's BGR frame to ``to_tensor`` unswapped, so ImageNet's R statistics ap
 channel) and a DDP state dict (``module.`` prefixes). jetracer checkpoints record their own order
 (``normalization.color_order``, RGB; files written before it was recorded are RGB).
 
-Every file is read through the allow-listed unpickler of :mod:`jetracer.learning.safe_load`.
+Every file is read through the allow-listed, bounded unpickler of :mod:`jetracer.learning.safe_load`: a file
+that is not a regular file, is too large or declares more than it holds is refused before anything is allocated.
 """
 import datetime
 import os
@@ -108,16 +109,20 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str
     """``(model in eval mode, meta)``; ``meta`` is the checkpoint dict without state_dict/optimizer.
 
     Raises CheckpointError naming the file and what was expected when it is missing, corrupt, of
-    another format, or its weights do not fit the declared architecture.
+    another format, or its weights do not fit the declared architecture; naming the limit when it is not a
+    regular file, is too large or declares more than it holds.
     """
+    from ..bounded_file import FileLimitError
     from .model import build_model
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CheckpointError("checkpoint %s does not exist; expected %s" % (path, EXPECTED))
     from .safe_load import UnsafeFileError
     try:
         obj = _torch_load(path, map_location)
     except UnsafeFileError as e:
         raise CheckpointError("refused to load %s: %s" % (path, e))
+    except FileLimitError as e:  # not a regular file, too large, or declares more than it holds: nothing allocated
+        raise CheckpointError(str(e))
     except Exception as e:  # corrupt zip, pickle, truncated file...
         raise CheckpointError("cannot read %s as a PyTorch file (%s: %s); expected %s"
                               % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else "", EXPECTED))

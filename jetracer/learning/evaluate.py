@@ -87,14 +87,15 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     ``model_input_size``, ``datasets``, ``skipped`` (files the scan could not use), ``per_dataset``
     (the same metrics per folder, when there are several) and ``predictions`` (a list of
     ``{"file", "x", "y", "pred_x", "pred_y"}``). ``entries`` evaluates those dataset entries instead of
-    scanning. Raises FileNotFoundError (missing model or folder), PilotLoadError (not a model file) and
+    scanning. Raises FileNotFoundError (missing model or folder), PilotLoadError (not a model file, or one
+    refused for its size), SelfCheckError (a model claiming an impossible input size or output count) and
     EvalError (no labelled frame, or a category the model lacks).
     """
     from .dataset import load_frame, scan_dataset, shown_path
-    from .pilot import load_pilot
+    from .pilot import load_pilot, read_model_head
 
-    if isinstance(model, (str, os.PathLike)) and not os.path.isfile(os.fspath(model)):
-        raise FileNotFoundError("no model file at %s" % os.fspath(model))  # before a long scan of the frames
+    if isinstance(model, (str, os.PathLike)):
+        read_model_head(os.fspath(model))  # missing, not a regular file, too large: before a long scan of the frames
     if isinstance(datasets, (str, os.PathLike)):
         datasets = [datasets]
     datasets = [os.fspath(d) for d in (datasets or [])]
@@ -110,6 +111,8 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     if not any(e for _, e in per_dir):
         raise EvalError(no_labelled_images_message(datasets, problems))
     pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
+    from ..driving.failsafe import check_pilot_metadata
+    check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
     preds, labels, rows, groups = [], [], [], []  # type: List[Any], List[Any], List[Dict[str, Any]], List[int]
     unreadable = 0
     for g, (_, group_entries) in enumerate(per_dir):

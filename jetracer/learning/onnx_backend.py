@@ -9,7 +9,8 @@ checkpoint's mean/std, so the car hands the frame to ONNX Runtime without a Pyth
 precision and the parity numbers against the fp32 checkpoint.
 
 Export and quantization need ``onnx``, ``onnxslim`` and ``onnxruntime`` (desktop, Python >= 3.8);
-running a model needs only ``onnxruntime``.
+running a model needs only ``onnxruntime``. A model file is read whole (at most ``safe_load.MAX_MODEL_BYTES``)
+and its declared shapes checked (:mod:`jetracer.learning.onnx_limits`) before ONNX Runtime sees the bytes.
 """
 import inspect
 import io
@@ -22,6 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..bounded_file import FileLimitError, read_regular
+from .onnx_limits import check_onnx_model
 from .pilot_base import MissingBackendError, Pilot, PilotLoadError, Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -195,17 +198,24 @@ class OnnxPilot(Pilot):
 
     def __init__(self, model: Any, meta: Optional[Dict[str, Any]] = None, device: str = "cpu",
                  intra_op_threads: Optional[int] = None, path: str = "") -> None:
-        """``model``: a path, serialized bytes or an ``onnx.ModelProto``; ``meta`` overrides the file's."""
+        """``model``: a path, serialized bytes or an ``onnx.ModelProto``; ``meta`` overrides the file's.
+
+        The model's declared shapes are checked before ONNX Runtime reads it (:mod:`onnx_limits`): a
+        PilotLoadError names the file and the limit.
+        """
         ort = import_onnxruntime()
-        if hasattr(model, "SerializeToString"):
-            model = model.SerializeToString()
+        data = self._checked_bytes(model, path)
         try:
-            self.session = ort.InferenceSession(model, sess_options=session_options(intra_op_threads),
+            self.frame_size, self.batched = check_onnx_model(path or "(in memory)", data)
+        except FileLimitError as e:
+            raise PilotLoadError(str(e))
+        try:
+            self.session = ort.InferenceSession(data, sess_options=session_options(intra_op_threads),
                                                 providers=providers_for(device))
         except Exception as e:
             raise PilotLoadError("onnxruntime could not load %s: %s. The file is truncated or not an ONNX "
                                  "model; re-export it with `jetracer optimize CKPT --backend onnxruntime`"
-                                 % (path or "the model", e))
+                                 % (path or "the model", " ".join(str(e).split())))
         file_meta = read_metadata(self.session)
         if meta is None and file_meta.get("format") != "jetracer.onnx":
             raise PilotLoadError("%s is an ONNX model without jetracer metadata (input size, normalisation); "
@@ -217,8 +227,20 @@ class OnnxPilot(Pilot):
         if inp.name != INPUT_NAME or inp.type != "tensor(uint8)":
             raise PilotLoadError("%s takes %s %s; jetracer ONNX models take a uint8 HxWx3 BGR frame named %s"
                                  % (path, inp.name, inp.type, INPUT_NAME))
-        self.frame_size = (int(inp.shape[0]), int(inp.shape[1]))
         self.intra_op_threads = self.session.get_session_options().intra_op_num_threads
+
+    @staticmethod
+    def _checked_bytes(model: Any, path: str) -> bytes:
+        """The model's bytes: a file is read only when it is a regular file within ``MAX_MODEL_BYTES``."""
+        if hasattr(model, "SerializeToString"):
+            return model.SerializeToString()
+        if isinstance(model, (bytes, bytearray)):
+            return bytes(model)
+        from .safe_load import MAX_MODEL_BYTES
+        try:
+            return read_regular(os.fspath(model), "ONNX model", MAX_MODEL_BYTES)
+        except FileLimitError as e:
+            raise PilotLoadError(str(e))
 
     @classmethod
     def load(cls, path: str, device: str = "cpu", intra_op_threads: Optional[int] = None, **_: Any) -> "OnnxPilot":
@@ -231,7 +253,7 @@ class OnnxPilot(Pilot):
         if not frame.flags["C_CONTIGUOUS"]:
             frame = np.ascontiguousarray(frame)
         pre = watch.lap()
-        out = self.session.run(None, {INPUT_NAME: frame})[0]
+        out = self.session.run(None, {INPUT_NAME: frame[np.newaxis] if self.batched else frame})[0]
         self.last_timing_ms = {"preprocess": pre, "inference": watch.lap()}
         return out[0]
 

@@ -11,7 +11,10 @@ Accepted files, recognised by content (and the ``.onnx`` / ``_trt.pth`` names):
   TensorRT version recorded in its ``*_trt.json`` sidecar; without a sidecar it is taken for upstream's
   (fp16 input, BGR, see ``tensorrt_backend``).
 
-No file runs code when loaded: ``.pth`` files go through the allow-listed unpickler of ``safe_load``.
+No file runs code when loaded: ``.pth`` files go through the allow-listed unpickler of ``safe_load``. No file
+makes the loader allocate more than it holds or block: every file is checked first (a regular file, at most
+``safe_load.MAX_MODEL_BYTES``; for ``.pth`` files each declared tensor against the file, for ``.onnx`` files
+the declared shapes, see ``onnx_limits``), and refused in one line naming the file and the limit.
 
 ``x`` is ``output[0]`` and ``y`` is ``output[1]`` (upstream's live demo read ``y`` from ``output[0]``),
 both normalised: ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)``, ``x > 0`` right of the image centre.
@@ -20,12 +23,13 @@ import logging
 import os
 from typing import Any, List, Optional
 
-from .pilot_base import ACCEPTED_KINDS, MissingBackendError, Pilot, PilotLoadError, Stopwatch, torch_load
+from .pilot_base import (ACCEPTED_KINDS, MissingBackendError, Pilot, PilotLoadError, Stopwatch, read_model_head,
+                         torch_load)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ACCEPTED_KINDS", "MissingBackendError", "Pilot", "PilotLoadError", "Stopwatch", "accepted_kinds",
-           "default_device", "is_upstream_state_dict", "load_pilot", "torch_load"]
+           "default_device", "is_upstream_state_dict", "load_pilot", "read_model_head", "torch_load"]
 
 
 def default_device(device: Optional[str] = None) -> str:
@@ -70,13 +74,12 @@ def load_pilot(path: str, device: Optional[str] = None, **options: Any) -> Pilot
 
     ``device`` None picks CUDA when available. ``options`` go to the backend (``intra_op_threads``
     for ONNX Runtime, ``cuda_graph``/``compile`` for optimized torch files).
-    Raises ``FileNotFoundError``; ``PilotLoadError`` for a corrupt, unknown or version-mismatched file
-    (naming what was expected and found); ``MissingBackendError`` when the file needs a runtime that
-    is not installed (naming how to install it).
+    Raises ``FileNotFoundError``; ``PilotLoadError`` for a corrupt, unknown, version-mismatched or oversized
+    file, or one that is not a regular file (naming what was expected and found, or the limit);
+    ``MissingBackendError`` when the file needs a runtime that is not installed (naming how to install it).
     """
     path = str(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError("no model file at %s" % path)
+    head = read_model_head(path)
     if path.endswith(".onnx"):
         from .onnx_backend import OnnxPilot
         return OnnxPilot.load(path, device=device or _onnx_default_device(), **options)
@@ -84,8 +87,6 @@ def load_pilot(path: str, device: Optional[str] = None, **options: Any) -> Pilot
     if path.endswith("_trt.pth"):
         from .tensorrt_backend import TensorRTPilot
         return TensorRTPilot.load(path, device=device)
-    with open(path, "rb") as f:
-        head = f.read(8)
     if head.startswith(b"\x08"):  # protobuf field 1 (ir_version): an ONNX model; torch files start PK or \x80
         raise PilotLoadError("%s looks like an ONNX model but is not named .onnx; rename it to *.onnx" % path)
     obj = torch_load(path)

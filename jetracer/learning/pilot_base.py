@@ -83,15 +83,33 @@ class Stopwatch(object):
 
 
 def torch_load(path: str) -> Any:
-    """A PyTorch file read on the CPU through the allow-listed unpickler (``safe_load``), so no file runs
-    code when loaded, on any PyTorch; a refused, truncated or foreign file is a ``PilotLoadError`` naming it."""
+    """A PyTorch file read on the CPU through the allow-listed, bounded unpickler (``safe_load``), so no file
+    runs code or makes the loader allocate more than it holds, on any PyTorch; a refused, truncated or
+    foreign file is a ``PilotLoadError`` naming it (a refusal for size names the limit)."""
+    from ..bounded_file import FileLimitError
     from .safe_load import UnsafeFileError, torch_load as safe_torch_load
     try:
         return safe_torch_load(path)
     except UnsafeFileError as e:
         raise PilotLoadError("refused to load %s: %s" % (path, e))
+    except FileLimitError as e:
+        raise PilotLoadError(str(e))
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
         first = (str(e).strip().splitlines() or [""])[0][:300]
         raise PilotLoadError(
             "could not read %s (%d bytes): %s: %s. The file is truncated, corrupt or not a model file; "
             "expected %s." % (path, os.path.getsize(path), type(e).__name__, first, "; ".join(ACCEPTED_KINDS)))
+
+
+def read_model_head(path: str, n: int = 8) -> bytes:
+    """The first ``n`` bytes of the model file ``path``: FileNotFoundError when there is none, PilotLoadError
+    (one line naming the limit) when it is not a regular file or is larger than any model file."""
+    from ..bounded_file import FileLimitError, open_regular
+    from .safe_load import MAX_MODEL_BYTES, WHAT
+    if not os.path.exists(path):
+        raise FileNotFoundError("no model file at %s" % path)
+    try:
+        with open_regular(path, WHAT, MAX_MODEL_BYTES) as f:
+            return f.read(n)
+    except FileLimitError as e:
+        raise PilotLoadError(str(e))

@@ -41,6 +41,7 @@ UPSTREAM_ENGINE = {"input_dtype": "float16", "input_size": [224, 224], "categori
                                      "color_order": "BGR"},
                    "precision": "fp16", "format": "upstream.trt"}
 INPUT_DTYPES = ("float32", "float16")
+MAX_SIDECAR_BYTES = 1 << 20  # a sidecar is ~1 KiB of JSON (versions, meta, parity)
 
 
 def import_torch2trt() -> Any:
@@ -117,6 +118,23 @@ def save_engine(trt_module: Any, path: str, meta: Dict[str, Any], precision: str
     return [path, sidecar_path(path)]
 
 
+def read_sidecar(side: str) -> Dict[str, Any]:
+    """The JSON object in the sidecar ``side``: PilotLoadError (one line) when it is not a regular file of at
+    most :data:`MAX_SIDECAR_BYTES`, not JSON or not an object."""
+    from ..bounded_file import FileLimitError, read_regular
+    try:
+        meta = json.loads(read_regular(side, "TensorRT sidecar", MAX_SIDECAR_BYTES).decode("utf-8"))
+    except FileLimitError as e:
+        raise PilotLoadError("%s; rebuild the engine with jetracer optimize" % e)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise PilotLoadError("%s is not valid JSON (%s); rebuild the engine with jetracer optimize"
+                             % (side, " ".join(str(e).split())[:200] or type(e).__name__))
+    if not isinstance(meta, dict):
+        raise PilotLoadError("%s holds a JSON %s, not an object; rebuild the engine with jetracer optimize"
+                             % (side, type(meta).__name__))
+    return meta
+
+
 class TensorRTPilot(Pilot):
     """A torch2trt ``TRTModule`` fed what its engine was built for (see the module docstring).
 
@@ -149,11 +167,7 @@ class TensorRTPilot(Pilot):
         t2t = import_torch2trt()
         side = sidecar_path(path)
         if os.path.exists(side):
-            try:
-                with open(side) as f:
-                    meta = json.load(f)
-            except ValueError as e:
-                raise PilotLoadError("%s is not valid JSON (%s); rebuild the engine with jetracer optimize" % (side, e))
+            meta = read_sidecar(side)
             meta.setdefault("input_dtype", "float32")  # every jetracer-built engine takes float32
         else:
             logger.warning("%s has no sidecar %s: taking it for upstream's engine (fp16 224x224 BGR input, "

@@ -1,12 +1,18 @@
 """No model file is lost: optimize and export refuse to write over their input (also through a symlink or a
-hard link), and every model writer is atomic: one that fails midway leaves the old file and no temp file."""
+hard link), and every model writer is atomic: one that fails midway leaves the old file and no temp file. No
+ONNX model is trusted with the shapes it declares: huge or symbolic frame sizes, huge tensors and external data
+are refused in one line before ONNX Runtime reads the file."""
 import os
 import pickle
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import torch
+
+import crafted_files
 
 from jetracer.atomic import atomic_write, keep_previous, remove_leftovers
 from jetracer.learning.checkpoint import load_checkpoint, save_checkpoint
@@ -118,3 +124,31 @@ def test_atomic_write_keeps_the_old_file_and_cleans_up(tmp_path):
     with atomic_write(path) as f:
         f.write(b"new")
     assert _bytes(path) == b"new" and _bytes(path + ".prev") == b"old"
+
+
+ONNX_REFUSALS = {  # crafted ONNX model -> what its refusal says
+    "huge_frame.onnx": "takes a 20000x20000 frame; a road model takes 8 to 1024 pixels a side",
+    "symbolic_frame.onnx": "takes 'frame_bgr' of shape ['height', 'width', 3] with a symbolic height or width",
+    "huge_weight.onnx": "declares tensor 'w' of shape [30000, 30000] (3.4 GiB) but holds",
+    "huge_sparse.onnx": "declares tensor 'sparse initializer' of shape [100000, 100000] (37.3 GiB) but holds",
+    "huge_output.onnx": "declares output 'outputs' of shape [100000, 100000] (10000000000 values), over the 4096 limit",
+    "external.onnx": "keeps tensor 'w' in an external data file",
+}
+
+
+def test_onnx_models_declaring_huge_or_symbolic_shapes_are_refused_in_one_line(tmp_path, tiny_dataset):
+    from jetracer.learning.pilot import PilotLoadError, load_pilot
+    paths = crafted_files.write_onnx_files(str(tmp_path))
+    frame = np.random.RandomState(0).randint(0, 256, (48, 64, 3)).astype(np.uint8)
+    sound = load_pilot(paths["sound.onnx"], device="cpu", intra_op_threads=1)
+    batched = load_pilot(paths["batched.onnx"], device="cpu", intra_op_threads=1)  # a symbolic batch is normal
+    assert sound.frame_size == batched.frame_size == (32, 32)
+    expected = 0.01 * float(np.mean(cv2.resize(frame, (32, 32), interpolation=cv2.INTER_AREA)))
+    assert sound(frame) == batched(frame) == pytest.approx((expected, expected), rel=1e-5)
+    for name, reason in sorted(ONNX_REFUSALS.items()):
+        with pytest.raises(PilotLoadError) as info:
+            load_pilot(paths[name], device="cpu", intra_op_threads=1)
+        assert str(info.value).startswith("ONNX model %s " % paths[name]) and reason in str(info.value), str(info.value)
+    rc, line = _cli("eval", "--model", paths["symbolic_frame.onnx"], tiny_dataset)
+    assert rc == 1 and line.startswith("jetracer eval: ONNX model %s takes" % paths["symbolic_frame.onnx"]), line
+    assert "internal error" not in line

@@ -1,5 +1,8 @@
-"""No model file runs code when loaded: crafted files are refused by name and never execute; every real
-kind of file still loads, also through a torch.load without ``weights_only`` (PyTorch 1.10's)."""
+"""No model file runs code or exhausts memory when loaded: crafted files are refused by name and never execute,
+files declaring more than they hold are refused before anything is allocated (under a memory limit), FIFOs and
+devices are never opened; every real kind of file still loads, also through a torch.load without
+``weights_only`` (PyTorch 1.10's)."""
+import json
 import os
 import pickle
 import subprocess
@@ -16,6 +19,8 @@ from jetracer.learning.pilot import PilotLoadError, load_pilot
 from jetracer.learning.preprocess import Preprocessor
 from jetracer.learning.safe_load import UnsafeFileError, torch_load
 from jetracer.learning.torch_backend import save_optimized
+
+import crafted_files
 
 torch.set_num_threads(1)
 
@@ -167,3 +172,106 @@ def test_loads_through_a_torch_load_without_weights_only(tmp_path, evil_files, m
         with pytest.raises(PilotLoadError, match="posix.system"):
             load_pilot(path, device="cpu")
     assert not os.path.exists(marker)
+
+
+# A child that imports torch, caps its address space 1.5 GiB above what it then maps, and loads each file.
+UNDER_A_MEMORY_LIMIT = r'''
+import json, resource, sys
+import torch
+from jetracer.learning.checkpoint import load_checkpoint
+from jetracer.learning.pilot import load_pilot
+with open("/proc/self/status") as f:
+    mapped = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize")][0]
+cap = mapped + (3 << 29)
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+rows = {}
+for path in sys.argv[1:]:
+    rows[path] = []
+    for load in (lambda p: load_pilot(p, device="cpu"), load_checkpoint):
+        try:
+            load(path)
+            rows[path].append("loaded")
+        except BaseException as e:
+            rows[path].append("%s: %s" % (type(e).__name__, e))
+print(json.dumps(rows))
+'''
+
+REFUSALS = {  # crafted file -> what its refusal says
+    "frame.pth": "declares a pickle item of 3 GiB but holds 21 bytes",
+    "binbytes8.pth": "declares a pickle item of 3 GiB but holds 21 bytes",
+    "binunicode8.pth": "declares a pickle item of 3 GiB but holds 21 bytes",
+    "bytearray8.pth": "declares a pickle item of 3 GiB but holds 21 bytes",
+    "memo.pth": "Invalid magic number",
+    "bytearray_call.pth": "it asks to run bytearray(3221225472)",
+    "bytes_call.pth": "it asks to run bytes(3221225472)",
+    "storage_call.pth": "it asks to run FloatStorage(...)",
+    "tensor_call.pth": "it asks to run Tensor(...)",
+    "legacy_storage.pth": "declares a tensor storage of 3 GiB but holds 191 bytes",
+    "zip_storage.pth": "declares a tensor storage of 3 GiB but holds 4 bytes",
+    "zip_record.pth": "declares a zip record (data.pkl) of 3 GiB but holds 508 bytes",
+    "expanded.pth": "declares a tensor of 3 GiB but holds",
+    "tar_storage.pth": "tar format of PyTorch before 1.0",
+    "torchscript.pth": "is a TorchScript archive",
+}
+
+
+@pytest.mark.timeout(300)
+def test_tiny_files_declaring_gigabytes_are_refused_in_one_line_under_a_memory_limit(tmp_path):
+    """Each file of at most a few KiB used to make every loader allocate 3 GiB before refusing it (on a Nano
+    with 4 GB shared with the GPU); under a 1.5 GiB cap that allocation would fail with MemoryError."""
+    paths = crafted_files.write_all(str(tmp_path))
+    assert sorted(os.path.basename(p) for p in paths) == sorted(REFUSALS)
+    proc = subprocess.run([sys.executable, "-c", UNDER_A_MEMORY_LIMIT] + paths, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=280,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    for path in paths:
+        expected = REFUSALS[os.path.basename(path)]
+        pilot, checkpoint = rows[path]
+        assert pilot.startswith("PilotLoadError: ") and checkpoint.startswith("CheckpointError: "), (path, rows[path])
+        for message in (pilot, checkpoint):
+            assert "\n" not in message and path in message and expected in message, message
+            assert "MemoryError" not in message
+    assert os.path.getsize(os.path.join(str(tmp_path), "frame.pth")) == 32
+
+
+@pytest.mark.timeout(300)
+def test_the_cli_refuses_a_32_byte_model_in_one_line_under_a_memory_limit(tmp_path, tiny_dataset):
+    crafted = crafted_files.opcode_files()
+    path = str(tmp_path / "road_following_model.pth")
+    with open(path, "wb") as f:
+        f.write(crafted["frame.pth"])
+    cli = UNDER_A_MEMORY_LIMIT.split("rows = {}")[0] + "from jetracer.cli.main import main\nmain(sys.argv[1:])\n"
+    for args in (["eval", "--model", path, tiny_dataset], ["export", path, "--upstream", str(tmp_path / "up.pth")]):
+        proc = subprocess.run([sys.executable, "-c", cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+        assert path in lines[0] and "declares a pickle item of 3 GiB but holds 21 bytes" in lines[0]
+    assert not os.path.exists(str(tmp_path / "up.pth"))
+
+
+@pytest.mark.timeout(120)
+def test_model_files_that_are_not_regular_files_or_too_large_are_refused_at_once(tmp_path):
+    fifo = str(tmp_path / "fifo.pth")
+    os.mkfifo(fifo)                                        # opening it would block until a writer comes
+    onnx_fifo = str(tmp_path / "fifo.onnx")
+    os.mkfifo(onnx_fifo)
+    zero = str(tmp_path / "zero.pth")
+    os.symlink("/dev/zero", zero)                          # reading it would never end
+    sparse = str(tmp_path / "sparse.pth")
+    with open(sparse, "wb") as f:
+        f.write(crafted_files.opcode_files()["frame.pth"])
+    os.truncate(sparse, 2 << 30)                           # 2 GiB on paper, 4 KiB on disk
+    for path, expected in ((fifo, "is a FIFO (named pipe), not a regular file"),
+                           (onnx_fifo, "is a FIFO (named pipe), not a regular file"),
+                           (zero, "is a device file, not a regular file"), (sparse, "is 2 GiB, over the 1 GiB limit")):
+        with pytest.raises(PilotLoadError) as info:
+            load_pilot(path, device="cpu")
+        assert str(info.value) == "model file %s %s; not read" % (path, expected)
+        if not path.endswith(".onnx"):
+            with pytest.raises(CheckpointError) as info:
+                load_checkpoint(path)
+            assert str(info.value) == "model file %s %s; not read" % (path, expected)
+    assert os.stat(sparse).st_blocks * 512 < (1 << 20)
