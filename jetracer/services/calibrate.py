@@ -133,9 +133,11 @@ def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, in
         if answer in NUDGES:
             wanted = _clip(pulse + NUDGES[answer], side_lo, side_hi)
             target = _clip(wanted, window_lo, window_hi)
+            if target != wanted:
+                say("  the throttle limit stops here (%s); type a pulse to go past it" % limit_text)
+            elif target == pulse:
+                say("  already at the %s" % ("centre" if pulse == start else "end of the range"))
             if target == pulse:
-                say("  the throttle limit stops here (%s); type a pulse to go past it" % limit_text if target != wanted
-                    else "  already at the %s" % ("centre" if pulse == start else "end of the range"))
                 continue
         elif answer.isdigit():
             target = _clip(int(answer), lo, hi)
