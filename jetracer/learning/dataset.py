@@ -16,7 +16,10 @@ reported in ``DatasetIndex.problems`` (path, reason) and skipped: a truncated JP
 the middle (the whole file is decoded strictly, with libjpeg-turbo's warnings as errors when
 ``simplejpeg`` is installed, else by Pillow; a file whose index line holds a ``crc32`` is checked
 against it instead), a badly named file, a label outside the image, a folder, FIFO, device file or
-dangling symlink, an unreadable or hidden file. Labels are checked against the image as displayed:
+dangling symlink, an unreadable or hidden file, an image over :data:`MAX_IMAGE_BYTES` or whose JPEG header
+declares more than :data:`MAX_IMAGE_SIDE` pixels a side (checked before anything is decoded). An index that
+is not a regular file (a FIFO, ``/dev/zero``) or is over :data:`MAX_INDEX_BYTES` is reported and not read (its
+images are read without it), as is an index line over :data:`MAX_INDEX_LINE_BYTES`. Labels are checked against the image as displayed:
 a JPEG with an EXIF orientation is loaded upright (as ``PIL.ImageOps.exif_transpose`` turns it) and
 its (u, v) are pixels of that upright image. Any file name works: names that are not UTF-8 are kept
 as ``os.fsdecode`` gives them, files are read from bytes (never by passing the name to OpenCV) and
@@ -24,6 +27,7 @@ messages show such names with ``\\xNN`` escapes (:func:`shown_path`).
 This module does not import torch; ``RoadDataset`` imports it when first indexed.
 """
 import datetime
+import errno
 import io
 import json
 import logging
@@ -38,12 +42,17 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..atomic import atomic_write, remove_leftovers
+from ..bounded_file import KIB, MIB, FileLimitError, open_regular, read_regular
 from ..pixels import to_normalised
 
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "index.jsonl"
 DEFAULT_CATEGORY = "apex"
+MAX_IMAGE_BYTES = 50 * MIB          # a 224x224 frame is ~15 KB, a 12 MP photo ~5 MB
+MAX_IMAGE_SIDE = 8192               # pixels, from the JPEG header before decoding (8192x8192 decodes to 200 MB)
+MAX_INDEX_BYTES = 64 * MIB          # ~250,000 index lines: a category of 250,000 frames is 5 GB of JPEGs
+MAX_INDEX_LINE_BYTES = 64 * KIB     # an index line is ~250 bytes
 LEGACY_SESSION_GAP_S = 300.0
 _NAME_RE = re.compile(r"^(?:xy_)?(-?\d+)_(-?\d+)_(.+)\.jpe?g$", re.IGNORECASE)  # JetBot prefixes "xy_"
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg")
@@ -147,6 +156,54 @@ def _strict_decode(data: bytes) -> None:
         raise ValueError("corrupt JPEG data (%s): the file was damaged after it was written" % e)
 
 
+def _read_image(path: str) -> bytes:
+    """The bytes of the image file ``path``; ValueError saying why not (not a regular file, over
+    :data:`MAX_IMAGE_BYTES`: refused before reading, a sparse 3 GiB "JPEG" included; unreadable)."""
+    try:
+        return read_regular(path, "image file", MAX_IMAGE_BYTES)
+    except FileLimitError as e:
+        raise ValueError("the image file %s" % e.reason)
+    except (IOError, OSError) as e:
+        raise ValueError("cannot read the file (%s)" % (e.strerror or e))
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start of frame (not DHT, JPG, DAC)
+
+
+def jpeg_size(data: bytes) -> Tuple[int, int]:
+    """(width, height) as stored, from the JPEG's frame header (SOF marker), without decoding anything;
+    ValueError when there is none before the image data."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            raise ValueError("damaged JPEG header (no marker at byte %d)" % at)
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            at += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header came
+            break
+        if marker in _SOF_MARKERS:
+            if at + 9 > len(data):
+                break
+            return (data[at + 7] << 8) | data[at + 8], (data[at + 5] << 8) | data[at + 6]
+        at += 2 + ((data[at + 2] << 8) | data[at + 3])
+    raise ValueError("damaged JPEG header (no frame header before the image data)")
+
+
+def check_jpeg_size(data: bytes) -> Tuple[int, int]:
+    """:func:`jpeg_size`, refused (ValueError naming the limit) when a side is 0 or over :data:`MAX_IMAGE_SIDE`:
+    a header of a few bytes may declare an image that decodes to gigabytes."""
+    width, height = jpeg_size(data)
+    if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+        raise ValueError("the JPEG header declares %dx%d pixels, over the %d pixels a side limit; not decoded"
+                         % (width, height, MAX_IMAGE_SIDE))
+    return width, height
+
+
 def _check_jpeg(path: str, record: Optional[dict] = None) -> Tuple[int, int, int]:
     """(width, height, EXIF orientation) of the upright image, after checking the file is a complete,
     undamaged JPEG: its ``crc32`` from the index line when there is one, else a strict decode.
@@ -155,17 +212,14 @@ def _check_jpeg(path: str, record: Optional[dict] = None) -> Tuple[int, int, int
     decode silently into grey or garbage, so neither is trusted to the decoder at training time.
     """
     from PIL import Image
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (IOError, OSError) as e:
-        raise ValueError("cannot read the file (%s)" % (e.strerror or e))
+    data = _read_image(path)
     if not data:
         raise ValueError("empty file (0 bytes)")
     if data[:3] != b"\xff\xd8\xff":
         raise ValueError("not a JPEG file (no JPEG start marker)")
     if b"\xff\xd9" not in data[-64:]:
         raise ValueError("truncated JPEG (no end-of-image marker): was the writer interrupted?")
+    check_jpeg_size(data)
     crc = record.get("crc32") if record is not None else None
     if isinstance(crc, int):
         if zlib.crc32(data) & 0xffffffff != crc:
@@ -187,16 +241,18 @@ def _check_jpeg(path: str, record: Optional[dict] = None) -> Tuple[int, int, int
 
 
 def load_frame(path: str, orientation: int = 1) -> Optional[np.ndarray]:
-    """The image at ``path`` as an upright BGR array, or None when it cannot be decoded.
+    """The image at ``path`` as an upright BGR array, or None when it cannot be decoded (or is not a regular
+    file, is over :data:`MAX_IMAGE_BYTES`, or its JPEG header declares over :data:`MAX_IMAGE_SIDE` pixels a side).
 
     The file is read by Python (so any file name works) and decoded from memory; a JPEG with an EXIF
     ``orientation`` other than 1 is turned upright by ``PIL.ImageOps.exif_transpose``.
     """
     import cv2
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (IOError, OSError):
+        data = _read_image(path)
+        if data[:2] == b"\xff\xd8":
+            check_jpeg_size(data)
+    except ValueError:
         return None
     if orientation != 1:
         from PIL import Image, ImageOps
@@ -242,19 +298,55 @@ def _entry_problem(path: str, name: str) -> Optional[str]:
     return None
 
 
-def _read_index(path: str, problems: List[Problem]) -> Dict[str, dict]:
+def _index_lines(f: Any, path: str, problems: List[Problem]) -> Iterable[Tuple[int, bytes]]:
+    """(line number, line) of an open index, at most :data:`MAX_INDEX_BYTES` in all; a line over
+    :data:`MAX_INDEX_LINE_BYTES` is reported and skipped without being kept in memory."""
+    total, lineno = 0, 0
+    while total <= MAX_INDEX_BYTES:
+        line = f.readline(MAX_INDEX_LINE_BYTES + 1)
+        if not line:
+            return
+        lineno += 1
+        total += len(line)
+        if len(line) > MAX_INDEX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n") and total <= MAX_INDEX_BYTES:
+                line = f.readline(MAX_INDEX_LINE_BYTES)
+                total += len(line)
+            problems.append(Problem("%s:%d" % (path, lineno), "index line longer than the %d KiB limit; line ignored"
+                                    % (MAX_INDEX_LINE_BYTES // KIB)))
+            continue
+        yield lineno, line
+    problems.append(Problem(path, "index grew past the %d MiB limit while being read; the rest is ignored"
+                            % (MAX_INDEX_BYTES // MIB)))
+
+
+def _read_index(path: str, problems: List[Problem], names: Optional[Iterable[str]] = None) -> Dict[str, dict]:
+    """{file name: index record} of the index ``path``, for the files in ``names`` (all when None).
+
+    Never blocks or fills memory: an index that is not a regular file (a FIFO, a link to ``/dev/zero``) or
+    is over :data:`MAX_INDEX_BYTES` is reported and not read; its images are then read as files without
+    an index line (sessions guessed from modification times). Unreadable lines are reported and ignored.
+    """
+    wanted = None if names is None else set(names)
     records = {}  # type: Dict[str, dict]
     try:
-        with open(path, "r") as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
+        with open_regular(path, "index", MAX_INDEX_BYTES) as f:
+            for lineno, raw in _index_lines(f, path, problems):
+                line = raw.decode("utf-8", "surrogateescape").strip()
                 if not line:
                     continue
                 try:
                     rec = json.loads(line)
-                    records[os.path.basename(str(rec["file"]))] = dict(rec, _line=lineno)
-                except (ValueError, KeyError, TypeError) as e:
-                    problems.append(Problem("%s:%d" % (path, lineno), "unreadable index line (%s); line ignored" % e))
+                    name = os.path.basename(str(rec["file"]))
+                except (ValueError, KeyError, TypeError, RecursionError) as e:
+                    problems.append(Problem("%s:%d" % (path, lineno), "unreadable index line (%s); line ignored"
+                                            % (type(e).__name__ if isinstance(e, RecursionError) else e)))
+                    continue
+                if wanted is None or name in wanted:
+                    records[name] = dict(rec, _line=lineno)
+    except FileLimitError as e:
+        problems.append(Problem(path, "the index %s; its images are read without it (sessions guessed from file "
+                                      "times)" % e.reason))
     except (IOError, OSError) as e:
         problems.append(Problem(path, "cannot read index: %s" % e))
     return records
@@ -313,14 +405,13 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
             if categories is not None and category not in categories:
                 continue
             found.add(category)
-            index = _read_index(os.path.join(folder, INDEX_NAME), problems) \
-                if os.path.exists(os.path.join(folder, INDEX_NAME)) else {}
-            pending, legacy = [], []
             try:
                 names = sorted(os.listdir(folder))
             except OSError as e:
                 problems.append(Problem(folder, "cannot list the category folder (%s)" % (e.strerror or e)))
                 names = []
+            index = _read_index(os.path.join(folder, INDEX_NAME), problems, names) if INDEX_NAME in names else {}
+            pending, legacy = [], []
             for fname in names:
                 path = os.path.join(folder, fname)
                 if fname == INDEX_NAME:
@@ -374,7 +465,9 @@ class DatasetWriter(object):
     ``os.replace``, so a crash never leaves a half-written JPEG under a real name, then appends one
     line to ``index.jsonl`` (file, session, width, height, source, time, u, v, and the ``crc32`` of the
     JPEG bytes, so damage on disk is found by ``scan_dataset``). ``u``/``v`` are pixel
-    coordinates in ``frame_bgr``; a label outside the frame raises ValueError and writes nothing.
+    coordinates in ``frame_bgr``; a label outside the frame raises ValueError and writes nothing, and so
+    does an index that is not a regular file (:class:`jetracer.bounded_file.FileLimitError`: a FIFO would
+    block the writer).
     """
 
     def __init__(self, root: str, category: str = DEFAULT_CATEGORY, session: Optional[str] = None,
@@ -409,19 +502,38 @@ class DatasetWriter(object):
             raise IOError("OpenCV could not encode the frame as JPEG")
         path = os.path.join(self.folder, name)
         data = buf.tobytes()
-        with atomic_write(path, fsync=self.fsync) as f:
-            f.write(data)
         record = dict(extra)
         record.update({"file": name, "session": self.session, "width": width, "height": height,
                        "source": self.source, "time": time.time(), "u": u, "v": v,
                        "crc32": zlib.crc32(data) & 0xffffffff})
-        # one write() of one line: a crash can at worst leave a partial last line, which scan_dataset reports
-        with open(os.path.join(self.folder, INDEX_NAME), "a") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
-            f.flush()
+        line = json.dumps(record, sort_keys=True) + "\n"
+        # the index first: one that is not a regular file refuses the frame before its image is written
+        with _open_index_for_append(os.path.join(self.folder, INDEX_NAME)) as index:
+            with atomic_write(path, fsync=self.fsync) as f:
+                f.write(data)
+            # one write() of one line: a crash can at worst leave a partial last line, which scan_dataset reports
+            index.write(line)
+            index.flush()
             if self.fsync:
-                os.fsync(f.fileno())
+                os.fsync(index.fileno())
         return path
+
+
+def _open_index_for_append(path: str) -> Any:
+    """``path`` opened to append text, refused (FileLimitError) unless it is a regular file: opening a FIFO to
+    write blocks until a reader comes, and ``/dev/null`` would swallow every label."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as e:
+        if e.errno != errno.ENXIO:  # ENXIO: a FIFO without a reader
+            raise
+        raise FileLimitError(path, "dataset index", "is a FIFO (named pipe), not a regular file; not written")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileLimitError(path, "dataset index", "is not a regular file (a FIFO, device or socket); not written")
+    return os.fdopen(fd, "a")
 
 
 _WRITER_TEMP_RE = re.compile(r"^\..+\.(?:jpe?g|jsonl)\.[^.]+\.tmp$", re.IGNORECASE)
@@ -434,7 +546,9 @@ def repair_index(folder: str) -> Dict[str, dict]:
     :mod:`jetracer.atomic`) and rewrites ``index.jsonl`` (atomically, only when something changes) with
     one line per image that exists: the first line of each file; unreadable lines (a line cut short by
     the kill) and lines whose image is gone are dropped. Returns {file name: index record}. Images
-    without a line are left alone (``scan_dataset`` reads them as legacy files).
+    without a line are left alone (``scan_dataset`` reads them as legacy files). An index that is not a
+    regular file or is over :data:`MAX_INDEX_BYTES` raises :class:`jetracer.bounded_file.FileLimitError`
+    (one line naming it and the limit) before anything is changed.
     """
     if not os.path.isdir(folder):
         return {}
@@ -446,15 +560,18 @@ def repair_index(folder: str) -> Dict[str, dict]:
     if not os.path.exists(index):
         return {}
     kept, records, changed = [], {}, False  # type: List[str], Dict[str, dict], bool
-    with open(index, "rb") as f:
-        lines = f.read().split(b"\n")
+    try:
+        lines = read_regular(index, "dataset index", MAX_INDEX_BYTES).split(b"\n")
+    except FileLimitError as e:
+        raise FileLimitError(e.path, e.what, "%s; a collection resumes from it: move it away or collect into "
+                             "another folder" % e.reason)
     for raw in lines:
         if not raw.strip():
             continue
         try:
             rec = json.loads(raw.decode("utf-8", "surrogateescape"))
             name = os.path.basename(str(rec["file"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             changed = True
             continue
         if name in records or not os.path.isfile(os.path.join(folder, name)):

@@ -1,8 +1,11 @@
 """Datasets as users' disks hold them: EXIF-rotated JPEGs, files damaged in the middle, FIFOs, devices, dangling
-links, folders named like images, unreadable files, and names that are not UTF-8. Every skipped entry is
-reported with its reason; nothing is opened that could block; any name can be trained on and printed."""
+links, folders named like images, unreadable files, and names that are not UTF-8; and as a careless or hostile
+user leaves them: an index that is a FIFO, a link to /dev/zero or huge, a sparse 3 GiB "JPEG", a header
+declaring 20000x20000 pixels. Every skipped entry is reported with its reason and the limit; nothing is opened
+that could block or read that could fill memory; any name can be trained on and printed."""
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -165,3 +168,126 @@ def test_names_that_are_not_utf8_are_trained_on_and_printed(tmp_path):
     out = proc.stdout.decode("utf-8")
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     assert "6 labelled images" in out and "caf\\xe9/apex/1_2_\\xfe-broken.jpg: truncated JPEG" in out
+
+
+def _index_replaced(root, how):
+    """``root``'s apex/index.jsonl replaced by a FIFO, a link to /dev/zero or a sparse file over the limit."""
+    index = os.path.join(root, "apex", "index.jsonl")
+    if os.path.lexists(index):
+        os.remove(index)
+    if how == "fifo":
+        os.mkfifo(index)                                  # opening it would block until a writer comes
+    elif how == "zero":
+        os.symlink("/dev/zero", index)                    # reading it would fill memory
+    else:
+        with open(index, "wb") as f:
+            f.write(b'{"file": "x.jpg"}\n')
+        os.truncate(index, dataset_module.MAX_INDEX_BYTES + (1 << 20))
+    return index
+
+
+INDEX_REASONS = {"fifo": "the index is a FIFO (named pipe), not a regular file; not read",
+                 "zero": "the index is a device file, not a regular file; not read",
+                 "sparse": "the index is 65 MiB, over the 64 MiB limit; not read"}
+
+
+@pytest.mark.timeout(300)
+def test_an_index_that_is_a_fifo_dev_zero_or_huge_is_reported_and_its_images_still_used(tiny_dataset_copy, tmp_path):
+    from jetracer.learning.checkpoint import save_checkpoint
+    from jetracer.learning.model import build_model
+    from jetracer.learning.train import train
+    root = tiny_dataset_copy
+    model = save_checkpoint(str(tmp_path / "m.pth"), build_model("resnet18", 2, pretrained=False), "resnet18", 32,
+                            ["apex"])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for how, reason in sorted(INDEX_REASONS.items()):
+        index = _index_replaced(root, how)
+        scanned = scan_dataset(root)
+        assert len(scanned.entries) == 64 and [(p.path, p.reason) for p in scanned.problems] == [
+            (index, reason + "; its images are read without it (sessions guessed from file times)")]
+        assert all(e.session.startswith("legacy:") for e in scanned.entries)
+        info = subprocess.run([sys.executable, "-m", "jetracer", "dataset", "info", root], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=120, env=env)
+        assert info.returncode == 0 and "64 labelled images" in info.stdout, info.stderr
+        assert "%s: %s" % (index, reason) in info.stdout
+        evaluated = subprocess.run([sys.executable, "-m", "jetracer", "eval", "--model", model, root],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                   timeout=120, env=env)
+        assert evaluated.returncode == 0 and "on 64 frame(s)" in evaluated.stdout and "1 file(s) skipped" in \
+            evaluated.stdout, evaluated.stderr
+    _index_replaced(root, "fifo")
+    result = train([root], str(tmp_path / "t.pth"), epochs=1, batch_size=16, input_size=32, pretrained=False,
+                   progress=False, threads=1, device="cpu")
+    assert os.path.isfile(result.checkpoint) and [p.reason for p in result.problems][0].startswith(INDEX_REASONS["fifo"])
+
+
+@pytest.mark.timeout(300)
+def test_sim_collect_and_the_recorder_refuse_an_index_that_is_a_fifo_in_one_line(tiny_dataset_copy):
+    root = tiny_dataset_copy
+    index = _index_replaced(root, "fifo")
+    before = sorted(os.listdir(os.path.join(root, "apex")))
+    proc = subprocess.run([sys.executable, "-m", "jetracer", "sim", "collect", "--out", root, "--frames", "2",
+                           "--size", "32", "32"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=280, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "jetracer sim collect: dataset index %s is a FIFO (named pipe), not a regular file; not read; a collection "
+        "resumes from it: move it away or collect into another folder" % index], proc.stderr
+    writer = DatasetWriter(root, fsync=False)
+    with pytest.raises(OSError, match="dataset index %s is a FIFO" % index):
+        writer.save(np.zeros((32, 32, 3), np.uint8), 5, 6)
+    assert sorted(os.listdir(os.path.join(root, "apex"))) == before  # nothing written, nothing removed
+
+
+MEMORY_CAPPED_SCAN = r'''
+import json, resource, sys
+from jetracer.learning.dataset import load_frame, scan_dataset
+with open("/proc/self/status") as f:
+    mapped = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize")][0]
+cap = mapped + (1 << 30)
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+index = scan_dataset(sys.argv[1])
+print(json.dumps({"entries": len(index.entries), "problems": [[p.path, p.reason] for p in index.problems],
+                  "frames": [load_frame(p) is None for p in sys.argv[2:]]}))
+'''
+
+
+@pytest.mark.timeout(120)
+def test_a_sparse_3_gib_jpeg_and_a_header_declaring_20000_px_are_skipped_without_reading_or_decoding(tmp_path):
+    folder = tmp_path / "d" / "apex"
+    folder.mkdir(parents=True)
+    data, u, v = _jpeg_bytes(5)
+    (folder / ("%d_%d_good.jpg" % (u, v))).write_bytes(data)
+    sparse = folder / "1_2_sparse.jpg"
+    sparse.write_bytes(data)
+    os.truncate(str(sparse), 3 << 30)                    # 3 GiB on paper, a few KiB on disk
+    sof = data.find(b"\xff\xc0")
+    huge = bytearray(data)
+    huge[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)   # height, width in the frame header
+    (folder / "1_2_huge.jpg").write_bytes(bytes(huge))
+    proc = subprocess.run([sys.executable, "-c", MEMORY_CAPPED_SCAN, str(tmp_path / "d"), str(sparse),
+                           str(folder / "1_2_huge.jpg")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=100)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["entries"] == 1 and result["frames"] == [True, True]
+    assert dict(result["problems"]) == {
+        str(sparse): "the image file is 3 GiB, over the 50 MiB limit; not read",
+        str(folder / "1_2_huge.jpg"): "the JPEG header declares 20000x20000 pixels, over the 8192 pixels a side limit; "
+                                      "not decoded"}
+    assert os.stat(str(sparse)).st_blocks * 512 < (1 << 20)
+
+
+def test_an_index_line_over_the_limit_is_reported_and_the_others_used(tiny_dataset_copy):
+    index = os.path.join(tiny_dataset_copy, "apex", "index.jsonl")
+    with open(index) as f:
+        lines = f.readlines()
+    long_line = json.dumps({"file": "x.jpg", "note": "x" * (dataset_module.MAX_INDEX_LINE_BYTES + 10)}) + "\n"
+    deep = "[" * 30000 + "\n"                           # json.loads recurses once per bracket
+    with open(index, "w") as f:
+        f.writelines(lines[:3] + [long_line, deep] + lines[3:])
+    scanned = scan_dataset(tiny_dataset_copy)
+    reasons = [(os.path.basename(p.path), p.reason) for p in scanned.problems]
+    assert reasons[0] == ("index.jsonl:4", "index line longer than the 64 KiB limit; line ignored")
+    assert reasons[1][0] == "index.jsonl:5" and reasons[1][1].startswith("unreadable index line")
+    assert len(reasons) == 2 and len(scanned.entries) == 64
+    assert all(not e.session.startswith("legacy:") for e in scanned.entries)
