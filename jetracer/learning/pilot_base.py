@@ -37,6 +37,8 @@ class Pilot(object):
     "int8"), ``input_size`` (H, W), ``color_order`` (the model's input channel order: "RGB" for
     jetracer's models, "BGR" for upstream's; every backend feeds it that order), ``categories``
     (list of names), ``num_outputs``, ``meta`` (what the file says about itself) and ``last_timing_ms`` = {"preprocess": ms, "inference": ms} of the last call.
+    A file claiming an impossible input size or output count (a 20000x20000 input: 1.2 GB a frame) raises
+    ``SelfCheckError`` here, before any backend allocates for it.
     With several categories the outputs are (x, y) pairs per category; ``category`` picks the pair.
     """
 
@@ -56,6 +58,8 @@ class Pilot(object):
         self.std = tuple(norm.get("std", IMAGENET_STD))
         self.color_order = check_color_order(norm.get("color_order", COLOR_ORDER))
         self.last_timing_ms = {"preprocess": 0.0, "inference": 0.0}  # type: Dict[str, float]
+        from ..driving.failsafe import check_pilot_metadata
+        check_pilot_metadata(self)  # before a backend allocates a frame of the claimed size (warm-up, CUDA graph)
 
     def outputs(self, frame_bgr: np.ndarray) -> np.ndarray:
         """All model outputs for one frame as a float32 vector; sets ``last_timing_ms``."""

@@ -152,3 +152,14 @@ def test_onnx_models_declaring_huge_or_symbolic_shapes_are_refused_in_one_line(t
     rc, line = _cli("eval", "--model", paths["symbolic_frame.onnx"], tiny_dataset)
     assert rc == 1 and line.startswith("jetracer eval: ONNX model %s takes" % paths["symbolic_frame.onnx"]), line
     assert "internal error" not in line
+
+
+def test_a_checkpoint_claiming_a_huge_input_is_refused_by_every_loader_before_a_frame_is_made(tmp_path, tiny_dataset):
+    from jetracer.driving.failsafe import SelfCheckError
+    from jetracer.learning.pilot import load_pilot
+    path = save_checkpoint(str(tmp_path / "huge.pth"), build_model("resnet18", 2, pretrained=False), "resnet18",
+                           (20000, 20000), ["apex"])  # each frame would be 1.2 GB before the model ran
+    with pytest.raises(SelfCheckError, match=r"claims an input size of \(20000, 20000\); .* 8 to 1024 pixels a side"):
+        load_pilot(path, device="cpu")
+    rc, line = _cli("eval", "--model", path, tiny_dataset)
+    assert rc == 1 and "claims an input size of (20000, 20000)" in line, line
