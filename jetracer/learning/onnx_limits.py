@@ -172,7 +172,7 @@ class _Walk(object):
             total *= d
         if total > len(self.data):
             raise self.refuse("declares tensor %r of shape %s (%s) but holds %s; refused before anything was "
-                              "allocated (the file is corrupt or crafted: export it again)"
+                              "allocated (the file is truncated, corrupt or crafted: export it again)"
                               % (name, dims, shown_size(total), shown_size(len(self.data))))
 
     def tensor(self, span: Tuple[int, int]) -> None:

@@ -84,7 +84,7 @@ class UnsafeFileError(pickle.UnpicklingError):
 
 def _declared(path: str, what: str, declared: int, holds: int) -> FileLimitError:
     return FileLimitError(path, WHAT, "declares %s of %s but holds %s; refused before anything was allocated "
-                          "(the file is corrupt or crafted: get the model from its source again)"
+                          "(the file is truncated, corrupt or crafted: get the model from its source again)"
                           % (what, shown_size(declared), shown_size(holds)))
 
 
@@ -410,7 +410,7 @@ def _zip_records(path: str, f: Any, size: int) -> Dict[str, int]:
         with zipfile.ZipFile(f) as archive:
             infos = archive.infolist()
     except Exception as e:  # BadZipFile, struct.error, UnicodeDecodeError...: what torch reads must be checked here
-        raise FileLimitError(path, WHAT, "is a damaged zip archive (%s: %s); not read"
+        raise FileLimitError(path, WHAT, "is a truncated or damaged zip archive (%s: %s); not read"
                              % (type(e).__name__, " ".join(str(e).split())[:200]))
     records = {}  # type: Dict[str, int]
     for info in infos:
