@@ -24,6 +24,7 @@ sigtstp-group       Ctrl-Z typed at the drive's terminal (SIGTSTP to its process
 sigstop-group       SIGSTOP to the drive process's whole process group
 sigkill-group       SIGKILL to the drive process's whole process group
 sigint-group        Ctrl-C typed at the drive's terminal (SIGINT to its process group)
+second-writer       a notebook's ``car = NvidiaRacecar(); car.throttle = 0.5`` beside a disarmed drive
 ==================  =====================================================
 
 The ``-group`` faults run the drive process as a person at a terminal does: :class:`Terminal` gives it
@@ -33,6 +34,16 @@ it); the keys are typed on the terminal. For the two stops the process group is 
 shell's ``fg``) and watched for one second: "after resume" counts the runs whose throttle stayed at
 neutral (the drive process must come back disarmed). For SIGKILL "after resume" counts the runs that
 left no supervisor process behind.
+
+``second-writer`` is the other way round: nothing may move. ``jetracer drive --sim --model expert`` (the
+production command, on the bench's bus file) starts disarmed and owns the motors; ``jetracer arm`` lets
+it drive, ``jetracer disarm`` stops it; then the notebook snippet runs in a process of its own on the
+same bus, holding its car for 100 ms as a kernel does. The row counts the runs where the snippet was
+refused (exit status not 0, one standard-error line naming the drive's pid) and the wire stayed at
+neutral; "median ms" and "max ms" are the refusal time, from the ``NvidiaRacecar()`` call to the
+snippet's exit; "off neutral" is the farthest the throttle was from neutral during the attempt (us
+from ``center_us``, or speed duty for DC motors; the neutral pulse itself is within half a 12-bit
+count of ``center_us``).
 
 "From the fault" is the injection (the last frame, command or echo for the stale cases); for the stale
 cases the configured limit (``max_frame_age_s``, ``command_timeout_s`` 60 ms; ``heartbeat_timeout_s``
@@ -56,12 +67,14 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..hardware.attach import DRIVING, NEUTRAL, throttle_half_tick, throttle_read_back, throttle_state
+
 FAULTS = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model", "sigstop", "sigterm",
-          "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group")
+          "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group", "second-writer")
 IN_CHILD = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model")
 SUPERVISED = ("hung-model", "gil-model", "sigstop", "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group")
 AT_TERMINAL = ("sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group")
@@ -71,10 +84,10 @@ DRIVE_S = 1.0
 
 
 def _write_json(path: str, data: Dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    from ..atomic import atomic_write
+
+    with atomic_write(path, "w", fsync=False) as f:  # no fsync: some are written mid-fault, on the clock
         json.dump(data, f)
-    os.replace(tmp, path)
 
 
 # -- fault-injecting parts (run in the child) --------------------------------------------------------
@@ -180,19 +193,17 @@ class FaultHeartbeat(object):
         return self.echo
 
 
-NEUTRAL, DRIVING, OTHER = "neutral", "driving", "other"
-
-
 class ThrottleScope(object):
     """The throttle channel(s) on the shared emulated bus, read every ``period_s`` from a third process.
 
     What an oscilloscope on the wire would show, whichever process (the drive process, its
     supervisor) wrote the registers: the drive process's own chip, read through the bus file. A
-    sample is ``neutral`` (the ESC within half a 12-bit count of ``center_us``; or every speed and
-    pair channel at zero duty with each motor's inputs as its profile ``neutral`` says), ``driving``
-    (an ESC pulse off centre, or a motor speed channel above zero) or ``other`` (no pulse at all, or
-    stopped motors whose inputs are not the profile's neutral). ``transitions`` holds
-    ``(time.monotonic(), state)`` each time the state changes.
+    sample is ``neutral``, ``driving`` or ``other`` as the supervisor's read-back is judged
+    (:func:`jetracer.hardware.attach.throttle_state`: the ESC within half a 12-bit count of
+    ``center_us``; or every speed and pair channel at zero duty with each motor's inputs as its
+    profile ``neutral`` says). ``transitions`` holds ``(time.monotonic(), state)`` each time the state
+    changes; ``peak_off`` the farthest from neutral seen since :meth:`reset_peak` (us off ``center_us``
+    for an ESC, the largest speed duty for DC motors), ``half_tick`` half a count in the same unit.
     """
 
     def __init__(self, bus_path: str, profile: Any, period_s: float = 0.001) -> None:
@@ -201,39 +212,40 @@ class ThrottleScope(object):
 
         self.bus = SharedFileBus(bus_path, default_chips=jetracer_chips)
         self.section = profile.throttle
+        self.unit = "duty" if self.section.driver == "motorhat_dc" else "us"
         self.period_s = period_s
         self.transitions = []  # type: List[Any]
         self.samples = 0
+        self.peak_off = 0.0
+        self.half_tick = None  # type: Optional[float]
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None  # type: Optional[threading.Thread]
 
+    def sample(self) -> Tuple[str, Optional[float]]:
+        """``(state, how far from neutral)`` on the wire now (every channel read at one instant)."""
+        chip = self.bus.chip(self.section.i2c_address)
+        duties = chip.duties()
+        frequency_hz = chip.frequency_hz
+        self.half_tick = throttle_half_tick(self.section, frequency_hz)
+        return throttle_state(self.section, throttle_read_back(self.section, duties, frequency_hz), frequency_hz)
+
     def state(self) -> str:
         """The throttle's state on the wire now."""
-        chip = self.bus.chip(self.section.i2c_address)
-        duties = chip.duties()  # every channel at one instant
-        s = self.section
-        if s.driver != "motorhat_dc":
-            frequency_hz = chip.frequency_hz
-            pulse_us = duties[s.channel] * 1e6 / frequency_hz
-            if pulse_us == 0.0:
-                return OTHER
-            half_tick_us = 0.5e6 / (frequency_hz * 4096)
-            return NEUTRAL if abs(pulse_us - s.center_us) <= half_tick_us + 0.05 else DRIVING
-        pairs = [c for p in s.get("pwm_pairs", None) or [] for c in (p.forward_channel, p.reverse_channel)]
-        if any(duties[m.pwm_channel] > 0 for m in s.motors) or any(duties[c] > 0 for c in pairs):
-            return DRIVING
-        braked = all((duties[m.in1_channel], duties[m.in2_channel]) == (0.0, 1.0 if m.neutral == "brake" else 0.0)
-                     for m in s.motors)
-        return NEUTRAL if braked else OTHER
+        return self.sample()[0]
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_off = 0.0
 
     def _poll(self) -> None:
         last = None
         while not self._stop.is_set():
-            state = self.state()
+            state, off = self.sample()
             now = time.monotonic()
             with self._lock:
                 self.samples += 1
+                self.peak_off = max(self.peak_off, off or 0.0)
                 if state != last:
                     self.transitions.append((now, state))
                     last = state
@@ -489,13 +501,90 @@ LIMIT_S = {"stale-frame": 0.06, "stale-command": 0.06, "browser-heartbeat": 0.3,
            "gil-model": 0.08, "sigstop": 0.08, "sigstop-group": 0.08}
 
 
+NOTEBOOK = ("from jetracer.nvidia_racecar import NvidiaRacecar\n"
+            "import time; print(time.monotonic(), flush=True)\n"  # the bench's clock: the car is asked for now
+            "car = NvidiaRacecar()\n"
+            "car.throttle = 0.5\n"
+            "time.sleep(0.1)\n")  # a kernel keeps its car: long enough for the 1 ms poller to see any pulse
+
+
+def _jetracer(env: Dict[str, str], *args: str) -> Any:
+    return subprocess.run([sys.executable, "-m", "jetracer"] + list(args), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
+def second_writer(workdir: str, profile: str = "latrax", env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """One ``second-writer`` run (see the module docstring): ``{"refused", "stayed_neutral", "ms": from the
+    ``NvidiaRacecar()`` call to the snippet's exit, "process_ms": from its start, "off": the farthest from
+    neutral on the wire during the attempt, "half_tick", "unit", "refusal": the line}``."""
+    from ..profiles import load_profile
+
+    out = tempfile.mkdtemp(prefix="run-", dir=workdir)
+    os.chmod(out, 0o700)
+    env = child_env(out, profile, env)
+    scope = ThrottleScope(env["JETRACER_EMULATED_BUS"], load_profile(profile)).start()
+    result = {"fault": "second-writer", "profile": profile, "ms": None, "after_limit_ms": None, "refused": False,
+              "stayed_neutral": False, "off": None, "unit": scope.unit,
+              "source": "the bench's 1 ms poller of the shared chip"}  # type: Dict[str, Any]
+    log = open(os.path.join(out, "drive.log"), "w")
+    drive = subprocess.Popen([sys.executable, "-m", "jetracer", "drive", "--sim", "--model", "expert"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60.0
+        while (_read(env["JETRACER_STATE"]) or {}).get("armed") is not False:
+            if drive.poll() is not None or time.monotonic() > deadline:
+                result["error"] = "the drive did not start disarmed"
+                return result
+            time.sleep(0.02)
+        for verb, wanted in (("arm", DRIVING), ("disarm", NEUTRAL)):
+            answer = _jetracer(env, verb)
+            if answer.returncode != 0 or scope.wait_for(wanted, timeout_s=10.0) is None:
+                result["error"] = "jetracer %s: %s" % (verb, answer.stderr.strip() or "the throttle never %s" % wanted)
+                return result
+        time.sleep(0.1)
+        scope.reset_peak()
+        started = time.monotonic()
+        notebook = subprocess.Popen([sys.executable, "-c", NOTEBOOK], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, universal_newlines=True)
+        stdout, stderr = notebook.communicate(timeout=60)
+        ended = time.monotonic()
+        time.sleep(0.01)  # the poller's last samples of the attempt
+        with scope._lock:
+            result["off"] = round(scope.peak_off, 4)
+        result["half_tick"] = round(scope.half_tick, 4)
+        result["stayed_neutral"] = scope._state_at(started) == NEUTRAL and not scope.left_neutral_after(started)
+        owned = [line for line in stderr.splitlines() if "owned by pid %d " % drive.pid in line]
+        result["refused"] = notebook.returncode != 0 and len(owned) == 1
+        result["refusal"] = owned[0] if owned else (stderr.strip().splitlines() or ["exit %d" % notebook.returncode])[-1]
+        try:
+            asked = float(stdout.split()[0])
+            result["ms"] = round(1000.0 * (ended - asked), 1)
+            result["process_ms"] = round(1000.0 * (ended - started), 1)
+        except (IndexError, ValueError):
+            result["error"] = "the snippet never reached NvidiaRacecar()"
+        return result
+    finally:
+        if drive.poll() is None:
+            drive.send_signal(signal.SIGTERM)
+            try:
+                drive.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                drive.kill()
+                drive.wait()
+        log.close()
+        scope.stop()
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """One run of ``fault`` on ``profile``: ``{"ms": from the fault to neutral on the wire, "after_limit_ms",
     "supervisor_ms": by the supervisor's own read-back (supervised faults), "after_ok": for the group stops,
     the throttle stayed at neutral for 1 s after the group was continued; for the group kill, no supervisor
-    process was left}`` (ms None: never)."""
+    process was left}`` (ms None: never); ``second-writer`` is :func:`second_writer`'s."""
     from ..profiles import load_profile
 
+    if fault == "second-writer":
+        return second_writer(workdir, profile, env)
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
     os.chmod(out, 0o700)
     env = child_env(out, profile, env)
@@ -595,10 +684,25 @@ def bench(faults: List[str], runs: int = 5, profile: str = "latrax") -> Dict[str
                            "after_ok": (sum(1 for s in samples if s.get("after_ok"))
                                         if fault in RESUMED + ("sigkill-group",) else None),
                            "errors": [s["error"] for s in samples if "error" in s]}
+            if fault == "second-writer":  # nothing may move: "neutral_reached" counts refused runs that stayed there
+                offs = [s["off"] for s in samples if s["off"] is not None]
+                rows[fault].update(neutral_reached=sum(1 for s in samples if s["refused"] and s["stayed_neutral"]),
+                                   refused=sum(1 for s in samples if s["refused"]),
+                                   max_off_neutral=max(offs) if offs else None, unit=samples[0]["unit"],
+                                   half_tick=max([s["half_tick"] for s in samples if s.get("half_tick")] or [None]),
+                                   refusal=next((s["refusal"] for s in samples if s.get("refusal")), None))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"promise_ms": PROMISE_MS, "profile": profile, "faults": rows,
             "measured_by": "the throttle channel(s) of the drive process's chip, polled every 1 ms by the bench process"}
+
+
+def _second_writer_note(row: Dict[str, Any]) -> str:
+    if "refused" not in row:
+        return ""
+    off = "-" if row["max_off_neutral"] is None else "%g %s" % (row["max_off_neutral"], row["unit"])
+    tick = "-" if row["half_tick"] is None else "%g %s" % (row["half_tick"], row["unit"])
+    return "  refused %d/%d; off neutral at most %s (half a count: %s)" % (row["refused"], row["runs"], off, tick)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -637,7 +741,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("%-18s %2d/%-2d %10s %8s %12s %16s %13s%s" % (
             fault, row["neutral_reached"], row["runs"], fmt(row["median_ms"]), fmt(row["max_ms"]),
             fmt(row["median_after_limit_ms"]), fmt(row["supervisor_median_ms"]), after,
-            ("  errors: %s" % row["errors"]) if row["errors"] else ""))
+            _second_writer_note(row) + (("  errors: %s" % row["errors"]) if row["errors"] else "")))
     return 0
 
 
