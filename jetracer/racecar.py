@@ -350,8 +350,21 @@ class GuardedDriver(object):
         return "GuardedDriver(%r)" % (self._car._driver,)
 
 
+RAMP_STALL_S = 0.05  # longer than this between two looks of the ramp thread (20 ms apart): a stall
+
+
 def _ramp_loop(ref: "weakref.ref[Racecar]") -> None:
-    """Take the throttle ramp's next steps while one is due (ends at the target, at neutral or on close)."""
+    """Take the throttle ramp's next steps while one is due (ends at the target, at neutral or on close).
+
+    The thread looks at least every 20 ms. When a step is due but more than :data:`RAMP_STALL_S`
+    passed since it last looked (the process was stopped by SIGSTOP or Ctrl-Z, or starved, or the
+    car's lock was held that long), it writes nothing and puts the step one interval later: the
+    first write of a resumed process is then not a step up. A drive loop latches its e-stop on
+    resume (it checks for the same stall before its next throttle write; the supervisor has put
+    neutral on the wire meanwhile), which ends the ramp; a car that was only slow ramps on, one
+    interval late. 50 ms is under the supervisor's 80 ms default.
+    """
+    looked_s = time.monotonic()
     while True:
         car = ref()
         if car is None:
@@ -361,8 +374,12 @@ def _ramp_loop(ref: "weakref.ref[Racecar]") -> None:
             if due is None or car._closed:
                 car._ramp_thread = None
                 return
-            delay = due - time.monotonic()
-            if delay <= 0:
+            now = time.monotonic()
+            if due <= now and now - looked_s > RAMP_STALL_S:
+                due = car._ramp_due = now + car._ramp.interval_s
+                logger.warning("throttle ramp: %.0f ms without a look (process stopped or starved); no step up now, "
+                               "the next in %.1f s", 1000.0 * (now - looked_s), car._ramp.interval_s)
+            elif due <= now:
                 try:
                     car._send_throttle()
                 except Exception:  # noqa: BLE001 - a failed step must not leave a thread spinning
@@ -370,7 +387,8 @@ def _ramp_loop(ref: "weakref.ref[Racecar]") -> None:
                     car._ramp_due, car._ramp_thread = None, None
                     return
         del car
-        time.sleep(min(max(delay, 0.0), 0.02))
+        looked_s = time.monotonic()
+        time.sleep(min(max(due - looked_s, 0.0), 0.02))
 
 
 def _watchdog_loop(ref: "weakref.ref[Racecar]") -> None:

@@ -1,12 +1,15 @@
 """The Waveshare JetRacer Pro's soft start, watched on the ESC channel over time."""
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 from jetracer.car import create_car
 from jetracer.config import load_config
-from jetracer.hardware.emulated import reset_shared_bus
+from jetracer.hardware.emulated import reset_shared_bus, shared_bus
 from jetracer.throttle_ramp import ThrottleRamp
 
 ESC = 1
@@ -118,3 +121,45 @@ def test_the_ramp_is_a_rate_limit_whatever_the_command_stream():
     assert current == pytest.approx(0.36)  # two steps in 2 s: at once and at 1.2 s
     assert ramp.advance(current, 0.05, now + 2.0) == (0.05, None)
     assert ramp.advance(0.05, 0.5, now + 2.01)[0] == pytest.approx(0.23)  # from neutral the first step is at once
+
+
+HOLDER = """
+import os, sys
+from jetracer.car import create_car
+from jetracer.config import load_config
+car = create_car(load_config(path=os.devnull))
+car.throttle = 0.5
+print("ramping", flush=True)
+sys.stdin.readline()  # hold the car until the test says
+car.close()
+"""
+
+
+def test_a_stopped_process_resumes_without_a_step_up(tmp_path, monkeypatch):
+    """SIGSTOP a process whose waveshare_pro car is ramping, past its next step's time: on SIGCONT the ramp
+    thread writes no step up (a drive loop latches its e-stop first); the car ramps on one interval later."""
+    env = dict(os.environ, JETRACER_I2C="emulated", JETRACER_PROFILE="waveshare_pro",
+               JETRACER_EMULATED_BUS=str(tmp_path / "bus.bin"))
+    monkeypatch.setenv("JETRACER_EMULATED_BUS", str(tmp_path / "bus.bin"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              universal_newlines=True)
+    try:
+        assert holder.stdout.readline().strip() == "ramping"
+        chip = shared_bus().chip(0x40)  # the holder's chip, read through the bus file
+        tick = 1.0 / (4096 * chip.frequency_hz * 1e-6) / 750.0
+        assert output_of(chip) == pytest.approx(0.18, abs=tick)  # the first step, at once
+        time.sleep(0.3)
+        os.kill(holder.pid, signal.SIGSTOP)
+        time.sleep(1.3)  # the second step was due 1.2 s after the first
+        assert output_of(chip) == pytest.approx(0.18, abs=tick)
+        os.kill(holder.pid, signal.SIGCONT)
+        after = watch(chip, 0.6)
+        assert all(abs(v - 0.18) <= tick for _, v in after), "a step up was written on resume: %s" % after[:5]
+        later = watch(chip, 1.2)  # the next step is due 1.2 s after the resume, the one after it at 2.4 s
+        assert any(abs(v - 0.36) <= tick for _, v in later), "the ramp did not carry on after the stall"
+        assert all(0.18 - tick <= v <= 0.36 + tick for _, v in later)
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+    assert output_of(chip) == pytest.approx(0.0, abs=tick)  # close(): neutral
