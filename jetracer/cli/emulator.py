@@ -53,31 +53,30 @@ def _running_drive_bus() -> Any:
     from ..runtime import EMULATED_BUS_NAME, find_runtime_file
 
     path = find_runtime_file(EMULATED_BUS_NAME)
-    if not path or not _drive_answers():
+    if not path or not _drive_answers(os.path.dirname(path)):
         return None  # a file a finished drive left behind is not live
     os.environ[BUS_FILE_ENV] = path
     return path
 
 
-def _drive_answers() -> bool:
-    """Whether a drive process listens on its control socket."""
-    import socket
+def _drive_answers(folder: str) -> bool:
+    """Whether a drive process of the user owning ``folder`` (a checked runtime directory) listens on its control
+    socket there: :func:`jetracer.runtime.connect_private_socket` (no symlink followed, the socket's and the
+    answering process's owner checked), so a socket another user planted does not make a stale bus file live.
+    Raises :class:`~jetracer.runtime.RuntimeDirError` for such a socket (a one-line CLI error)."""
+    import os
 
     from ..driving.supervisor_link import SOCKET_NAME
-    from ..runtime import find_runtime_file
+    from ..runtime import RuntimeDirError, connect_private_socket
 
-    path = find_runtime_file(SOCKET_NAME)
-    if not path:
-        return False
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(1.0)
     try:
-        sock.connect(path)
-        return True
+        sock = connect_private_socket(os.path.join(folder, SOCKET_NAME), timeout_s=1.0)
+    except RuntimeDirError:
+        raise
     except OSError:
-        return False
-    finally:
-        sock.close()
+        return False  # no socket, or nobody listening
+    sock.close()
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
