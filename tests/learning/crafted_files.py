@@ -76,16 +76,21 @@ def _float_storage_type():
     return torch.FloatStorage
 
 
-def write_legacy_storage(path, numel=HUGE // 4):
-    """A legacy-format (torch < 1.6) file whose one storage declares ``numel`` floats and holds 4 bytes."""
-    storage = _Storage(("storage", _float_storage_type(), "0", "cpu", numel, None))
+def _write_legacy(path, obj, storage_bytes):
+    """torch's legacy format (before 1.6): magic, protocol, sys info, the pickle, its storage keys, storage "0"."""
     with open(path, "wb") as f:
         for part in (MAGIC, LEGACY_PROTOCOL, {"protocol_version": LEGACY_PROTOCOL, "little_endian": True}):
             pickle.dump(part, f, protocol=2)
-        f.write(_dumps({"fc.weight": storage}))
+        f.write(_dumps(obj))
         pickle.dump(["0"], f, protocol=2)
-        f.write(struct.pack("<q", 1) + b"\0\0\0\0")
+        f.write(struct.pack("<q", len(storage_bytes) // 4) + storage_bytes)
     return path
+
+
+def write_legacy_storage(path, numel=HUGE // 4):
+    """A legacy-format file whose one storage declares ``numel`` floats and holds 4 bytes."""
+    storage = _Storage(("storage", _float_storage_type(), "0", "cpu", numel, None))
+    return _write_legacy(path, {"fc.weight": storage}, b"\0" * 4)
 
 
 def _zip_records(data_pkl, extra=()):
@@ -124,6 +129,24 @@ def write_zip_record(path, declared=HUGE):
     return path
 
 
+class _Rebuild(object):
+    """Pickled as ``torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())``."""
+
+    def __init__(self, storage, size, stride):
+        self.args = (storage, 0, size, stride, False, OrderedDict())
+
+    def __reduce__(self):
+        import torch._utils
+        return torch._utils._rebuild_tensor_v2, self.args
+
+
+def write_view_past_storage(path, numel=HUGE // 4):
+    """A legacy-format file whose storage holds one float and whose tensor views ``numel`` of them (stride 1):
+    torch's ``set_`` grows the (resizable) storage to fit the view."""
+    storage = _Storage(("storage", _float_storage_type(), "0", "cpu", 1, None))
+    return _write_legacy(path, {"fc.weight": _Rebuild(storage, (numel,), (1,))}, b"\0" * 4)
+
+
 def write_expanded_tensor(path, numel=HUGE // 4):
     """A zip-format file holding one float whose tensor claims ``numel`` elements over it (stride 0)."""
     import torch
@@ -149,6 +172,20 @@ def write_tar_storage(path, numel=HUGE // 4):
     return path
 
 
+def write_many_records(path, count=20001):
+    """A zip-format file of ``count`` empty records (~2 MB): reading its directory makes ~600 bytes of Python
+    objects a record before torch reads anything."""
+    return _write_zip(path, _zip_records(pickle.dumps({}, protocol=2), [("archive/r/%d" % i, b"")
+                                                                          for i in range(count)]))
+
+
+def write_many_ops(path, ops=1200000):
+    """A legacy-format file whose first pickle is ``ops`` opcodes (push None, pop: ~2.4 MB) before its value."""
+    with open(path, "wb") as f:
+        f.write(b"\x80\x02" + b"N0" * (ops // 2) + b"N.")
+    return path
+
+
 def write_torchscript(path):
     """A real TorchScript archive (``torch.jit.save``): torch.load hands it to ``torch.jit.load``, which runs its code."""
     import warnings
@@ -169,7 +206,9 @@ def write_all(folder):
             f.write(data)
     for name, writer in (("legacy_storage.pth", write_legacy_storage), ("zip_storage.pth", write_zip_storage),
                          ("zip_record.pth", write_zip_record), ("expanded.pth", write_expanded_tensor),
-                         ("tar_storage.pth", write_tar_storage), ("torchscript.pth", write_torchscript)):
+                         ("view_past_storage.pth", write_view_past_storage),
+                         ("tar_storage.pth", write_tar_storage), ("torchscript.pth", write_torchscript),
+                         ("many_records.pth", write_many_records), ("many_ops.pth", write_many_ops)):
         paths.append(writer(os.path.join(folder, name)))
     return paths
 

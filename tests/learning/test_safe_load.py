@@ -210,8 +210,11 @@ REFUSALS = {  # crafted file -> what its refusal says
     "zip_storage.pth": "declares a tensor storage of 3 GiB but holds 4 bytes",
     "zip_record.pth": "declares a zip record (data.pkl) of 3 GiB but holds 508 bytes",
     "expanded.pth": "declares a tensor of 3 GiB but holds",
+    "view_past_storage.pth": "declares a tensor view of 3 GiB but holds 4 bytes",
     "tar_storage.pth": "tar format of PyTorch before 1.0",
     "torchscript.pth": "is a TorchScript archive",
+    "many_records.pth": "declares 20005 zip records, over the 20000 limit",
+    "many_ops.pth": "holds more than 1000000 pickle opcodes, over the limit",
 }
 
 
