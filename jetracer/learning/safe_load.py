@@ -156,6 +156,7 @@ class Unpickler(pickle._Unpickler):  # type: ignore
         super(Unpickler, self).__init__(_BoundedStream(file, self.path), **kwargs)
         self._ops = 0
         self._storage_bytes = {}  # type: Dict[Any, int]
+        self._total_bytes = 0
 
     def find_class(self, module: str, name: str) -> Any:
         module, name = _python3_name(module, name)
@@ -195,10 +196,11 @@ class Unpickler(pickle._Unpickler):  # type: ignore
             holds = self.record_bytes.get("data/" + name, 0)
         if nbytes > holds:
             raise _declared(self.path, "a tensor storage", nbytes, holds)
-        self._storage_bytes.setdefault(key, nbytes)
-        total = sum(self._storage_bytes.values())
-        if total > self.file_bytes:
-            raise _declared(self.path, "tensor storages", total, self.file_bytes)
+        if key not in self._storage_bytes:
+            self._storage_bytes[key] = nbytes
+            self._total_bytes += nbytes
+        if self._total_bytes > self.file_bytes:
+            raise _declared(self.path, "tensor storages", self._total_bytes, self.file_bytes)
 
     def check_tensor(self, storage: Any, offset: Any, size: Any, stride: Any, dtype: Any = None) -> None:
         """A tensor view about to be set on ``storage``: it must fit the storage (``set_`` would grow the
