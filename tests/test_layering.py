@@ -102,8 +102,8 @@ def cycles(edges):
 
 def test_the_analysis_sees_imports_inside_functions():
     edges = graph()
-    assert "jetracer.learning.torch_backend" in edges["jetracer.learning.pilot"], "pilot's lazy backend imports"
-    assert "jetracer.learning.pilot_base" in edges["jetracer.learning.torch_backend"]
+    assert "jetracer.pilot.torch_backend" in edges["jetracer.pilot.load"], "pilot's lazy backend imports"
+    assert "jetracer.pilot.base" in edges["jetracer.pilot.torch_backend"]
     assert "jetracer.cli.main" in edges["jetracer.__main__"]
 
 
@@ -154,9 +154,9 @@ def test_every_module_imports_in_a_fresh_interpreter_without_pulling_in_the_cli(
     assert out["cli"] == {}, "importing this pulls in the CLI: %s" % out["cli"]
 
 
-@pytest.mark.parametrize("module", ["jetracer.config", "jetracer.config_schema", "jetracer.learning.pilot_base"])
+@pytest.mark.parametrize("module", ["jetracer.config", "jetracer.config_schema", "jetracer.pilot.base"])
 def test_base_modules_import_no_implementation(module):
     edges = graph()
-    assert not any(d.startswith(("jetracer.learning.torch_backend", "jetracer.learning.onnx_backend",
-                                 "jetracer.learning.tensorrt_backend", "jetracer.driving", "jetracer.sim",
+    assert not any(d.startswith(("jetracer.pilot.torch_backend", "jetracer.pilot.onnx_backend",
+                                 "jetracer.pilot.tensorrt_backend", "jetracer.driving", "jetracer.sim",
                                  "jetracer.camera")) for d in edges[module]), edges[module]

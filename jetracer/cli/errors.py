@@ -38,10 +38,10 @@ USER_ERRORS = (
     ("jetracer.config_edit", "ConfigEditError", USAGE),
     ("jetracer.camera.factory", "CameraSettingsError", USAGE),
     ("jetracer.sim.track", "TrackError", USAGE),
-    ("jetracer.learning.pilot_base", "PilotLoadError", FAILURE),
-    ("jetracer.learning.pilot_base", "MissingBackendError", FAILURE),
-    ("jetracer.learning.checkpoint", "CheckpointError", FAILURE),
-    ("jetracer.learning.safe_load", "UnsafeFileError", FAILURE),
+    ("jetracer.pilot.base", "PilotLoadError", FAILURE),
+    ("jetracer.pilot.base", "MissingBackendError", FAILURE),
+    ("jetracer.pilot.checkpoint", "CheckpointError", FAILURE),
+    ("jetracer.pilot.safe_load", "UnsafeFileError", FAILURE),
     ("jetracer.learning.parity", "ParityError", FAILURE),
     ("jetracer.learning.upstream_export", "ExportTargetError", USAGE),
     ("jetracer.learning.upstream_export", "ExportError", FAILURE),
@@ -51,7 +51,7 @@ USER_ERRORS = (
     ("jetracer.camera.base", "CameraError", FAILURE),      # also JetcamMissing, EndOfStream
     ("jetracer.hardware.claim", "MotorsClaimed", FAILURE),  # another process owns the motors (an I2CError)
     ("jetracer.hardware.i2c", "I2CError", FAILURE),
-    ("jetracer.driving.failsafe", "SelfCheckError", FAILURE),
+    ("jetracer.pilot.limits", "SelfCheckError", FAILURE),
     ("jetracer.driving.supervisor_link", "SupervisorError", FAILURE),
     ("jetracer.services.calibrate", "CalibrationAborted", FAILURE),
     ("jetracer.services.units", "ServiceError", FAILURE),

@@ -60,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
 
     d = verbs.add_parser("drive", help="closed-loop laps with a model or the expert; prints JSON metrics")
     who = d.add_mutually_exclusive_group(required=True)
-    who.add_argument("--model", help="model file for jetracer.learning.pilot.load_pilot")
+    who.add_argument("--model", help="model file for jetracer.pilot.load_pilot")
     who.add_argument("--expert", action="store_true", help="drive the expert (the reference)")
     _add_world_args(d)
     d.add_argument("--laps", type=integer(1, 1000), default=3, help="laps to drive (default 3)")
@@ -153,7 +153,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_drive(args: argparse.Namespace) -> int:
-    from ..driving.failsafe import check_pilot_metadata
+    from ..pilot.limits import check_pilot_metadata
     from ..sim.evaluate import ExpertPolicy, evaluate, model_policy
     from ..sim.world import SimWorld
 

@@ -19,9 +19,10 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..config import Config, ConfigError
+from ..pilot.limits import check_pilot_metadata
 from ..pixels import to_normalised
 from ..state import publish_state
-from .failsafe import check_pilot_metadata, install_job_stop_handler, install_signal_handlers, self_check
+from .failsafe import install_job_stop_handler, install_signal_handlers, self_check
 from .loop import DriveLoop
 from .settings import drive_settings, steering_gain
 from .steering_law import SteeringLaw
@@ -206,7 +207,7 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
         raise ConfigError("drive mode %r needs a model: pass --model PATH or set drive.model in %s (or use "
                           "--mode manual to drive with the gamepad)" % (settings["mode"], config.path))
     if settings["model"] and not expert and pilot is None:
-        from ..learning.pilot import load_pilot
+        from ..pilot.load import load_pilot
 
         pilot = load_pilot(settings["model"])
     if pilot is not None and not expert:

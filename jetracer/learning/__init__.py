@@ -1,4 +1,7 @@
-"""Road following: dataset, preprocessing, model, training, checkpoints (and, from others, optimize/pilot/bench).
+"""The workshop: train, split, augment, evaluate, optimize, parity and export road-following models.
+
+What the car loads and runs (the pilot, its backends, preprocessing, models, checkpoints) is
+:mod:`jetracer.pilot`. Training imports it, never the reverse.
 
 Importing this package imports neither torch nor OpenCV; each module imports them where needed.
 """

@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .preprocess import input_hw, resize_bgr
+from ..pilot.preprocess import input_hw, resize_bgr
 
 Frame = Tuple[np.ndarray, float, float]
 

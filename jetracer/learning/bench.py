@@ -108,13 +108,13 @@ def _build(model: Any, meta: Dict[str, Any], backend: str, precision: str, devic
            calib: List[np.ndarray], threads: Optional[int]) -> Any:
     from .optimize import build_candidate
     if backend == "torch":
-        from .torch_backend import TorchPilot
+        from ..pilot.torch_backend import TorchPilot
         return TorchPilot(model, meta, device=device, precision=precision,
                           cuda_graph=options.get("cuda_graph", False), compile=options.get("compile", False))
     if backend == "onnxruntime" and device.startswith("cuda"):
-        from .onnx_backend import import_onnxruntime
+        from ..pilot.onnx_backend import import_onnxruntime
         if "CUDAExecutionProvider" not in import_onnxruntime().get_available_providers():
-            from .pilot_base import MissingBackendError
+            from ..pilot.base import MissingBackendError
             raise MissingBackendError("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
     return build_candidate(model, meta, backend, precision, device, calib, intra_op_threads=threads)[0]
 
@@ -128,17 +128,17 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
     ``only``: keys to measure (e.g. ["onnxruntime-int8"]). Raises ValueError for CUDA without a GPU.
     """
     import torch
-    from .onnx_backend import physical_cores
+    from ..pilot.onnx_backend import physical_cores
+    from ..pilot.preprocess import normalization_meta
+    from ..pilot.torch_backend import TorchPilot
     from .parity import compare
-    from .preprocess import normalization_meta
-    from .torch_backend import TorchPilot
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked but torch sees no GPU (torch %s)" % torch.__version__)
     if checkpoint:
-        from .checkpoint import load_checkpoint
+        from ..pilot.checkpoint import load_checkpoint
         model, meta = load_checkpoint(checkpoint)
     else:
-        from .model import build_model
+        from ..pilot.model import build_model
         torch.manual_seed(0)
         model = build_model(arch, 2, pretrained=False).eval()
         meta = {"arch": arch, "input_size": [input_size, input_size], "categories": ["apex"], "num_outputs": 2,

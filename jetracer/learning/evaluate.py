@@ -1,6 +1,6 @@
 """How well a model file predicts labelled frames: ``evaluate_model(model, datasets) -> dict``.
 
-Any file :func:`jetracer.learning.pilot.load_pilot` loads (checkpoint, upstream state dict, ONNX,
+Any file :func:`jetracer.pilot.load_pilot` loads (checkpoint, upstream state dict, ONNX,
 TensorRT, optimized torch) on any labelled dataset in the upstream layout. Every frame goes through
 the pilot exactly as on the car (its own resize, normalisation and colour order), so a model of
 another input size than the frames is fine.
@@ -91,8 +91,8 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     refused for its size), SelfCheckError (a model claiming an impossible input size or output count) and
     EvalError (no labelled frame, or a category the model lacks).
     """
+    from ..pilot.load import load_pilot, read_model_head
     from .dataset import load_frame, scan_dataset, shown_path
-    from .pilot import load_pilot, read_model_head
 
     if isinstance(model, (str, os.PathLike)):
         read_model_head(os.fspath(model))  # missing, not a regular file, too large: before a long scan of the frames
@@ -111,7 +111,7 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     if not any(e for _, e in per_dir):
         raise EvalError(no_labelled_images_message(datasets, problems))
     pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
-    from ..driving.failsafe import check_pilot_metadata
+    from ..pilot.limits import check_pilot_metadata
     check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
     preds, labels, rows, groups = [], [], [], []  # type: List[Any], List[Any], List[Dict[str, Any]], List[int]
     unreadable = 0

@@ -41,7 +41,7 @@ class OptimizeError(ValueError):
 def check_out(ckpt: str, out: str, backend: str, precision: str) -> None:
     """OptimizeError when writing ``out`` (or its TensorRT sidecar) would replace ``ckpt``, or ``out`` is a folder."""
     from ..atomic import same_file
-    from .tensorrt_backend import sidecar_path
+    from ..pilot.tensorrt_backend import sidecar_path
     if os.path.isdir(out):
         raise OptimizeError("--out %s is a folder; name the model file to write" % out)
     for target in (out, sidecar_path(out) if out.endswith("_trt.pth") else None):
@@ -76,7 +76,7 @@ def _has(module: str) -> bool:
 
 
 def _cuda(device: Optional[str]) -> bool:
-    from .pilot import default_device
+    from ..pilot.load import default_device
     return default_device(device).startswith("cuda")
 
 
@@ -139,18 +139,18 @@ def build_candidate(model: Any, meta: Dict[str, Any], backend: str, precision: s
     """(pilot, artefact to save) for ``backend``/``precision``; ``model`` is consumed (moved/cast)."""
     meta = dict(meta, precision=precision)
     if backend == "onnxruntime":
-        from .onnx_backend import OnnxPilot, export_fused, quantize_int8
+        from ..pilot.onnx_backend import OnnxPilot, export_fused, quantize_int8
         proto = export_fused(model, meta, frame_size=frame_size)
         if precision == "int8":
             proto = quantize_int8(proto, calib)
         return OnnxPilot(proto, meta=meta, device=device, intra_op_threads=intra_op_threads), proto
     if backend == "torch":
-        from .torch_backend import TorchPilot, torch_version
+        from ..pilot.torch_backend import TorchPilot, torch_version
         cuda = device.startswith("cuda")
         compiled = cuda and torch_version() >= (2, 0)  # the 0.23 ms path on an H100; not on JetPack 4.6's torch
         pilot = TorchPilot(model, meta, device=device, precision=precision, cuda_graph=cuda, compile=compiled)
         return pilot, {"compile": compiled}
-    from .tensorrt_backend import TensorRTPilot, build_engine
+    from ..pilot.tensorrt_backend import TensorRTPilot, build_engine
     engine = build_engine(model, meta, precision, calib)
     return TensorRTPilot(engine, meta), engine
 
@@ -175,21 +175,21 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     Raises ValueError (bad request, no frames), MissingBackendError (torch2trt/onnxruntime missing,
     with how to install it), ParityError (max |dx| > ``tolerance``; nothing written).
     """
-    from .checkpoint import load_checkpoint
-    from .pilot import default_device
-    from .torch_backend import TorchPilot
+    from ..pilot.checkpoint import load_checkpoint
+    from ..pilot.load import default_device
+    from ..pilot.torch_backend import TorchPilot
     start = time.time()
     check_request(backend, precision)
     out = str(out or default_out(ckpt, backend, precision))
     check_out(str(ckpt), out, backend, precision)
     device = default_device(device)
     if backend == "tensorrt":
-        from .tensorrt_backend import import_torch2trt
+        from ..pilot.tensorrt_backend import import_torch2trt
         import_torch2trt()
         if not device.startswith("cuda"):
             raise ValueError("TensorRT runs on the GPU; use --device cuda (or --backend onnxruntime on a CPU)")
     elif backend == "onnxruntime":
-        from .onnx_backend import import_onnxruntime
+        from ..pilot.onnx_backend import import_onnxruntime
         import_onnxruntime()
     model, meta = load_checkpoint(str(ckpt))
     heldout, calib, note = _frames(meta, str(ckpt), calib_dataset, frames, calib_frames, precision == "int8")
@@ -203,16 +203,16 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     if os.path.dirname(os.path.abspath(out)):
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if backend == "onnxruntime":
-        from .onnx_backend import set_metadata
+        from ..pilot.onnx_backend import set_metadata
         set_metadata(artefact, meta, precision, parity)
         _write_onnx(artefact, out)
         files = [out]
     elif backend == "torch":
-        from .torch_backend import save_optimized
+        from ..pilot.torch_backend import save_optimized
         save_optimized(out, dict(meta, state_dict=state_dict), precision, parity, cuda_graph=True,
                        compile=artefact["compile"])
         files = [out]
     else:
-        from .tensorrt_backend import save_engine
+        from ..pilot.tensorrt_backend import save_engine
         files = save_engine(artefact, out, meta, precision, parity)
     return OptimizeResult(out, files, backend, precision, parity, note, time.time() - start)

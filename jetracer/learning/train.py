@@ -46,11 +46,11 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write, keep_previous, remove_leftovers
+from ..pilot.checkpoint import plain_data, save_checkpoint
+from ..pilot.model import build_model
+from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .augment import EvalTransform, TrainTransform
-from .checkpoint import plain_data, save_checkpoint
 from .dataset import RoadDataset, scan_dataset, shown_path
-from .model import build_model
-from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .split import split_folders
 
 logger = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ def run_options(opt: Dict[str, Any], dataset_dirs: Sequence[str]) -> Dict[str, A
 def load_resume_state(out: str, options: Dict[str, Any]) -> Dict[str, Any]:
     """The resume state of the run writing ``out``; TrainError when it is not one, or when it was started
     with other ``options`` (``run_options``), naming each option that differs."""
-    from .safe_load import torch_load
+    from ..pilot.safe_load import torch_load
     path = partial_path(out)
     try:
         state = torch_load(path, map_location="cpu")
@@ -446,7 +446,7 @@ def load_init(path: str, arch: Optional[str] = None, input_size: Any = None) -> 
     ValueError (naming the file, what it is and what to do) when it is not a checkpoint, or when
     ``arch`` / ``input_size`` are given and differ from the file's: fine-tuning keeps the model's own.
     """
-    from .checkpoint import load_checkpoint
+    from ..pilot.checkpoint import load_checkpoint
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError("model to start from (--init) %s does not exist" % path)

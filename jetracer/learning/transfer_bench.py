@@ -127,7 +127,7 @@ class Bench(object):
 
     def __init__(self, starter: str, tmp: str, device: str, threads: Optional[int], epochs: Optional[int],
                  sim: Optional[str], say: Any, finetune: Optional[Dict[str, Any]] = None) -> None:
-        from .checkpoint import load_checkpoint
+        from ..pilot.checkpoint import load_checkpoint
         _, meta = load_checkpoint(starter)
         self.starter, self.meta, self.tmp = starter, meta, tmp
         self.arch, self.input_size = meta["arch"], list(meta["input_size"])
@@ -137,7 +137,7 @@ class Bench(object):
         self.runs = 0
 
     def _train(self, dirs: List[str], seed: int, **options: Any) -> str:
-        from .model import PretrainedWeightsUnavailable
+        from ..pilot.model import PretrainedWeightsUnavailable
         from .train import train
         self.runs += 1
         out = os.path.join(self.tmp, "model-%d.pth" % self.runs)

@@ -22,7 +22,7 @@ import collections
 import os
 from typing import Any, Dict, Sequence
 
-from .preprocess import IMAGENET_MEAN, IMAGENET_STD
+from ..pilot.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 UPSTREAM_ORDER = "BGR"
 UPSTREAM_MEAN = IMAGENET_MEAN
@@ -85,7 +85,7 @@ def export_upstream(checkpoint: str, out: str) -> Dict[str, Any]:
     """
     import torch
     from ..atomic import atomic_write, same_file
-    from .checkpoint import load_checkpoint
+    from ..pilot.checkpoint import load_checkpoint
     if os.path.isdir(str(out)):
         raise ExportTargetError("--upstream %s is a folder; name the .pth file to write" % out)
     if same_file(str(out), str(checkpoint)):
@@ -118,8 +118,8 @@ def border_difference(checkpoint: str, frames: Sequence[Any]) -> Dict[str, float
     (``to_tensor`` on the BGR frame, ImageNet normalisation) on ``frames``: what the padded border costs."""
     import numpy as np
     import torch
-    from .checkpoint import load_checkpoint
-    from .torch_backend import TorchPilot
+    from ..pilot.checkpoint import load_checkpoint
+    from ..pilot.torch_backend import TorchPilot
     model, meta = load_checkpoint(str(checkpoint))
     pilot = TorchPilot(model, meta, device="cpu")
     exported = _upstream_model(fold_to_upstream(model.state_dict(), meta["normalization"]), meta["num_outputs"])
@@ -135,7 +135,7 @@ def border_difference(checkpoint: str, frames: Sequence[Any]) -> Dict[str, float
 def _upstream_model(state_dict: Dict[str, Any], num_outputs: int) -> Any:
     """What upstream's notebooks build: torchvision resnet18, fc 512 -> num_outputs, eval mode."""
     import torch
-    from .model import build_model
+    from ..pilot.model import build_model
     model = build_model("resnet18", int(num_outputs), pretrained=False)
     model.fc = torch.nn.Linear(512, int(num_outputs))
     model.load_state_dict(state_dict)
@@ -146,7 +146,7 @@ def upstream_preprocess(frame_bgr: Any, input_size: Any = 224) -> Any:
     """Upstream's ``utils.preprocess`` in fp32 on the CPU: the BGR frame to ``to_tensor`` unswapped, then
     ImageNet mean/std (resized with INTER_AREA first when the frame has another size)."""
     import torch
-    from .preprocess import resize_bgr
+    from ..pilot.preprocess import resize_bgr
     frame = resize_bgr(frame_bgr, input_size)
     x = torch.from_numpy(frame.copy()).permute(2, 0, 1).float() / 255.0
     mean = torch.tensor(UPSTREAM_MEAN).view(3, 1, 1)

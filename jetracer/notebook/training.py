@@ -19,7 +19,7 @@ def starter_choice(path: str) -> Tuple[Optional[str], str]:
     if not os.path.isfile(path):
         return None, ("no starter model at %s: training starts without one. Make one with `jetracer pretrain --out %s` "
                       "(about 15 minutes on a laptop) and run this cell again" % (path, path))
-    from ..learning.checkpoint import CheckpointError, load_checkpoint
+    from ..pilot.checkpoint import CheckpointError, load_checkpoint
     try:
         _, meta = load_checkpoint(path)
     except CheckpointError as e:

@@ -53,13 +53,13 @@ class ModelPolicy(object):
 
 def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, throttle: float = 0.2,
                  throttle_mode: str = "slow-in-turns", world: Optional[SimWorld] = None) -> ModelPolicy:
-    """Load a model file with :func:`jetracer.learning.pilot.load_pilot` and wrap it with the steering law.
+    """Load a model file with :func:`jetracer.pilot.load_pilot` and wrap it with the steering law.
 
     ``gain=None`` uses the pure-pursuit gain of ``world``'s car and camera (see
     :func:`jetracer.sim.labels.pursuit_steering_gain`).
     """
     from ..driving.steering_law import SteeringLaw
-    from ..learning.pilot import load_pilot
+    from ..pilot.load import load_pilot
     from .labels import pursuit_steering_gain
 
     if gain is None:

@@ -18,8 +18,8 @@ DRIVE = ["drive", "--sim", "--fast", "--duration", "1", "--json", "--arm"]
 
 def checkpoint(tmp_path, name, input_size):
     import torch
-    from jetracer.learning.checkpoint import save_checkpoint
-    from jetracer.learning.model import build_model
+    from jetracer.pilot.checkpoint import save_checkpoint
+    from jetracer.pilot.model import build_model
 
     torch.manual_seed(0)
     return save_checkpoint(str(tmp_path / name), build_model("resnet18", 2, pretrained=False), "resnet18", input_size,
@@ -59,7 +59,7 @@ def brightness_model(path, size=64):
 def test_a_model_that_only_measures_brightness_is_refused(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from jetracer.learning.pilot import load_pilot
+    from jetracer.pilot.load import load_pilot
 
     path = brightness_model(str(tmp_path / "brightness.onnx"))
     pilot = load_pilot(path, device="cpu")

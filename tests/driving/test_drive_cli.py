@@ -72,8 +72,8 @@ def test_neutral_command(tmp_path):
 
 def test_constant_model_is_refused_before_moving(tmp_path):
     import torch
-    from jetracer.learning.checkpoint import save_checkpoint
-    from jetracer.learning.model import build_model
+    from jetracer.pilot.checkpoint import save_checkpoint
+    from jetracer.pilot.model import build_model
 
     torch.manual_seed(0)
     model = build_model("mobilenet_v3_small", 2, pretrained=False)
@@ -91,8 +91,8 @@ def test_constant_model_is_refused_before_moving(tmp_path):
 def test_drive_sim_with_a_checkpoint_runs_headless(tmp_path):
     """A tiny untrained checkpoint through the real pilot loader: 3 simulated seconds, clean exit, timings."""
     import torch
-    from jetracer.learning.checkpoint import save_checkpoint
-    from jetracer.learning.model import build_model
+    from jetracer.pilot.checkpoint import save_checkpoint
+    from jetracer.pilot.model import build_model
 
     torch.manual_seed(0)
     model = build_model("resnet18", 2, pretrained=False)  # an untrained mobilenet's output hardly depends on the image
@@ -187,8 +187,8 @@ def test_real_car_branch_on_a_replay_camera_waits_for_arm(tmp_path):
     import cv2
     import numpy as np
     import torch
-    from jetracer.learning.checkpoint import save_checkpoint
-    from jetracer.learning.model import build_model
+    from jetracer.pilot.checkpoint import save_checkpoint
+    from jetracer.pilot.model import build_model
 
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -220,7 +220,7 @@ def vm(key):
         return [int(l.split()[1]) for l in f if l.startswith(key)][0] // 1024
 limit_mib = int(sys.argv[2])
 import torch
-from jetracer.learning.pilot import load_pilot
+from jetracer.pilot import load_pilot
 before = vm("VmPeak"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 if limit_mib:
     cap = (vm("VmSize") + limit_mib) << 20
@@ -259,7 +259,7 @@ def tiny_onnx(frame_dims=(32, 32, 3), weight_dims=(1, 2), weight_bytes=None, spa
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
-    from jetracer.learning.onnx_backend import INPUT_NAME, OUTPUT_NAME, set_metadata
+    from jetracer.pilot.onnx_backend import INPUT_NAME, OUTPUT_NAME, set_metadata
     weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 2], np.full(2, 0.01, np.float32).tobytes(), raw=True)
     del weight.dims[:]
     weight.dims.extend(weight_dims)  # what the file declares, whatever it holds

@@ -29,8 +29,8 @@ def test_bench_json_reports_every_cpu_backend(capsys):
 
 
 def test_batchnorm_folding_keeps_the_outputs_with_no_batchnorm_left():
-    from jetracer.learning.model import build_model
-    from jetracer.learning.torch_backend import fold_batchnorm
+    from jetracer.pilot.model import build_model
+    from jetracer.pilot.torch_backend import fold_batchnorm
     torch.manual_seed(0)
     model = build_model("resnet18", 2, pretrained=False).eval()
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # stats as after training

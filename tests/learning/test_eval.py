@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.learning.checkpoint import save_checkpoint
+from jetracer.pilot.checkpoint import save_checkpoint
 from jetracer.learning.evaluate import EvalError, evaluate_model
-from jetracer.learning.model import build_model
+from jetracer.pilot.model import build_model
 
 torch.set_num_threads(1)
 

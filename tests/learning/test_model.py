@@ -7,8 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from jetracer.learning.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from jetracer.learning.model import PretrainedWeightsUnavailable, build_model
+from jetracer.pilot.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from jetracer.pilot.model import PretrainedWeightsUnavailable, build_model
 
 torch.set_num_threads(1)
 

@@ -15,10 +15,10 @@ import torch
 import crafted_files
 
 from jetracer.atomic import atomic_write, keep_previous, remove_leftovers
-from jetracer.learning.checkpoint import load_checkpoint, save_checkpoint
-from jetracer.learning.model import build_model
+from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
+from jetracer.pilot.model import build_model
 from jetracer.learning.optimize import OptimizeError, optimize
-from jetracer.learning.torch_backend import save_optimized
+from jetracer.pilot.torch_backend import save_optimized
 from jetracer.learning.upstream_export import ExportTargetError, export_upstream
 
 
@@ -137,7 +137,7 @@ ONNX_REFUSALS = {  # crafted ONNX model -> what its refusal says
 
 
 def test_onnx_models_declaring_huge_or_symbolic_shapes_are_refused_in_one_line(tmp_path, tiny_dataset):
-    from jetracer.learning.pilot import PilotLoadError, load_pilot
+    from jetracer.pilot.load import PilotLoadError, load_pilot
     paths = crafted_files.write_onnx_files(str(tmp_path))
     frame = np.random.RandomState(0).randint(0, 256, (48, 64, 3)).astype(np.uint8)
     sound = load_pilot(paths["sound.onnx"], device="cpu", intra_op_threads=1)
@@ -155,8 +155,8 @@ def test_onnx_models_declaring_huge_or_symbolic_shapes_are_refused_in_one_line(t
 
 
 def test_a_checkpoint_claiming_a_huge_input_is_refused_by_every_loader_before_a_frame_is_made(tmp_path, tiny_dataset):
-    from jetracer.driving.failsafe import SelfCheckError
-    from jetracer.learning.pilot import load_pilot
+    from jetracer.pilot.limits import SelfCheckError
+    from jetracer.pilot.load import load_pilot
     path = save_checkpoint(str(tmp_path / "huge.pth"), build_model("resnet18", 2, pretrained=False), "resnet18",
                            (20000, 20000), ["apex"])  # each frame would be 1.2 GB before the model ran
     with pytest.raises(SelfCheckError, match=r"claims an input size of \(20000, 20000\); .* 8 to 1024 pixels a side"):

@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from jetracer.cli.main import main
-from jetracer.learning.checkpoint import save_checkpoint
+from jetracer.pilot.checkpoint import save_checkpoint
 from jetracer.learning.dataset import scan_dataset
-from jetracer.learning.model import build_model
-from jetracer.learning.onnx_backend import OnnxPilot, export_fused
+from jetracer.pilot.model import build_model
+from jetracer.pilot.onnx_backend import OnnxPilot, export_fused
 from jetracer.learning.optimize import best_backend, optimize
 from jetracer.learning.parity import ParityError
-from jetracer.learning.pilot import MissingBackendError, PilotLoadError, load_pilot
+from jetracer.pilot.load import MissingBackendError, PilotLoadError, load_pilot
 from jetracer.learning.split import split_by_session
-from jetracer.learning.tensorrt_backend import check_engine_version
+from jetracer.pilot.tensorrt_backend import check_engine_version
 
 torch.set_num_threads(1)
 cv2.setNumThreads(1)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.learning.checkpoint import save_checkpoint
-from jetracer.learning.model import build_model
-from jetracer.learning.pilot import MissingBackendError, PilotLoadError, load_pilot
-from jetracer.learning.preprocess import Preprocessor
-from jetracer.learning.torch_backend import save_optimized
+from jetracer.pilot.checkpoint import save_checkpoint
+from jetracer.pilot.model import build_model
+from jetracer.pilot.load import MissingBackendError, PilotLoadError, load_pilot
+from jetracer.pilot.preprocess import Preprocessor
+from jetracer.pilot.torch_backend import save_optimized
 
 torch.set_num_threads(1)
 cv2.setNumThreads(1)

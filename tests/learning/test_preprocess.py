@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.learning.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessor, preprocess_numpy, resize_bgr
+from jetracer.pilot.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessor, preprocess_numpy, resize_bgr
 
 
 def test_pure_colour_frame_gives_imagenet_normalised_rgb_values():

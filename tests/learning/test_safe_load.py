@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.learning.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from jetracer.learning.model import build_model
-from jetracer.learning.pilot import PilotLoadError, load_pilot
-from jetracer.learning.preprocess import Preprocessor
-from jetracer.learning.safe_load import UnsafeFileError, torch_load
-from jetracer.learning.torch_backend import save_optimized
+from jetracer.pilot.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from jetracer.pilot.model import build_model
+from jetracer.pilot.load import PilotLoadError, load_pilot
+from jetracer.pilot.preprocess import Preprocessor
+from jetracer.pilot.safe_load import UnsafeFileError, torch_load
+from jetracer.pilot.torch_backend import save_optimized
 
 import crafted_files
 
@@ -84,7 +84,7 @@ def test_crafted_tensorrt_engine_file_is_refused(tmp_path, monkeypatch):
     '''))
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(sys.modules, "torch2trt", raising=False)
-    from jetracer.learning.tensorrt_backend import TensorRTPilot
+    from jetracer.pilot.tensorrt_backend import TensorRTPilot
     monkeypatch.setattr(TensorRTPilot, "engine_device", "cpu")
     marker = str(tmp_path / "code-ran")
     engine = str(tmp_path / "road_following_model_trt.pth")
@@ -178,8 +178,8 @@ def test_loads_through_a_torch_load_without_weights_only(tmp_path, evil_files, m
 UNDER_A_MEMORY_LIMIT = r'''
 import json, resource, sys
 import torch
-from jetracer.learning.checkpoint import load_checkpoint
-from jetracer.learning.pilot import load_pilot
+from jetracer.pilot.checkpoint import load_checkpoint
+from jetracer.pilot import load_pilot
 with open("/proc/self/status") as f:
     mapped = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize")][0]
 cap = mapped + (3 << 29)

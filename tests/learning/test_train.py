@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from jetracer.learning.augment import TrainTransform, affine, hflip, resize
-from jetracer.learning.checkpoint import load_checkpoint
+from jetracer.pilot.checkpoint import load_checkpoint
 from jetracer.learning.dataset import Entry, scan_dataset
 from jetracer.learning.split import split_by_session, split_folders
 from jetracer.learning.train import dataset_shares, epoch_sampler, train
@@ -192,7 +192,7 @@ def starter(tiny_dataset, tmp_path_factory):
 
 def _val_errors_of(model_path, dataset, val_sessions):
     """Mean |du| (input pixels) of ``model_path`` loaded as the car loads it, on the given sessions' frames."""
-    from jetracer.learning.pilot import load_pilot
+    from jetracer.pilot.load import load_pilot
     pilot = load_pilot(model_path, device="cpu")
     import cv2
     du = []

@@ -10,8 +10,8 @@ import cv2
 import pytest
 import torch
 
-from jetracer.learning.checkpoint import load_checkpoint
-from jetracer.learning.pilot import load_pilot
+from jetracer.pilot.checkpoint import load_checkpoint
+from jetracer.pilot.load import load_pilot
 from jetracer.learning import train as train_module
 from jetracer.learning.train import TrainError, train
 

@@ -19,11 +19,11 @@ import torchvision
 import torchvision.transforms.functional as TF
 
 from jetracer.learning.bench import road_frames
-from jetracer.learning.checkpoint import load_checkpoint, save_checkpoint
-from jetracer.learning.model import build_model
+from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
+from jetracer.pilot.model import build_model
 from jetracer.learning.optimize import optimize
-from jetracer.learning.pilot import load_pilot
-from jetracer.learning.preprocess import Preprocessor
+from jetracer.pilot.load import load_pilot
+from jetracer.pilot.preprocess import Preprocessor
 from jetracer.learning.upstream_export import export_upstream
 
 torch.set_num_threads(1)
@@ -228,7 +228,7 @@ def stand_in_torch2trt(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     for name in ("torch2trt", "tensorrt"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    from jetracer.learning.tensorrt_backend import TensorRTPilot
+    from jetracer.pilot.tensorrt_backend import TensorRTPilot
     monkeypatch.setattr(TensorRTPilot, "engine_device", "cpu")  # the stand-in engine reads CPU memory
     import torch2trt
     return torch2trt
@@ -262,7 +262,7 @@ def test_upstream_engine_is_fed_fp16_bgr_as_upstream_fed_it(stand_in_torch2trt, 
 
 
 def test_jetracer_engine_records_what_it_takes(stand_in_torch2trt, tmp_path, frames):
-    from jetracer.learning.tensorrt_backend import save_engine
+    from jetracer.pilot.tensorrt_backend import save_engine
     torch.manual_seed(6)
     model = build_model("resnet18", 2, pretrained=False).eval()
     ckpt = save_checkpoint(str(tmp_path / "ours.pth"), model, "resnet18", 224, ["apex"])

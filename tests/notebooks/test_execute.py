@@ -36,7 +36,7 @@ def test_data_collection_saves_the_clicked_label(run_notebook, workdir):
 def test_train_model_writes_a_checkpoint_that_loads(run_notebook, workdir):
     run_notebook("data_collection.ipynb")  # its clicked image is part of the training data
     nb = run_notebook("train_model.ipynb")
-    from jetracer.learning.pilot import load_pilot
+    from jetracer.pilot.load import load_pilot
 
     pilot = load_pilot(str(workdir / "models" / "road.pth"))
     assert pilot.input_size == (64, 64)
@@ -47,7 +47,7 @@ def test_train_model_writes_a_checkpoint_that_loads(run_notebook, workdir):
 def test_optimize_model_writes_a_model_that_passed_parity(run_notebook, workdir):
     run_notebook("train_model.ipynb")
     nb = run_notebook("optimize_model.ipynb")
-    from jetracer.learning.pilot import load_pilot
+    from jetracer.pilot.load import load_pilot
 
     wrote = cell_text(nb, "available_backends():\n    try")
     path = wrote.split("wrote ", 1)[1].split(" ", 1)[0]
