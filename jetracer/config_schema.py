@@ -11,6 +11,7 @@ import copy
 from typing import Any, Dict, List, Mapping
 
 from .profiles.schema import Field, Section, defaults, validate
+from .steering_law import THROTTLE_MODES
 
 
 def Key(kind: Any, *args: Any, **kwargs: Any) -> Field:  # noqa: N802 - reads as a declaration
@@ -23,7 +24,6 @@ I2C_MODES = ("hardware", "emulated")
 CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
 FLIPS = ("none", "rotate-180", "horizontal", "vertical")
 DRIVE_MODES = ("manual", "auto-steer", "auto")
-THROTTLE_MODES = ("constant", "slow-in-turns")
 
 # -- gamepad mappings ------------------------------------------------------------------------------
 # Indices follow the W3C "standard" gamepad layout, which browsers use for Xbox, PlayStation and the

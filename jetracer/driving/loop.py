@@ -44,9 +44,9 @@ from typing import Any, Callable, Dict, Optional
 
 import traitlets
 
+from ..steering_law import SteeringLaw
 from .frames import LockstepFrames, ThreadedFrames
 from .settings import MODES
-from .steering_law import SteeringLaw
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from ..config import Config, ConfigError
 from ..pilot.limits import check_pilot_metadata
 from ..pixels import to_normalised
 from ..state import publish_state
+from ..steering_law import SteeringLaw
 from .failsafe import install_job_stop_handler, install_signal_handlers, self_check
 from .loop import DriveLoop
 from .settings import drive_settings, steering_gain
-from .steering_law import SteeringLaw
 
 logger = logging.getLogger(__name__)
 

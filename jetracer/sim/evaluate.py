@@ -1,7 +1,7 @@
 """Closed-loop evaluation in the simulator: drive laps with a model (or the expert) and measure them.
 
 A model drives as on the car: the frame goes to ``pilot(frame) -> (x, y)``, then
-:class:`jetracer.driving.steering_law.SteeringLaw` turns ``x`` into ``car.steering``/``car.throttle``
+:class:`jetracer.steering_law.SteeringLaw` turns ``x`` into ``car.steering``/``car.throttle``
 (the car applies the profile's gains). Results: laps completed, lap times, cross-track error (RMS,
 max), off-track events (entries beyond an edge), mean speed and why the run ended (``laps``,
 ``max_seconds`` or ``lost``: more than ``lost_m`` beyond the edge). Optionally a top-down PNG of the
@@ -58,7 +58,7 @@ def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, thr
     ``gain=None`` uses the pure-pursuit gain of ``world``'s car and camera (see
     :func:`jetracer.sim.labels.pursuit_steering_gain`).
     """
-    from ..driving.steering_law import SteeringLaw
+    from ..steering_law import SteeringLaw
     from ..pilot.load import load_pilot
     from .labels import pursuit_steering_gain
 

@@ -22,7 +22,7 @@ import pytest
 from jetracer.driving.loop import STALLED, DriveLoop
 from jetracer.driving.safety_bench import (DRIVING, NEUTRAL, Terminal, ThrottleScope, children_of, gone,
                                            process_state)
-from jetracer.driving.steering_law import SteeringLaw
+from jetracer.steering_law import SteeringLaw
 from jetracer.driving.supervisor_link import SupervisorLink
 from jetracer.profiles import load_profile
 from production import drive_env, read_state, road_model, wait_for, write_frames

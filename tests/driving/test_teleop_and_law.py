@@ -4,7 +4,7 @@ from ipywidgets.widgets.widget_controller import Axis, Button, Controller
 
 from jetracer.driving.gamepad import GamepadMappingError, Teleop, connect_controller, gamepad_mapping, shape_axis
 from jetracer.driving.loop import DriveLoop
-from jetracer.driving.steering_law import SteeringLaw
+from jetracer.steering_law import SteeringLaw
 
 from driving_doubles import at_neutral, pulse
 

@@ -8,7 +8,7 @@ gain a second time).
 import math
 from typing import Optional, Tuple
 
-THROTTLE_MODES = ("constant", "slow-in-turns")
+THROTTLE_MODES = ("constant", "slow-in-turns")  # the config schema's drive.throttle_mode choices
 
 
 def _clip(value: float, lo: float = -1.0, hi: float = 1.0) -> float:
