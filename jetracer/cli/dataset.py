@@ -39,8 +39,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetracer.learning.dataset import scan_dataset, summarize
-    logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # problems are printed below
+    from jetracer.dataset import scan_dataset, summarize
+    logging.getLogger("jetracer.dataset").setLevel(logging.ERROR)  # problems are printed below
     summary = summarize(scan_dataset(args.dirs), bins=args.bins)
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot and os.path.isdir(args.plot):
         raise UsageError("--plot %s is a folder; name a .png file" % args.plot)
-    logging.getLogger("jetracer.learning.dataset").setLevel(logging.ERROR)  # skipped files are counted instead
+    logging.getLogger("jetracer.dataset").setLevel(logging.ERROR)  # skipped files are counted instead
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)

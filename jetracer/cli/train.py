@@ -113,7 +113,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetracer.learning.dataset import shown_path
+    from jetracer.dataset import shown_path
     from jetracer.learning.train import train
     result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
     if result.rank == 0:

@@ -1,7 +1,7 @@
 """Recording while driving: save frames labelled with the steering target, off the drive loop's thread.
 
 :meth:`Recorder.record` only puts the frame in a bounded queue (never blocks); a background thread
-writes it with :class:`jetracer.learning.dataset.DatasetWriter` (atomic files, upstream layout
+writes it with :class:`jetracer.dataset.DatasetWriter` (atomic files, upstream layout
 ``<root>/<category>/<u>_<v>_<uuid>.jpg``). When the writer falls behind, frames are dropped and
 counted, so recording never slows the car.
 """
@@ -26,7 +26,7 @@ class Recorder(object):
         if writer is None:
             if root is None:
                 raise ValueError("Recorder needs a dataset root (drive.record_root) or a writer")
-            from ..learning.dataset import DatasetWriter
+            from ..dataset import DatasetWriter
 
             writer = DatasetWriter(root, category)
         self.writer = writer

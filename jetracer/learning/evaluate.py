@@ -69,7 +69,7 @@ def _category_index(pilot: Any, category: str) -> int:
 
 def no_labelled_images_message(dirs: Sequence[str], problems: Sequence[Any]) -> str:
     """One line saying why a scan found nothing to use, with the first skipped file as an example."""
-    from .dataset import shown_path
+    from ..dataset import shown_path
     where = ", ".join(shown_path(d) for d in dirs)
     if not problems:
         return ("no labelled images in %s: expected JPEGs named <u>_<v>_<id>.jpg (the target pixel) in "
@@ -91,8 +91,8 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     refused for its size), SelfCheckError (a model claiming an impossible input size or output count) and
     EvalError (no labelled frame, or a category the model lacks).
     """
+    from ..dataset import load_frame, scan_dataset, shown_path
     from ..pilot.load import load_pilot, read_model_head
-    from .dataset import load_frame, scan_dataset, shown_path
 
     if isinstance(model, (str, os.PathLike)):
         read_model_head(os.fspath(model))  # missing, not a regular file, too large: before a long scan of the frames

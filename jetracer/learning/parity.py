@@ -82,7 +82,7 @@ def dataset_frames(meta: Dict[str, Any], dataset_paths: Sequence[str], max_heldo
     every non-test entry when the checkpoint has no split). Without a test split, held-out frames are
     the non-calibration half of the data, and ``note`` says so.
     """
-    from .dataset import iter_frames, scan_dataset
+    from ..dataset import iter_frames, scan_dataset
     categories = meta.get("categories") or None
     entries = scan_dataset(list(dataset_paths), categories=categories).entries
     split = meta.get("split") or {}

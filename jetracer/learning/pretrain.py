@@ -135,7 +135,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     input_size, arch, batch_size, eval_laps). ``eval_datasets``: labelled real folders to report
     ``jetracer eval`` figures on.
     """
-    from .dataset import scan_dataset
+    from ..dataset import scan_dataset
     from .evaluate import EvalError, evaluate_model, no_labelled_images_message
     from .train import pick_device, train
 

@@ -15,7 +15,7 @@ one session is never sent whole to the validation or test side of a large simula
 import hashlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .dataset import Entry
+from ..dataset import Entry
 
 SIDES = ("train", "val", "test")
 

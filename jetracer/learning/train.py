@@ -46,11 +46,12 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write, keep_previous, remove_leftovers
+from ..dataset import scan_dataset, shown_path
 from ..pilot.checkpoint import plain_data, save_checkpoint
 from ..pilot.model import build_model
 from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .augment import EvalTransform, TrainTransform
-from .dataset import RoadDataset, scan_dataset, shown_path
+from .road_dataset import RoadDataset
 from .split import split_folders
 
 logger = logging.getLogger(__name__)

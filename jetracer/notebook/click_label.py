@@ -42,7 +42,7 @@ class ClickToLabel(object):
     """Live view + click-to-save + the last snapshot with its label drawn + counts per category.
 
     ``root`` is the dataset folder (``<root>/<category>/<u>_<v>_<uuid>.jpg``); ``save`` defaults to
-    ``jetracer.learning.dataset.DatasetWriter(root, category).save``. ``widget`` is what to display.
+    ``jetracer.dataset.DatasetWriter(root, category).save``. ``widget`` is what to display.
     ``click(u, v)`` labels the frame on screen programmatically (the same path a mouse click takes).
     """
 
@@ -109,7 +109,7 @@ class ClickToLabel(object):
         if self._save is not None:
             return self._save(frame, u, v, category)
         if category not in self._writers:
-            from ..learning.dataset import DatasetWriter
+            from ..dataset import DatasetWriter
 
             self._writers[category] = DatasetWriter(self.root, category)
         return self._writers[category].save(frame, u, v)

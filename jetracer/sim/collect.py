@@ -3,7 +3,7 @@
 One episode (session) per track: the perturbed expert drives, and every frame is written as
 ``<out>/<category>/<u>_<v>_<uuid>.jpg`` where (u, v) is the integer label pixel (the path point
 :data:`jetracer.sim.labels.LOOKAHEAD_M` ahead, see :mod:`jetracer.sim.labels`), through the same
-crash-safe :class:`jetracer.learning.dataset.DatasetWriter` the car records with, so the index line of
+crash-safe :class:`jetracer.dataset.DatasetWriter` the car records with, so the index line of
 each image (``<out>/<category>/index.jsonl``) holds its session ``sim-<track>-s<seed>-e<episode>``,
 size, ``source: sim``, ``track`` and ``frame`` (index in the session).
 
@@ -15,7 +15,7 @@ is drawn from the episode's random stream: the same arguments write the same fil
 the list gets its own world seed (from ``seed`` and its position), so appearances differ between tracks.
 
 Collecting into a folder that already holds a dataset resumes: the temporary files of a killed run are
-deleted and its index repaired (:func:`jetracer.learning.dataset.repair_index`); episodes (sessions) the
+deleted and its index repaired (:func:`jetracer.dataset.repair_index`); episodes (sessions) the
 index already holds are skipped, the last one of each track is driven again and only its frames not
 on disk yet are written. So a killed run, run again with the same arguments, ends with the files an
 uninterrupted run writes and one index line per image; other arguments add their own sessions.
@@ -26,9 +26,9 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from ..learning.dataset import DatasetWriter, repair_index
-from .expert import PerturbedExpert, PurePursuitExpert
+from ..dataset import DatasetWriter, repair_index
 from ..pixels import pixel_label
+from .expert import PerturbedExpert, PurePursuitExpert
 from .world import SimWorld
 
 

@@ -243,7 +243,7 @@ def test_upstream_data_collection_saves_what_was_clicked(fallbacks, tmp_path):
     from jetcam.csi_camera import CSICamera
     from jetcam.utils import bgr8_to_jpeg
     from jupyter_clickable_image_widget import ClickableImageWidget
-    from jetracer.learning.dataset import scan_dataset
+    from jetracer.dataset import scan_dataset
 
     camera = CSICamera(width=224, height=224)
     camera.running = True

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jetracer.learning.dataset import DatasetWriter
+from jetracer.dataset import DatasetWriter
 
 cv2.setNumThreads(1)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from jetracer.learning.augment import EvalTransform
-from jetracer.learning.dataset import (DatasetWriter, RoadDataset, parse_name, scan_dataset, summarize)
+from jetracer.dataset import DatasetWriter, parse_name, scan_dataset, summarize
+from jetracer.learning.road_dataset import RoadDataset
 
 
 def _upstream_dataset(root, make_tiny_dataset):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jetracer.learning import dataset as dataset_module
-from jetracer.learning.dataset import DatasetWriter, load_frame, scan_dataset, shown_path, summarize
+from jetracer.dataset import jpeg as jpeg_module, scan as scan_module
+from jetracer.dataset import DatasetWriter, load_frame, scan_dataset, shown_path, summarize
 
 from conftest import draw_road
 
@@ -86,7 +86,7 @@ def test_a_recorded_frame_damaged_on_disk_fails_its_checksum(tmp_path):
 
 
 def test_without_simplejpeg_pillow_still_catches_broken_data(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_module, "_decoder", lambda: None)   # the car's Python 3.6 has no simplejpeg
+    monkeypatch.setattr(jpeg_module, "_decoder", lambda: None)   # the car's Python 3.6 has no simplejpeg
     folder = tmp_path / "d" / "apex"
     folder.mkdir(parents=True)
     data, u, v = _jpeg_bytes(3)
@@ -182,7 +182,7 @@ def _index_replaced(root, how):
     else:
         with open(index, "wb") as f:
             f.write(b'{"file": "x.jpg"}\n')
-        os.truncate(index, dataset_module.MAX_INDEX_BYTES + (1 << 20))
+        os.truncate(index, scan_module.MAX_INDEX_BYTES + (1 << 20))
     return index
 
 
@@ -240,7 +240,7 @@ def test_sim_collect_and_the_recorder_refuse_an_index_that_is_a_fifo_in_one_line
 
 MEMORY_CAPPED_SCAN = r'''
 import json, resource, sys
-from jetracer.learning.dataset import load_frame, scan_dataset
+from jetracer.dataset import load_frame, scan_dataset
 with open("/proc/self/status") as f:
     mapped = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize")][0]
 cap = mapped + (1 << 30)
@@ -281,7 +281,7 @@ def test_an_index_line_over_the_limit_is_reported_and_the_others_used(tiny_datas
     index = os.path.join(tiny_dataset_copy, "apex", "index.jsonl")
     with open(index) as f:
         lines = f.readlines()
-    long_line = json.dumps({"file": "x.jpg", "note": "x" * (dataset_module.MAX_INDEX_LINE_BYTES + 10)}) + "\n"
+    long_line = json.dumps({"file": "x.jpg", "note": "x" * (scan_module.MAX_INDEX_LINE_BYTES + 10)}) + "\n"
     deep = "[" * 30000 + "\n"                           # json.loads recurses once per bracket
     with open(index, "w") as f:
         f.writelines(lines[:3] + [long_line, deep] + lines[3:])

@@ -11,7 +11,7 @@ import torch
 
 from jetracer.cli.main import main
 from jetracer.pilot.checkpoint import save_checkpoint
-from jetracer.learning.dataset import scan_dataset
+from jetracer.dataset import scan_dataset
 from jetracer.pilot.model import build_model
 from jetracer.pilot.onnx_backend import OnnxPilot, export_fused
 from jetracer.learning.optimize import best_backend, optimize

@@ -9,7 +9,7 @@ import pytest
 
 from jetracer.learning import transfer_bench
 from jetracer.pilot.checkpoint import load_checkpoint
-from jetracer.learning.dataset import scan_dataset
+from jetracer.dataset import scan_dataset
 from jetracer.learning.pretrain import collect_dataset
 from jetracer.learning.train import train
 

@@ -10,7 +10,7 @@ import torch
 
 from jetracer.learning.augment import TrainTransform, affine, hflip, resize
 from jetracer.pilot.checkpoint import load_checkpoint
-from jetracer.learning.dataset import Entry, scan_dataset
+from jetracer.dataset import Entry, scan_dataset
 from jetracer.learning.split import split_by_session, split_folders
 from jetracer.learning.train import dataset_shares, epoch_sampler, train
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from jetracer.learning.dataset import scan_dataset
+from jetracer.dataset import scan_dataset
 
 ARGS = ["--frames", "400", "--size", "64", "64", "--track", "oval"]
 
