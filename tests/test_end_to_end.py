@@ -9,7 +9,7 @@ Collection is randomised (kit cameras, floors, rooms, camera modules); the drive
 from 4,000 frames does not learn every random world.
 
 About 7.5 minutes on an idle 2-core machine (most of it training); the recipe is the CPU preset of
-``jetracer demo`` (see jetracer/demo.py): 3,000 frames and 6 epochs, enough before the simulator's
+``jetracer demo`` (see jetracer/apps/demo.py): 3,000 frames and 6 epochs, enough before the simulator's
 realism, left the clean oval after one lap.
 """
 import json

@@ -22,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..apps.demo import run_demo
     from ..sim.tracks_builtin import load_track
 
     load_track(args.track)  # an unknown track is refused now, not after collecting and training

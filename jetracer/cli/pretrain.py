@@ -1,7 +1,7 @@
 """``jetracer pretrain --out FILE [--preset cpu|gpu|quick]``: train the starter model in the simulator.
 
 Collects randomised simulator frames, trains on the best device, drives unseen simulator tracks with
-the result and prints what it trained and how well it does (see jetracer.learning.pretrain). Then
+the result and prints what it trained and how well it does (see jetracer.apps.pretrain). Then
 fine-tune it on your own track: ``jetracer train YOUR_FRAMES --init FILE --out my_model.pth``.
 """
 import argparse
@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetracer.learning.pretrain import format_report, pretrain
+    from jetracer.apps.pretrain import format_report, pretrain
     from jetracer.learning.train import check_output
     check_output(args.out, overwrite=args.force)  # before minutes of collection
     overrides = {k: v for k, v in (("frames", args.frames), ("epochs", args.epochs),

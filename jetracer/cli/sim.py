@@ -132,7 +132,7 @@ def _writable_file(path: str, option: str) -> str:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from ..sim.collect import collect
+    from ..apps.collect import collect
 
     config = _config(args)
     width, height = args.size if args.size else (None, None)
@@ -153,8 +153,8 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_drive(args: argparse.Namespace) -> int:
+    from ..apps.closed_loop import ExpertPolicy, evaluate, model_policy
     from ..pilot.limits import check_pilot_metadata
-    from ..sim.evaluate import ExpertPolicy, evaluate, model_policy
     from ..sim.world import SimWorld
 
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):

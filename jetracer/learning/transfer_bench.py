@@ -355,7 +355,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _run_main(args: argparse.Namespace, say: Any) -> Dict[str, Any]:
     starter = args.starter
     if starter is None:
-        from .pretrain import pretrain
+        from ..apps.pretrain import pretrain
         starter = os.path.join(tempfile.mkdtemp(prefix="jetracer-starter-"), "starter.pth")
         say("no --starter: training one with `jetracer pretrain` (%s) -> %s" % (args.preset or "auto preset", starter))
         pretrain(starter, preset=args.preset, device=args.device, say=say)

@@ -10,7 +10,7 @@ import pytest
 from jetracer.learning import transfer_bench
 from jetracer.pilot.checkpoint import load_checkpoint
 from jetracer.dataset import scan_dataset
-from jetracer.learning.pretrain import collect_dataset
+from jetracer.apps.pretrain import collect_dataset
 from jetracer.learning.train import train
 
 

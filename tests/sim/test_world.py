@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jetracer.sim.collect import collect
+from jetracer.apps.collect import collect
 from jetracer.pixels import to_normalised
 from jetracer.sim.world import SimWorld
 

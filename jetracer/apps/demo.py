@@ -38,12 +38,12 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
              overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Run collect -> train -> optimize -> drive in ``out_dir`` and return the report (also written
     as ``report.json``). ``overrides`` replaces preset values (frames, seeds, epochs, input_size, batch_size)."""
-    from .learning.optimize import available_backends, optimize
-    from .learning.parity import ParityError
-    from .learning.train import pick_device, train
-    from .sim.collect import collect
-    from .sim.evaluate import evaluate, model_policy
-    from .sim.world import SimWorld
+    from ..learning.optimize import available_backends, optimize
+    from ..learning.parity import ParityError
+    from ..learning.train import pick_device, train
+    from ..sim.world import SimWorld
+    from .closed_loop import evaluate, model_policy
+    from .collect import collect
 
     torch_device = str(pick_device(device))
     preset_name = pick_preset(torch_device, quick)

@@ -14,10 +14,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..pilot import load_pilot
 from ..pixels import to_pixel
-
-from .expert import PurePursuitExpert
-from .world import SimWorld
+from ..sim.expert import PurePursuitExpert
+from ..sim.labels import pursuit_steering_gain
+from ..sim.world import SimWorld
+from ..steering_law import SteeringLaw
 
 
 class ExpertPolicy(object):
@@ -58,10 +60,6 @@ def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, thr
     ``gain=None`` uses the pure-pursuit gain of ``world``'s car and camera (see
     :func:`jetracer.sim.labels.pursuit_steering_gain`).
     """
-    from ..steering_law import SteeringLaw
-    from ..pilot.load import load_pilot
-    from .labels import pursuit_steering_gain
-
     if gain is None:
         if world is None:
             raise ValueError("give a steering gain or the world whose car sets it")

@@ -28,8 +28,8 @@ import numpy as np
 
 from ..dataset import DatasetWriter, repair_index
 from ..pixels import pixel_label
-from .expert import PerturbedExpert, PurePursuitExpert
-from .world import SimWorld
+from ..sim.expert import PerturbedExpert, PurePursuitExpert
+from ..sim.world import SimWorld
 
 
 def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profile: Any = "latrax", seed: int = 0,

@@ -3,12 +3,12 @@
 A user fine-tunes it on a few frames of their own track (``jetracer train MY_FRAMES --init starter.pth``),
 which is much better than training on those frames alone (see ``transfer_bench``). Steps:
 
-1. collect a randomised dataset (``jetracer.sim.collect.collect``, the perturbed expert over procedural
+1. collect a randomised dataset (``jetracer.apps.collect.collect``, the perturbed expert over procedural
    tracks 1000, 1001, ...; one job per track, spread over processes on machines with many cores; the
    result does not depend on the number of processes);
 2. train it (``jetracer.learning.train.train``, ImageNet weights when torchvision has them) on the best
    device (CUDA when present), with a session split, so validation and test are on tracks not trained on;
-3. drive it in the simulator (``jetracer.sim.evaluate``) on tracks it never saw: the built-in ``twisty``
+3. drive it in the simulator (``jetracer.apps.closed_loop``) on tracks it never saw: the built-in ``twisty``
    and the procedural track 7;
 4. report what it trained (frames, tracks, architecture, input size, epochs, device), its validation
    and test metrics and the closed-loop laps, off-track events and cross-track error, also written to
@@ -55,7 +55,7 @@ def default_processes(tracks: int) -> int:
 
 
 def _collect_track(job: Dict[str, Any]) -> Dict[str, Any]:
-    from ..sim.collect import collect
+    from .collect import collect
     return collect(job["dir"], job["frames"], tracks=[job["track"]], profile=job["profile"], seed=job["seed"],
                    width=job["width"], height=job["height"], randomize=True)
 
@@ -109,8 +109,8 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
 def drive_check(model: str, laps: int, profile: str = "latrax", seed: int = 0,
                 tracks: Any = EVAL_TRACKS) -> Dict[str, Any]:
     """Closed-loop laps of each evaluation track with ``model`` (as on the car: pilot + steering law)."""
-    from ..sim.evaluate import evaluate, model_policy
     from ..sim.world import SimWorld
+    from .closed_loop import evaluate, model_policy
     out = {}
     for spec in tracks:
         world = SimWorld(profile, track=spec, seed=seed)
@@ -136,8 +136,8 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     ``jetracer eval`` figures on.
     """
     from ..dataset import scan_dataset
-    from .evaluate import EvalError, evaluate_model, no_labelled_images_message
-    from .train import pick_device, train
+    from ..learning.evaluate import EvalError, evaluate_model, no_labelled_images_message
+    from ..learning.train import pick_device, train
 
     for d in eval_datasets or []:  # a wrong --eval folder is found now, not after the training
         index = scan_dataset(d)
