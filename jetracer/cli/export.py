@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from jetracer.learning.upstream_export import border_difference, export_upstream
     result = export_upstream(args.checkpoint, args.upstream)
     if args.check_frames > 0:
-        from jetracer.learning.bench import road_frames
+        from jetracer.apps.bench.inference import road_frames
         size = tuple(result["input_size"])
         result["difference"] = border_difference(args.checkpoint, road_frames(args.check_frames, size, seed=1))
     if args.json:

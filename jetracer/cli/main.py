@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_name(args: argparse.Namespace) -> str:
     """``jetracer sim drive`` for the verb and sub-verb that ``args`` holds."""
-    words = [getattr(args, key, None) for key in ("verb", "sim_verb", "dataset_verb")]
+    words = [getattr(args, key, None) for key in ("verb", "sim_verb", "dataset_verb", "bench_verb")]
     return " ".join(["jetracer"] + [w for w in words if w])
 
 

@@ -45,6 +45,7 @@ SEED = integer(0, MAX_SEED)
 PORT = integer(1, 65535)
 THREADS = integer(1, 256)
 IMAGE_SIDE = integer(16, 1024)     # the car profile's camera width/height range
+FPS = number(1.0, 240.0)
 
 
 def track_seeds(text: str) -> List[int]:
@@ -84,3 +85,17 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 __all__ = ["IMAGE_SIDE", "MAX_SEED", "PORT", "SEED", "THREADS", "add_config_option", "integer",
            "load_config_from", "number", "track_seeds"]
+
+
+def config_with_profile(args: argparse.Namespace) -> Any:
+    """:func:`load_config_from` with ``--profile`` (when given) in place of the configured car profile."""
+    return load_config_from(args).with_overrides(source="--profile", profile=args.profile)
+
+
+def check_tracks(names: List[Any]) -> None:
+    """Refuse an unknown track name before anything is written (a later track must not fail half-way)."""
+    from ..sim.tracks_builtin import load_track
+
+    for name in names:
+        if isinstance(name, str):
+            load_track(name)

@@ -2,7 +2,7 @@
 
 * ``collect``: the perturbed expert drives and writes a labelled dataset in upstream's layout;
 * ``drive``: closed-loop laps with a model (``--model``) or the expert, metrics as JSON, PNG and video;
-* ``bench``: rendered frames/s and full simulation steps/s on one core;
+* ``bench``: rendered frames/s and full simulation steps/s on one core (the same as ``jetracer bench sim``);
 * ``track``: write the top-down picture of a track.
 
 The world is built from the configuration as ``jetracer drive --sim`` builds it
@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
+from .bench import add_sim_options
 from .errors import CommandFailed, UsageError
-from .options import IMAGE_SIDE, SEED, add_config_option, integer, load_config_from, number, track_seeds
+from .options import (FPS, IMAGE_SIDE, SEED, add_config_option, check_tracks, config_with_profile, integer, number,
+                      track_seeds)
 
-FPS = number(1.0, 240.0)
 MAX_FRAMES = 1000000
 
 
@@ -76,16 +77,7 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--no-randomize", action="store_true", help="clean frames and the nominal camera")
     d.set_defaults(func=run_drive)
 
-    b = verbs.add_parser("bench", help="render_fps and step_fps on one core")
-    add_config_option(b)
-    b.add_argument("--profile", default=None, help="car profile (default: the configured one)")
-    b.add_argument("--track", default="twisty")
-    b.add_argument("--steps", type=integer(1, 100000), default=1000, help="steps per run (default 1000)")
-    b.add_argument("--runs", type=integer(1, 100), default=5, help="runs; the median is reported (default 5)")
-    b.add_argument("--sizes", type=_sizes, default=None, metavar="N[,N...]",
-                   help="square image sides to time, e.g. 224,64 (64: the CPU demo preset's model input; default 224)")
-    b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.set_defaults(func=run_bench)
+    add_sim_options(verbs.add_parser("bench", help="render_fps and step_fps on one core (as `jetracer bench sim`)"))
 
     t = verbs.add_parser("track", help="write the top-down picture of a track")
     add_config_option(t)
@@ -97,10 +89,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
-def _config(args: argparse.Namespace) -> Any:
-    return load_config_from(args).with_overrides(source="--profile", profile=args.profile)
-
-
 def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str, Any]:
     from ..config import sim_world_args
 
@@ -109,15 +97,6 @@ def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str
                    randomize=False if getattr(args, "no_randomize", False) else None)
     options.update(extra)
     return sim_world_args(config, **options)
-
-
-def _check_tracks(names: List[Any]) -> None:
-    """Refuse an unknown track name before anything is written (a later track must not fail half-way)."""
-    from ..sim.tracks_builtin import load_track
-
-    for name in names:
-        if isinstance(name, str):
-            load_track(name)
 
 
 def _writable_file(path: str, option: str) -> str:
@@ -134,14 +113,14 @@ def _writable_file(path: str, option: str) -> str:
 def run_collect(args: argparse.Namespace) -> int:
     from ..apps.collect import collect
 
-    config = _config(args)
+    config = config_with_profile(args)
     width, height = args.size if args.size else (None, None)
     world = _world_args(args, config, width=width, height=height)
     names = [n.strip() for n in (args.track or "").split(",") if n.strip()]
     tracks = names + list(args.track_seeds or [])  # type: List[Any]
     if not tracks:
         tracks = [world["track"]]
-    _check_tracks(tracks)
+    check_tracks(tracks)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError("--out %s is a file; name a dataset folder" % args.out)
     result = collect(args.out, args.frames, tracks=tracks, profile=world["profile"], seed=world["seed"],
@@ -159,7 +138,7 @@ def run_drive(args: argparse.Namespace) -> int:
 
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError("--out %s is a file; name a folder for trajectory.png, camera.avi and result.json" % args.out)
-    world = SimWorld(**_world_args(args, _config(args)))
+    world = SimWorld(**_world_args(args, config_with_profile(args)))
     try:
         if args.expert:
             policy = ExpertPolicy(world)
@@ -180,39 +159,13 @@ def run_drive(args: argparse.Namespace) -> int:
     return 0 if result["laps_completed"] >= args.laps else 1
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    from ..sim.bench import bench
-
-    profile = _config(args).load_profile()
-    _check_tracks([args.track])
-    result = bench(profile, args.track, steps=args.steps, runs=args.runs, sizes=args.sizes)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    for size, figures in sorted(result.pop("sizes", {}).items(), key=lambda kv: -kv[1]["width"]):
-        print("%s: %s" % (size, ", ".join("%s %s" % kv for kv in figures.items() if kv[0] not in ("width", "height"))))
-    print("\n".join("%-16s %s" % kv for kv in result.items()))
-    return 0
-
-
-def _sizes(text: str) -> List[Tuple[int, int]]:
-    """``224,64`` -> [(224, 224), (64, 64)]: square image sides of 16-1024 pixels."""
-    try:
-        sides = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        sides = []
-    if not sides or any(not 16 <= n <= 1024 for n in sides):
-        raise argparse.ArgumentTypeError("expected comma-separated image sides of 16-1024 pixels, e.g. 224,64; got %r" % text)
-    return [(n, n) for n in sides]
-
-
 def run_track(args: argparse.Namespace) -> int:
     import cv2
 
     from ..sim.world import SimWorld
 
     out = _writable_file(args.out, "--out")
-    world = SimWorld(**_world_args(args, _config(args), randomize=False))
+    world = SimWorld(**_world_args(args, config_with_profile(args), randomize=False))
     try:
         if not cv2.imwrite(out, world.top_down()):
             raise CommandFailed("OpenCV could not write %s" % out)

@@ -1,9 +1,12 @@
 """The CLI's one error path: user errors are one line with exit 2 (usage) or 1 (failure); a bug says it is one,
 and ``jetracer -v`` shows its traceback."""
+import importlib
 import subprocess
 import sys
 
 from cli_run import cli_env, jetracer, one_line_error
+
+from jetracer.cli.errors import FAILURE, USAGE, USER_ERRORS, exit_code
 
 # A verb whose library call has a bug: the real ``jetracer display`` with ``run_display`` replaced by a
 # test double that raises a plain RuntimeError, run through the real entry point.
@@ -58,3 +61,37 @@ def test_usage_and_failure_exit_codes(tmp_path):
 def test_jetracer_without_a_verb_prints_help_and_exits_2(tmp_path):
     proc = jetracer([], cli_env(tmp_path))
     assert proc.returncode == 2 and "usage: jetracer" in proc.stdout
+
+
+def test_every_listed_user_error_is_the_class_its_module_defines():
+    """A class moved or renamed without its USER_ERRORS entry would turn its one-line error into "a bug"."""
+    for module_name, class_name, code in USER_ERRORS:
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+        assert isinstance(cls, type) and issubclass(cls, Exception), "%s.%s is not an error class" % (
+            module_name, class_name)
+        assert cls.__module__ == module_name, "%s is defined in %s, not %s" % (class_name, cls.__module__, module_name)
+        assert code in (USAGE, FAILURE)
+        assert exit_code(cls.__new__(cls)) == code, class_name  # no earlier, broader entry takes it
+
+
+def test_bench_without_a_benchmark_names_them_in_one_line(tmp_path):
+    one_line_error(jetracer(["bench"], cli_env(tmp_path)), 2, "jetracer bench: name a benchmark: jetracer bench ",
+                   "inference|hardware|loop|safety|heartbeat|sim|transfer")
+
+
+def test_bench_errors_are_one_line(tmp_path):
+    env = cli_env(tmp_path)
+    one_line_error(jetracer(["bench", "safety", "--faults", "sigkill,nosuch"], env), 2,
+                   "jetracer bench safety", "unknown fault(s) nosuch", "second-writer")
+    one_line_error(jetracer(["bench", "safety", "--profile", "nosuch"], env), 2, "jetracer bench safety: ", "nosuch")
+    one_line_error(jetracer(["bench", "hardware", "--profile", "nosuch"], env), 2, "jetracer bench hardware: ",
+                   "nosuch")
+    one_line_error(jetracer(["bench", "sim", "--track", "ovl"], env), 2, "jetracer bench sim: ", "unknown track 'ovl'")
+    one_line_error(jetracer(["transfer-bench", "--real", str(tmp_path / "nowhere")], env), 2,
+                   "jetracer transfer-bench: real frames not found at %s" % (tmp_path / "nowhere"))
+
+
+def test_the_safety_bench_module_runs_only_its_own_processes(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jetracer.apps.bench.safety"], env=cli_env(tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    one_line_error(proc, 2, "child FAULT DIR", "jetracer bench safety")

@@ -1,7 +1,7 @@
 """Numeric options are range-checked when parsed: one line, exit 2, nothing runs, nothing hangs or allocates.
 
 Each probe once hung (``sim drive --fps 1e9``, ``drive --duration nan``), allocated without bound
-(``sim collect --size 100000 100000``, a huge ``--track-seeds`` range) or crashed (``bench --runs 0``,
+(``sim collect --size 100000 100000``, a huge ``--track-seeds`` range) or crashed (``bench inference --runs 0``,
 ``dataset info --bins -3``).
 """
 import os
@@ -28,8 +28,10 @@ PROBES = [
     (["sim", "collect", "--frames", "3", "--out", "x", "--track-seeds", "5-1"], "--track-seeds", "low <= high"),
     (["sim", "collect", "--frames", "3", "--out", "x", "--category", "../up"], "--category", "plain folder name"),
     (["sim", "bench", "--runs", "0"], "--runs", "[1, 100]"),
-    (["bench", "--runs", "0"], "--runs", "[1, 100000]"),
-    (["bench", "--input-size", "100000"], "--input-size", "[16, 1024]"),
+    (["bench", "inference", "--runs", "0"], "--runs", "[1, 100000]"),
+    (["bench", "inference", "--input-size", "100000"], "--input-size", "[16, 1024]"),
+    (["bench", "sim", "--runs", "0"], "--runs", "[1, 100]"),
+    (["bench", "hardware", "-n", "0"], "-n", "[1, 10000000]"),
     (["dataset", "info", ".", "--bins", "-3"], "--bins", "[1, 1000]"),
     (["display", "--once", "--refresh-s", "0"], "--refresh-s", "[0.05, 3600]"),
     (["emulator", "show", "--steering", "nan"], "--steering", "finite number in [-1, 1]"),

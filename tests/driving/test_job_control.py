@@ -20,7 +20,7 @@ import time
 import pytest
 
 from jetracer.driving.loop import STALLED, DriveLoop
-from jetracer.driving.safety_bench import (DRIVING, NEUTRAL, Terminal, ThrottleScope, children_of, gone,
+from jetracer.apps.bench.safety import (DRIVING, NEUTRAL, Terminal, ThrottleScope, children_of, gone,
                                            process_state)
 from jetracer.steering_law import SteeringLaw
 from jetracer.driving.supervisor_link import SupervisorLink

@@ -1,7 +1,7 @@
 """The safety bench's ``second-writer`` row: a notebook's ``NvidiaRacecar()`` beside a disarmed ``jetracer drive``
 (armed, driven and disarmed first) is refused in one line naming the drive, and the wire stays at neutral; a
 writer that bypasses the claim is seen on the wire, so the row can fail."""
-from jetracer.driving import safety_bench
+from jetracer.apps.bench import safety as safety_bench
 
 
 def test_the_second_writer_row_is_refused_and_the_wire_stays_at_neutral():

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from jetracer.driving import safety_bench
-from jetracer.driving.safety_bench import DRIVING, NEUTRAL, ThrottleScope
+from jetracer.apps.bench import safety as safety_bench
+from jetracer.apps.bench.safety import DRIVING, NEUTRAL, ThrottleScope
 from jetracer.profiles import load_profile
 
 BOUND_S = 0.5  # fault to neutral on the wire (the bench measures about 80 ms)

@@ -1,4 +1,4 @@
-"""jetracer bench --json on the CPU: every available backend timed next to the upstream reference."""
+"""jetracer bench inference --json on the CPU: every available backend timed next to the upstream reference."""
 import json
 
 import cv2
@@ -13,7 +13,7 @@ cv2.setNumThreads(1)
 
 def test_bench_json_reports_every_cpu_backend(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "--json", "--runs", "3", "--warmup", "1", "--input-size", "64", "--threads", "1"])
+        main(["bench", "inference", "--json", "--runs", "3", "--warmup", "1", "--input-size", "64", "--threads", "1"])
     assert exit_info.value.code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["device"] == "cpu" and report["input_size"] == [64, 64] and report["reference_ms"] > 0
@@ -61,7 +61,7 @@ def test_a_missing_runtime_is_skipped_and_a_bug_is_a_failure(capsys, monkeypatch
 
     monkeypatch.setattr(optimize, "build_candidate", build)
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
+        main(["bench", "inference", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert exit_info.value.code == 1 and "onnxruntime-int8" in err.splitlines()[-1]
@@ -71,7 +71,7 @@ def test_a_missing_runtime_is_skipped_and_a_bug_is_a_failure(capsys, monkeypatch
     monkeypatch.setattr(optimize, "build_candidate", real)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed: import raises ImportError
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
+        main(["bench", "inference", "--json", "--runs", "2", "--warmup", "0", "--input-size", "64", "--threads", "1"])
     report = json.loads(capsys.readouterr().out)
     assert exit_info.value.code == 0 and report["failed"] == {}
     assert set(report["skipped"]) == {"onnxruntime-fp32", "onnxruntime-int8"} and "torch-fp32" in report["results"]

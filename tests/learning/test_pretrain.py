@@ -7,7 +7,8 @@ import tempfile
 
 import pytest
 
-from jetracer.learning import transfer_bench
+from jetracer.apps.bench import transfer as transfer_bench
+from jetracer.cli.main import main
 from jetracer.pilot.checkpoint import load_checkpoint
 from jetracer.dataset import scan_dataset
 from jetracer.apps.pretrain import collect_dataset
@@ -128,5 +129,8 @@ def test_bench_reports_zero_shot_and_fine_tuned_against_alone(tmp_path, tiny_dat
 
 
 def test_bench_says_when_the_real_frames_are_absent(tmp_path, capsys):
-    assert transfer_bench.main(["--real", str(tmp_path / "nowhere"), "--starter", "x.pth"]) == 2
-    assert "real frames not found at %s" % (tmp_path / "nowhere") in capsys.readouterr().err
+    for verb in (["bench", "transfer"], ["transfer-bench"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(verb + ["--real", str(tmp_path / "nowhere"), "--starter", "x.pth"])
+        assert exit_info.value.code == 2
+        assert "real frames not found at %s" % (tmp_path / "nowhere") in capsys.readouterr().err

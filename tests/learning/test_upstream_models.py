@@ -18,7 +18,7 @@ import torch
 import torchvision
 import torchvision.transforms.functional as TF
 
-from jetracer.learning.bench import road_frames
+from jetracer.apps.bench.inference import road_frames
 from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
 from jetracer.pilot.model import build_model
 from jetracer.learning.optimize import optimize
@@ -114,7 +114,7 @@ def test_every_portable_backend_feeds_an_upstream_model_bgr(colour_model, upstre
 
 
 def test_bench_on_an_upstream_model_compares_like_with_like(upstream_file):
-    from jetracer.learning.bench import run_bench
+    from jetracer.apps.bench.inference import run_bench
     report = run_bench(checkpoint=upstream_file, runs=2, warmup=1, parity_frames=3, only=["onnxruntime-fp32"])
     assert report["results"]["onnxruntime-fp32"]["max_abs_dx"] < 1e-3
 

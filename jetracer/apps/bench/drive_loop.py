@@ -4,13 +4,11 @@ A lockstep loop on an in-memory camera (a pre-made frame, new ``frame_id`` each 
 returns at once, driving the configured car on the emulated PCA9685: what remains is the loop's
 bookkeeping, the steering law and the car's traitlets plus the I2C writes (``actuation_ms``).
 
-    python -m jetracer.driving.bench [--iterations N]
+    jetracer bench loop [--iterations N]
 """
-import argparse
-import json
 import os
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import numpy as np
 
@@ -38,8 +36,8 @@ class _Pilot(object):
 
 def bench_loop_overhead(iterations: int = 3000, car: Any = None) -> Dict[str, Any]:
     """Mean/p99 per-iteration times in ms: loop overhead (total minus pilot) and actuation share."""
-    from ..car import create_car
-    from .loop import DriveLoop
+    from ...car import create_car
+    from ...driving.loop import DriveLoop
 
     if car is None:
         os.environ["JETRACER_I2C"] = "emulated"
@@ -55,13 +53,3 @@ def bench_loop_overhead(iterations: int = 3000, car: Any = None) -> Dict[str, An
     return {"iterations": iterations, "loop_ms_mean": round(float(np.mean(totals)), 4),
             "loop_ms_p99": round(float(np.percentile(totals, 99)), 4), "actuation_ms_mean": m["actuation_ms"],
             "overhead_ms_mean": m["overhead_ms"]}
-
-
-def main(argv: Optional[Any] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=3000)
-    print(json.dumps(bench_loop_overhead(parser.parse_args(argv).iterations)))
-
-
-if __name__ == "__main__":
-    main()

@@ -54,9 +54,8 @@ handles, when it read neutral back over its own I2C handle (the state file's eve
 first method). On a real car add up to one PWM period (20 ms at 50 Hz) before the ESC sees the new
 pulse. ``--profile waveshare_ai`` times the DC-motor kit (neutral: zero duty, motors braking).
 
-    python -m jetracer.driving.safety_bench [--runs 5] [--faults gil-model,sigkill] [--profile latrax] [--json]
+    jetracer bench safety [--runs 5] [--faults gil-model,sigkill] [--profile latrax] [--json]
 """
-import argparse
 import ctypes
 import json
 import os
@@ -71,7 +70,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..hardware.attach import DRIVING, NEUTRAL, throttle_half_tick, throttle_read_back, throttle_state
+from ...hardware.attach import DRIVING, NEUTRAL, throttle_half_tick, throttle_read_back, throttle_state
 
 FAULTS = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model", "sigstop", "sigterm",
           "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group", "second-writer")
@@ -84,7 +83,7 @@ DRIVE_S = 1.0
 
 
 def _write_json(path: str, data: Dict[str, Any]) -> None:
-    from ..atomic import atomic_write
+    from ...atomic import atomic_write
 
     with atomic_write(path, "w", fsync=False) as f:  # no fsync: some are written mid-fault, on the clock
         json.dump(data, f)
@@ -207,8 +206,8 @@ class ThrottleScope(object):
     """
 
     def __init__(self, bus_path: str, profile: Any, period_s: float = 0.001) -> None:
-        from ..hardware.emulated import jetracer_chips
-        from ..hardware.emulated.shared_file import SharedFileBus
+        from ...hardware.emulated import jetracer_chips
+        from ...hardware.emulated.shared_file import SharedFileBus
 
         self.bus = SharedFileBus(bus_path, default_chips=jetracer_chips)
         self.section = profile.throttle
@@ -307,7 +306,7 @@ class ThrottleScope(object):
 class Terminal(object):
     """``argv`` as the foreground job of a pseudo-terminal, as a person at a terminal runs it.
 
-    A stand-in shell (``python -m jetracer.driving.safety_bench shell``: a session leader whose
+    A stand-in shell (``python -m jetracer.apps.bench.safety shell``: a session leader whose
     controlling terminal is the pty) starts ``argv`` in a process group of its own and gives it the
     terminal, as bash does; :meth:`ctrl_z` and :meth:`ctrl_c` type the keys, and the terminal signals
     that process group. ``pgid`` is the job's process group (its first process's pid); ``stderr``
@@ -321,7 +320,7 @@ class Terminal(object):
         self.master, slave = pty.openpty()
         pid_file = os.path.join(out_dir, "job.json")
         try:
-            self.shell = subprocess.Popen([sys.executable, "-m", "jetracer.driving.safety_bench", "shell", pid_file]
+            self.shell = subprocess.Popen([sys.executable, "-m", "jetracer.apps.bench.safety", "shell", pid_file]
                                           + list(argv), stdin=slave, stdout=stdout, stderr=stderr, env=env,
                                           start_new_session=True, universal_newlines=True)
         finally:
@@ -377,7 +376,7 @@ def _job_process() -> None:
 
 
 def shell(pid_file: str, argv: List[str]) -> int:
-    """The stand-in shell of :class:`Terminal` (``python -m jetracer.driving.safety_bench shell FILE ARGV...``).
+    """The stand-in shell of :class:`Terminal` (``python -m jetracer.apps.bench.safety shell FILE ARGV...``).
 
     Takes its standard input, a terminal, as its controlling terminal, starts ``argv`` as a job in a process
     group of its own, makes it the terminal's foreground process group and waits for it; exits with its code.
@@ -422,9 +421,9 @@ def gone(pid: int) -> bool:
 
 
 def child(fault: str, out_dir: str) -> int:
-    """The drive process of one run (``python -m jetracer.driving.safety_bench child FAULT DIR``)."""
-    from ..config import load_config
-    from .session import drive
+    """The drive process of one run (``python -m jetracer.apps.bench.safety child FAULT DIR``)."""
+    from ...config import load_config
+    from ...driving.session import drive
 
     config = load_config()
     marker = os.path.join(out_dir, "fault.json")
@@ -493,7 +492,7 @@ def child_env(out_dir: str, profile: str = "latrax", base: Optional[Dict[str, st
 
 
 def start_child(fault: str, out_dir: str, env: Dict[str, str]) -> Any:
-    return subprocess.Popen([sys.executable, "-m", "jetracer.driving.safety_bench", "child", fault, out_dir], env=env,
+    return subprocess.Popen([sys.executable, "-m", "jetracer.apps.bench.safety", "child", fault, out_dir], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
 
 
@@ -517,7 +516,7 @@ def second_writer(workdir: str, profile: str = "latrax", env: Optional[Dict[str,
     """One ``second-writer`` run (see the module docstring): ``{"refused", "stayed_neutral", "ms": from the
     ``NvidiaRacecar()`` call to the snippet's exit, "process_ms": from its start, "off": the farthest from
     neutral on the wire during the attempt, "half_tick", "unit", "refusal": the line}``."""
-    from ..profiles import load_profile
+    from ...profiles import load_profile
 
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
     os.chmod(out, 0o700)
@@ -581,7 +580,7 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
     "supervisor_ms": by the supervisor's own read-back (supervised faults), "after_ok": for the group stops,
     the throttle stayed at neutral for 1 s after the group was continued; for the group kill, no supervisor
     process was left}`` (ms None: never); ``second-writer`` is :func:`second_writer`'s."""
-    from ..profiles import load_profile
+    from ...profiles import load_profile
 
     if fault == "second-writer":
         return second_writer(workdir, profile, env)
@@ -593,7 +592,7 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
     terminal = proc = None  # type: Any
     if fault in AT_TERMINAL:
         with open(os.path.join(out, "stderr.log"), "w") as log:
-            terminal = Terminal([sys.executable, "-m", "jetracer.driving.safety_bench", "child", fault, out], env, out,
+            terminal = Terminal([sys.executable, "-m", "jetracer.apps.bench.safety", "child", fault, out], env, out,
                                 stderr=log)
         pid = terminal.pgid
     else:
@@ -705,45 +704,33 @@ def _second_writer_note(row: Dict[str, Any]) -> str:
     return "  refused %d/%d; off neutral at most %s (half a count: %s)" % (row["refused"], row["runs"], off, tick)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1], argv[2])
-    if argv[:1] == ["shell"]:
-        return shell(argv[1], argv[2:])
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, of: %s" % ", ".join(FAULTS))
-    parser.add_argument("--profile", default="latrax", help="the car profile the drive process runs (default latrax)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    faults = [f for f in args.faults.split(",") if f]
-    unknown = sorted(set(faults) - set(FAULTS))
-    if unknown:
-        parser.error("unknown fault(s) %s" % ", ".join(unknown))
-    from ..profiles import ProfileError, load_profile
-
-    try:
-        load_profile(args.profile)
-    except ProfileError as e:
-        parser.error(str(e))
-    result = bench(faults, args.runs, args.profile)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-        return 0
-    print("profile %s; neutral timed on the wire: %s (promise: neutral within %.0f ms)"
-          % (args.profile, result["measured_by"], PROMISE_MS))
-    print("%-18s %5s %10s %8s %12s %16s %13s" % ("failure", "runs", "median ms", "max ms", "after limit",
-                                                 "supervisor says", "after resume"))
+def format_report(result: Dict[str, Any]) -> str:
+    """The table a person reads: one row per failure, next to the promise."""
+    lines = ["profile %s; neutral timed on the wire: %s (promise: neutral within %.0f ms)"
+             % (result["profile"], result["measured_by"], PROMISE_MS),
+             "%-18s %5s %10s %8s %12s %16s %13s" % ("failure", "runs", "median ms", "max ms", "after limit",
+                                                    "supervisor says", "after resume")]
     for fault, row in result["faults"].items():
         fmt = lambda v: "-" if v is None else "%.1f" % v  # noqa: E731
         after = "-" if row["after_ok"] is None else "%d/%d" % (row["after_ok"], row["runs"])
-        print("%-18s %2d/%-2d %10s %8s %12s %16s %13s%s" % (
+        lines.append("%-18s %2d/%-2d %10s %8s %12s %16s %13s%s" % (
             fault, row["neutral_reached"], row["runs"], fmt(row["median_ms"]), fmt(row["max_ms"]),
             fmt(row["median_after_limit_ms"]), fmt(row["supervisor_median_ms"]), after,
             _second_writer_note(row) + (("  errors: %s" % row["errors"]) if row["errors"] else "")))
-    return 0
+    return "\n".join(lines)
+
+
+def _main(argv: List[str]) -> int:
+    """The processes the bench spawns: ``child FAULT DIR`` (a drive under test) and ``shell FILE ARGV...``
+    (the stand-in shell of :class:`Terminal`). The bench itself is ``jetracer bench safety``."""
+    if argv[:1] == ["child"] and len(argv) == 3:
+        return child(argv[1], argv[2])
+    if argv[:1] == ["shell"] and len(argv) > 2:
+        return shell(argv[1], argv[2:])
+    print("usage: python -m jetracer.apps.bench.safety child FAULT DIR | shell FILE ARGV... (the bench's own "
+          "processes; run the bench with `jetracer bench safety`)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""From the simulator to a real track, measured: ``python -m jetracer.learning.transfer_bench``.
+"""From the simulator to a real track, measured: ``jetracer bench transfer`` (also ``jetracer transfer-bench``).
 
 On real labelled frames (``--real``, by default ``/work/shared/realframes`` or ``$JETRACER_REALFRAMES``),
 for a starter model (``--starter FILE``; without it one is trained first with ``jetracer pretrain``'s
@@ -26,14 +26,11 @@ trained on; the K frames are drawn from the earlier part. Sets known here (see r
 Targets (reported, not pass/fail): zero-shot r >= 0.8 (GPU starter) / 0.6 (CPU preset); fine-tuned on
 25 frames r >= 0.9 / 0.85; the fine-tuned starter beats K frames alone for every K.
 """
-import argparse
-import contextlib
 import csv
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -42,7 +39,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..pixels import pixel_label, to_pixel
+from ...pixels import pixel_label, to_pixel
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +124,7 @@ class Bench(object):
 
     def __init__(self, starter: str, tmp: str, device: str, threads: Optional[int], epochs: Optional[int],
                  sim: Optional[str], say: Any, finetune: Optional[Dict[str, Any]] = None) -> None:
-        from ..pilot.checkpoint import load_checkpoint
+        from ...pilot.checkpoint import load_checkpoint
         _, meta = load_checkpoint(starter)
         self.starter, self.meta, self.tmp = starter, meta, tmp
         self.arch, self.input_size = meta["arch"], list(meta["input_size"])
@@ -137,8 +134,8 @@ class Bench(object):
         self.runs = 0
 
     def _train(self, dirs: List[str], seed: int, **options: Any) -> str:
-        from ..pilot.model import PretrainedWeightsUnavailable
-        from .train import train
+        from ...learning.train import train
+        from ...pilot.model import PretrainedWeightsUnavailable
         self.runs += 1
         out = os.path.join(self.tmp, "model-%d.pth" % self.runs)
         with warnings.catch_warnings(record=True) as caught:
@@ -173,8 +170,8 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
               finetune: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Run the benchmark (see the module docstring) and return the report as a JSON-able dict.
     ``finetune``: train options (e.g. ``lr``, ``freeze_bn``) of the arms that start from the starter."""
-    from .evaluate import evaluate_model
-    from .train import pick_device
+    from ...learning.evaluate import evaluate_model
+    from ...learning.train import pick_device
 
     device = str(pick_device(device))
     names = [n for n in (sets or sorted(READERS)) if os.path.isdir(os.path.join(real, n))]
@@ -306,65 +303,13 @@ def format_report(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jetracer.learning.transfer_bench",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--real", default=os.environ.get("JETRACER_REALFRAMES", DEFAULT_REAL),
-                        help="folder of real sets (default $JETRACER_REALFRAMES or %s)" % DEFAULT_REAL)
-    parser.add_argument("--starter", default=None, help="starter model; default: train one with `jetracer pretrain`")
-    parser.add_argument("--preset", default=None, help="pretrain preset when no --starter (default: gpu on CUDA, else cpu)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--sets", default=None, help="comma-separated real sets (default: every known one present)")
-    parser.add_argument("--ks", default=",".join(str(k) for k in KS), help="K values (default 25,100,400)")
-    parser.add_argument("--seeds", type=int, default=3, help="K-frame draws per K (default 3; medians reported)")
-    parser.add_argument("--arms", default="finetune,alone", help="comma-separated, of %s (default finetune,alone; "
-                        "the mix arms need --sim: mix gives the simulator and the K frames equal shares of every "
-                        "epoch, mix_size shares them by frame count, finetune_mix mixes and starts from the starter)"
-                        % ", ".join(ARMS))
-    parser.add_argument("--sim", default=None, help="simulator dataset folder for the mix arms")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per training (default: the product's)")
-    parser.add_argument("--finetune-lr", type=float, default=None, help="peak lr of the arms that start from the "
-                        "starter (default: the product's fine-tuning recipe)")
-    parser.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
-                        help="batch norm of the arms that start from the starter, as `jetracer train --batch-norm`")
-    parser.add_argument("--eval-share", type=float, default=0.3, help="last share of each set held out (default 0.3)")
-    parser.add_argument("--keep", default=None, help="keep the temporary datasets and models in this folder")
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jetracer.learning.train").setLevel(logging.ERROR)
-    say = (lambda s: print(s, file=sys.stderr)) if args.json else print
-    if not os.path.isdir(args.real):
-        print("real frames not found at %s: pass --real DIR (a folder holding %s), or set $JETRACER_REALFRAMES"
-              % (args.real, " and/or ".join(sorted(READERS))), file=sys.stderr)
-        return 2
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)  # evaluation too, not only training
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
-            report = _run_main(args, say)
-    except (FileNotFoundError, ValueError) as e:
-        print("transfer_bench: %s" % e, file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=1) if args.json else format_report(report))
-    return 0
-
-
-def _run_main(args: argparse.Namespace, say: Any) -> Dict[str, Any]:
-    starter = args.starter
+def bench(real: str, starter: Optional[str] = None, preset: Optional[str] = None, device: str = "auto",
+          say: Any = print, **options: Any) -> Dict[str, Any]:
+    """:func:`run_bench` of ``starter``; without one, a starter is trained first with ``jetracer pretrain``'s
+    ``preset`` (default: gpu on CUDA, else cpu) into a temporary folder. ``options`` go to :func:`run_bench`."""
     if starter is None:
-        from ..apps.pretrain import pretrain
+        from ..pretrain import pretrain
         starter = os.path.join(tempfile.mkdtemp(prefix="jetracer-starter-"), "starter.pth")
-        say("no --starter: training one with `jetracer pretrain` (%s) -> %s" % (args.preset or "auto preset", starter))
-        pretrain(starter, preset=args.preset, device=args.device, say=say)
-    return run_bench(args.real, starter, sets=args.sets.split(",") if args.sets else None,
-                     ks=[int(k) for k in args.ks.split(",")], seeds=args.seeds, arms=args.arms.split(","),
-                     eval_share=args.eval_share, device=args.device, threads=args.threads, epochs=args.epochs,
-                     sim=args.sim, keep=args.keep, say=say,
-                     finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
-                                   **({"lr": args.finetune_lr} if args.finetune_lr else {})))
-
-if __name__ == "__main__":
-    sys.exit(main())
+        say("no --starter: training one with `jetracer pretrain` (%s) -> %s" % (preset or "auto preset", starter))
+        pretrain(starter, preset=preset, device=device, say=say)
+    return run_bench(real, starter, device=device, say=say, **options)

@@ -18,8 +18,8 @@ import statistics
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .expert import PerturbedExpert, PurePursuitExpert
-from .world import SimWorld
+from ...sim.expert import PerturbedExpert, PurePursuitExpert
+from ...sim.world import SimWorld
 
 
 def _render_rate(world: SimWorld, frames: int) -> Tuple[float, float]:
@@ -95,3 +95,12 @@ def bench(profile: Any = "latrax", track: Any = "twisty", steps: int = 1000, run
     out.update({"steps_per_run": steps, "runs": runs, "threads": 1,
                 "plain": "randomize=False (realism off; the v0.1 renderer is not in the code)"})
     return out
+
+
+def format_report(result: Dict[str, Any]) -> str:
+    """The lines a person reads: one per image size (largest first) when several were timed, then every figure."""
+    result = dict(result)
+    lines = ["%s: %s" % (size, ", ".join("%s %s" % kv for kv in figures.items() if kv[0] not in ("width", "height")))
+             for size, figures in sorted(result.pop("sizes", {}).items(), key=lambda kv: -kv[1]["width"])]
+    lines.extend("%-16s %s" % kv for kv in result.items())
+    return "\n".join(lines)

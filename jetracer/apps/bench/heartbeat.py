@@ -13,15 +13,13 @@ real notebook adds the Jupyter server, the websocket and two Wi-Fi hops (car and
 directions; the drive panel shows that total on the car (``browser echo age``). Needs the notebook
 extras (``ipykernel``, ``jupyter_client``).
 
-    python -m jetracer.driving.heartbeat_bench [--seconds 20] [--fps 30] [--json]
+    jetracer bench heartbeat [--seconds 20] [--fps 30] [--json]
 """
-import argparse
 import json
 import queue
-import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 KERNEL_CODE = r'''
 import json, threading, time
@@ -98,23 +96,17 @@ def measure(load: str, seconds: float = 20.0, fps: float = 30.0) -> Dict[str, An
     return stats
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="pulses for this long per load (default 20)")
-    parser.add_argument("--fps", type=float, default=30.0, help="the loop's rate: one pulse per iteration (default 30)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    rows = [measure(load, args.seconds, args.fps) for load in ("idle", "panel")]
-    if args.json:
-        print(json.dumps(rows, sort_keys=True))
-        return 0
-    print("browser heartbeat echo age through an ipykernel, browser on localhost; one pulse every %.1f ms"
-          % (1000.0 / args.fps))
-    print("%-6s %7s %10s %8s %8s" % ("load", "pulses", "median ms", "p99 ms", "max ms"))
+def bench(seconds: float = 20.0, fps: float = 30.0) -> List[Dict[str, Any]]:
+    """One row per load (``idle``, ``panel``): pulses for ``seconds`` at ``fps``, the echo age's median, p99 and max."""
+    return [measure(load, seconds, fps) for load in ("idle", "panel")]
+
+
+def format_report(rows: List[Dict[str, Any]], fps: float = 30.0) -> str:
+    """The table a person reads."""
+    lines = ["browser heartbeat echo age through an ipykernel, browser on localhost; one pulse every %.1f ms"
+             % (1000.0 / fps),
+             "%-6s %7s %10s %8s %8s" % ("load", "pulses", "median ms", "p99 ms", "max ms")]
     for row in rows:
-        print("%-6s %7d %10.1f %8.1f %8.1f" % (row["load"], row["pulses"], row["median"], row["p99"], row["max"]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        lines.append("%-6s %7d %10.1f %8.1f %8.1f"
+                     % (row["load"], row["pulses"], row["median"], row["p99"], row["max"]))
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """How long one car command takes through the real Adafruit stack on the emulated bus.
 
-``python -m jetracer.hardware.bench [--profile latrax] [-n 2000] [--shared-file PATH]`` prints
+``jetracer bench hardware [--profile latrax] [-n 2000] [--shared-file PATH]`` prints
 microseconds and I2C transactions per ``car.steering = x`` and per ``car.throttle = x`` (traitlets
 validation, gain/offset/limit, the driver, the emulated SMBus and the PCA9685 model), and, as a
 reference measured in the same run, one channel change written Adafruit's way (``PWM.setPWM``: four
@@ -8,11 +8,16 @@ one-byte transactions) against ours (``BlockPWM.setPWM``: one block write). On a
 transaction costs about 0.1 ms at 400 kHz, so the transaction count is what matters on the car.
 ``--shared-file`` runs on the file-backed bus that several processes share.
 """
-import argparse
 import os
 import statistics
 import time
 from typing import Any, Callable, Dict, List, Optional
+
+from ...car import create_car
+from ...config import load_config
+from ...hardware.block_pwm import BlockPWM
+from ...hardware.emulated import BUS_FILE_ENV, reset_shared_bus
+from ...hardware.i2c import EmulatedI2C
 
 
 def _timed(fn: Callable[[Any], None], values: List[float], repeats: int) -> float:
@@ -40,12 +45,6 @@ def bench_commands(profile: str = "latrax", n: int = 2000, repeats: int = 5,
                    shared_file: Optional[str] = None) -> Dict[str, float]:
     """Median over ``repeats`` runs of the mean microseconds (and write transactions) per command."""
     from Adafruit_MotorHAT.Adafruit_PWM_Servo_Driver import PWM
-
-    from ..car import create_car
-    from ..config import load_config
-    from .block_pwm import BlockPWM
-    from .emulated import BUS_FILE_ENV, reset_shared_bus
-    from .i2c import EmulatedI2C
 
     previous = os.environ.get(BUS_FILE_ENV)
     if shared_file:
@@ -81,20 +80,12 @@ def bench_commands(profile: str = "latrax", n: int = 2000, repeats: int = 5,
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="latrax")
-    parser.add_argument("-n", type=int, default=2000, help="commands per run")
-    parser.add_argument("--shared-file", help="run on the file-backed shared bus at this path")
-    args = parser.parse_args(argv)
-    r = bench_commands(args.profile, args.n, shared_file=args.shared_file)
-    print("profile %s%s: steering %.1f us/command (%.1f I2C writes), throttle %.1f us/command (%.1f I2C writes)"
-          % (args.profile, " on %s" % args.shared_file if args.shared_file else "", r["steering_us"],
-             r["steering_transactions"], r["throttle_us"], r["throttle_transactions"]))
-    print("one channel change, same run: Adafruit PWM.setPWM %.1f us (%.0f writes), BlockPWM.setPWM %.1f us "
-          "(%.0f write): %.1fx" % (r["adafruit_setpwm_us"], r["adafruit_setpwm_transactions"], r["block_setpwm_us"],
-                                  r["block_setpwm_transactions"], r["adafruit_setpwm_us"] / r["block_setpwm_us"]))
-
-
-if __name__ == "__main__":
-    main()
+def format_report(r: Dict[str, float], profile: str = "latrax", shared_file: Optional[str] = None) -> str:
+    """The two lines a person reads: per car command, then one channel change Adafruit's way and ours."""
+    return "\n".join([
+        "profile %s%s: steering %.1f us/command (%.1f I2C writes), throttle %.1f us/command (%.1f I2C writes)"
+        % (profile, " on %s" % shared_file if shared_file else "", r["steering_us"],
+           r["steering_transactions"], r["throttle_us"], r["throttle_transactions"]),
+        "one channel change, same run: Adafruit PWM.setPWM %.1f us (%.0f writes), BlockPWM.setPWM %.1f us "
+        "(%.0f write): %.1fx" % (r["adafruit_setpwm_us"], r["adafruit_setpwm_transactions"], r["block_setpwm_us"],
+                                r["block_setpwm_transactions"], r["adafruit_setpwm_us"] / r["block_setpwm_us"])])

@@ -106,15 +106,15 @@ def candidates(device: str) -> List[Tuple[str, str, str, Dict[str, Any]]]:
 
 def _build(model: Any, meta: Dict[str, Any], backend: str, precision: str, device: str, options: Dict[str, Any],
            calib: List[np.ndarray], threads: Optional[int]) -> Any:
-    from .optimize import build_candidate
+    from ...learning.optimize import build_candidate
     if backend == "torch":
-        from ..pilot.torch_backend import TorchPilot
+        from ...pilot.torch_backend import TorchPilot
         return TorchPilot(model, meta, device=device, precision=precision,
                           cuda_graph=options.get("cuda_graph", False), compile=options.get("compile", False))
     if backend == "onnxruntime" and device.startswith("cuda"):
-        from ..pilot.onnx_backend import import_onnxruntime
+        from ...pilot.onnx_backend import import_onnxruntime
         if "CUDAExecutionProvider" not in import_onnxruntime().get_available_providers():
-            from ..pilot.base import MissingBackendError
+            from ...pilot.base import MissingBackendError
             raise MissingBackendError("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
     return build_candidate(model, meta, backend, precision, device, calib, intra_op_threads=threads)[0]
 
@@ -128,17 +128,17 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
     ``only``: keys to measure (e.g. ["onnxruntime-int8"]). Raises ValueError for CUDA without a GPU.
     """
     import torch
-    from ..pilot.onnx_backend import physical_cores
-    from ..pilot.preprocess import normalization_meta
-    from ..pilot.torch_backend import TorchPilot
-    from .parity import compare
+    from ...learning.parity import compare
+    from ...pilot.onnx_backend import physical_cores
+    from ...pilot.preprocess import normalization_meta
+    from ...pilot.torch_backend import TorchPilot
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked but torch sees no GPU (torch %s)" % torch.__version__)
     if checkpoint:
-        from ..pilot.checkpoint import load_checkpoint
+        from ...pilot.checkpoint import load_checkpoint
         model, meta = load_checkpoint(checkpoint)
     else:
-        from ..pilot.model import build_model
+        from ...pilot.model import build_model
         torch.manual_seed(0)
         model = build_model(arch, 2, pretrained=False).eval()
         meta = {"arch": arch, "input_size": [input_size, input_size], "categories": ["apex"], "num_outputs": 2,
@@ -215,7 +215,7 @@ def format_report(report: Dict[str, Any]) -> str:
     for key, why in report["skipped"].items():
         lines.append("%-24s skipped: %s" % (key, why))
     for key, why in report.get("failed", {}).items():
-        lines.append("%-24s FAILED: %s (`jetracer -v bench` shows the traceback)" % (key, why))
+        lines.append("%-24s FAILED: %s (`jetracer -v bench inference` shows the traceback)" % (key, why))
     if report.get("best"):
         lines.append("best within |dx| <= %.2f: %s (%.2fx)" % (TOLERANCE, report["best"],
                                                                report["results"][report["best"]]["speedup"]))
