@@ -1,7 +1,8 @@
-"""Imports run one way: no import cycles between jetracer's modules, and the library never imports the CLI.
+"""Imports run one way: down the floors of :data:`FLOORS`, no cycles between modules or rooms, never into the CLI.
 
 Every ``import`` statement of the package counts, also those inside functions (a lazy import is still
-a dependency, and a cycle through one breaks as soon as someone moves it to the top). Then every
+a dependency, and a cycle through one breaks as soon as someone moves it to the top). A room is a
+top-level module or folder of ``jetracer/``; a module may import its own floor or lower ones. Then every
 module is imported in a fresh interpreter, alone, to see that it imports and pulls in no ``jetracer.cli``.
 """
 import ast
@@ -33,6 +34,11 @@ def modules():
 
 def imports_of(module, path, known):
     """The jetracer modules ``module`` imports anywhere in its file."""
+    return set(target for _, target in import_lines(module, path, known))
+
+
+def import_lines(module, path, known):
+    """``(line, jetracer module)`` of every import statement in ``module``'s file, inside functions too."""
     package = module if path.endswith("__init__.py") else module.rsplit(".", 1)[0]
     found = set()
     for node in ast.walk(ast.parse(open(path).read(), path)):
@@ -50,7 +56,7 @@ def imports_of(module, path, known):
             while target and target not in known:  # `import jetracer.sim.world` -> that module
                 target = target.rpartition(".")[0] if target.count(".") > 1 else ""
             if target and target != module and target != "jetracer":
-                found.add(target)
+                found.add((node.lineno, target))
     return found
 
 
@@ -98,6 +104,79 @@ def cycles(edges):
                 if len(component) > 1:
                     out.append(component)
     return out
+
+
+# Lowest first; a module may import only rooms on its own floor or lower (docs/architecture.md draws them).
+# "jetracer" is the package face (jetracer/__init__.py: ``jetracer.Racecar``).
+FLOORS = [
+    ("atomic", "bounded_file", "runtime", "pixels", "yaml_file", "throttle_ramp", "steering_law", "hardware"),
+    ("profiles", "racecar", "state", "dataset", "pilot", "jetracer"),
+    ("config_schema", "config_edit", "config", "display"),
+    ("car", "services"),
+    ("sim",),
+    ("sim_mode", "camera", "nvidia_racecar"),
+    ("driving", "learning"),
+    ("notebook", "compat", "apps"),
+    ("cli", "__main__"),
+]
+FLOOR = dict((room, n) for n, rooms in enumerate(FLOORS) for room in rooms)
+
+
+def room_of(module):
+    """``jetracer.sim.world`` -> ``sim``; the package face ``jetracer`` is a room of its own."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def where(module, line):
+    return "%s:%d" % (os.path.relpath(modules()[module], ROOT), line)
+
+
+def all_imports():
+    """``(module, line, imported module)`` for every import statement of the package."""
+    known = modules()
+    return [(m, line, target) for m, p in sorted(known.items()) for line, target in sorted(import_lines(m, p, known))]
+
+
+def upward_imports(imports):
+    """The imports (``(module, line, target)``) whose target stands on a higher floor than the importer."""
+    return [(m, line, t) for m, line, t in imports if FLOOR[room_of(t)] > FLOOR[room_of(m)]]
+
+
+def room_cycles(imports):
+    """Cycles between rooms: ``[(rooms, [(module, line, target) of the imports between them])]``."""
+    edges = {}
+    for m, _, t in imports:
+        if room_of(m) != room_of(t):
+            edges.setdefault(room_of(m), set()).add(room_of(t))
+            edges.setdefault(room_of(t), set())
+    return [(sorted(c), [(m, line, t) for m, line, t in imports if room_of(m) in c and room_of(t) in c
+                         and room_of(m) != room_of(t)]) for c in cycles(edges)]
+
+
+def test_every_room_stands_on_a_floor():
+    rooms = set(room_of(m) for m in modules())
+    assert not rooms - set(FLOOR), "give these a floor in FLOORS (and docs/architecture.md): %s" % sorted(rooms - set(FLOOR))
+    assert not set(FLOOR) - rooms, "gone: remove %s from FLOORS" % sorted(set(FLOOR) - rooms)
+
+
+def test_no_import_runs_up_a_floor():
+    up = ["%s imports %s (floor %d -> %d)" % (where(m, line), t, FLOOR[room_of(m)], FLOOR[room_of(t)])
+          for m, line, t in upward_imports(all_imports())]
+    assert not up, "imports that run up a floor:\n" + "\n".join(up)
+
+
+def test_no_cycle_between_rooms():
+    found = ["%s: %s" % (" <-> ".join(rooms), "; ".join("%s imports %s" % (where(m, line), t) for m, line, t in edges))
+             for rooms, edges in room_cycles(all_imports())]
+    assert not found, "cycles between rooms (function-level imports count):\n" + "\n".join(found)
+
+
+def test_the_floor_checks_see_an_import_that_runs_up_and_a_cycle():
+    imports = [("jetracer.hardware.bench", 44, "jetracer.car"), ("jetracer.car", 30, "jetracer.hardware"),
+               ("jetracer.cli.main", 3, "jetracer.apps.demo")]
+    assert upward_imports(imports) == [("jetracer.hardware.bench", 44, "jetracer.car")]
+    assert room_cycles(imports) == [(["car", "hardware"], imports[:2])]
 
 
 def test_the_analysis_sees_imports_inside_functions():

@@ -19,7 +19,14 @@ import numpy as np
 import traitlets
 
 from ..config_schema import FLIPS
+
 CV2_FLIP_CODES = {"rotate-180": -1, "horizontal": 1, "vertical": 0}
+FALLBACK_MARK = "JETRACER_FALLBACK"  # set by jetracer's stand-ins for jetcam and the click widget (jetracer.compat)
+
+
+def is_fallback(module: Any) -> bool:
+    """True for jetracer's stand-in of a package (not the real one)."""
+    return bool(getattr(module, FALLBACK_MARK, False))
 
 
 class CameraError(RuntimeError):

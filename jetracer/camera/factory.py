@@ -4,6 +4,9 @@ from typing import Any
 from ..config_schema import CAMERA, CAMERA_SOURCES, section_defaults
 from ..profiles.schema import validate
 from .base import Camera, CameraError
+from .jetcam_cameras import CSICamera, USBCamera
+from .replay import ReplayCamera
+from .sim_camera import SharedWorldCamera, SimCamera
 
 SOURCES = CAMERA_SOURCES
 SETTINGS = tuple(sorted(CAMERA))
@@ -47,25 +50,21 @@ def create_camera(config: Any = None, world: Any = None, **overrides: Any) -> Ca
     height = int(settings["height"] or cam.height)
     flip = settings["flip"] or cam.flip
     if source == "csi":
-        from .jetcam_cameras import CSICamera
         sensor_id = settings["sensor_id"]
         return CSICamera(sensor_id=int(cam.sensor_id if sensor_id is None else sensor_id), width=width, height=height,
                          capture_width=cam.capture_width, capture_height=cam.capture_height,
                          capture_fps=cam.capture_fps, flip=flip)
     if source == "usb":
-        from .jetcam_cameras import USBCamera
         return USBCamera(device=int(settings["device"] or 0), width=width, height=height,
                          capture_width=cam.capture_width, capture_height=cam.capture_height,
                          capture_fps=cam.capture_fps, flip=flip)
     if source == "replay":
-        from .replay import ReplayCamera
         path = settings["path"]
         if not path:
             raise CameraSettingsError("camera source 'replay' needs a path: set camera: {source: replay, path: <folder "
                                       "of images or a video file>} in %s, or pass path=..." % (config.path,))
         return ReplayCamera(path, fps=settings["fps"], loop=bool(settings["loop"]),
                             width=width, height=height, flip=settings["flip"] or "none")
-    from .sim_camera import SharedWorldCamera, SimCamera
     if world is None and settings["realtime"]:
         from jetracer.sim_mode import shared_world
         return SharedWorldCamera(shared_world(config), width=width, height=height)

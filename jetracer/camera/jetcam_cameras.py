@@ -7,7 +7,7 @@ raises :class:`CameraError` with the usual causes, instead of jetcam's bare "Cou
 import importlib
 from typing import Any
 
-from .base import Camera, CameraError, check_flip, flip_frame
+from .base import Camera, CameraError, check_flip, flip_frame, is_fallback
 
 JETCAM_INSTALL = ("jetcam is not installed: on the Jetson run `git clone https://github.com/NVIDIA-AI-IOT/jetcam && "
                   "cd jetcam && sudo python3 setup.py install`; no car at hand? use camera source 'sim' or 'replay' "
@@ -30,7 +30,6 @@ def import_jetcam(module: str) -> Any:
     jetracer's own stand-in (:mod:`jetracer.compat`, imported as ``jetcam`` where jetcam is missing) does
     not count: it is built on these classes and opens no sensor.
     """
-    from ..compat import is_fallback
     try:
         found = importlib.import_module("jetcam." + module)
     except ImportError as e:

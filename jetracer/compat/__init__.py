@@ -17,11 +17,6 @@ finder of the top-level ``_jetracer_compat`` module, which ``jetracer-compat.pth
 (normal and editable installs both get it; see setup.py): a real jetcam or widget, when installed,
 is always the one imported. :func:`is_fallback` tells them apart.
 """
-from typing import Any
+from ..camera.base import FALLBACK_MARK, is_fallback
 
-FALLBACK_MARK = "JETRACER_FALLBACK"
-
-
-def is_fallback(module: Any) -> bool:
-    """True for jetracer's stand-in of a package (not the real one)."""
-    return bool(getattr(module, FALLBACK_MARK, False))
+__all__ = ["FALLBACK_MARK", "is_fallback"]
