@@ -1,7 +1,7 @@
 """The starter model: ``pretrain(out, preset=...)`` trains a road follower on randomised simulator frames.
 
 A user fine-tunes it on a few frames of their own track (``jetracer train MY_FRAMES --init starter.pth``),
-which is much better than training on those frames alone (see ``transfer_bench``). Steps:
+which is much better than training on those frames alone (see ``jetracer bench transfer``). Steps:
 
 1. collect a randomised dataset (``jetracer.apps.collect.collect``, the perturbed expert over procedural
    tracks 1000, 1001, ...; one job per track, spread over processes on machines with many cores; the

@@ -1,7 +1,7 @@
 """The notebook drive panel: a loop started with arm=False stays at neutral until ARM; E-STOP disarms."""
 from jetracer.driving.loop import DriveLoop
-from jetracer.steering_law import SteeringLaw
 from jetracer.notebook.drive_panel import DrivePanel
+from jetracer.steering_law import SteeringLaw
 
 from driving_doubles import at_neutral, pulse
 

@@ -3,9 +3,9 @@
 The production path (``python -m jetracer drive --arm``: a recorded camera, a real ONNX model, the
 supervisor process, the emulated PCA9685 in a bus file) runs as a person runs it: the foreground job
 of a pseudo-terminal, started by a stand-in shell in a process group of its own
-(:class:`jetracer.driving.safety_bench.Terminal`), so Ctrl-Z is typed on the terminal and the kernel
+(:class:`jetracer.apps.bench.safety.Terminal`), so Ctrl-Z is typed on the terminal and the kernel
 stops the job as it would in bash. Every assertion is on the throttle channel of the drive process's
-chip, read every 1 ms from this process (:class:`~jetracer.driving.safety_bench.ThrottleScope`), or on
+chip, read every 1 ms from this process (:class:`~jetracer.apps.bench.safety.ThrottleScope`), or on
 the processes themselves. Bounds: the 100 ms promise plus room for a loaded 2-core machine (the
 safety bench measures the time itself).
 """
@@ -22,9 +22,9 @@ import pytest
 from jetracer.driving.loop import STALLED, DriveLoop
 from jetracer.apps.bench.safety import (DRIVING, NEUTRAL, Terminal, ThrottleScope, children_of, gone,
                                            process_state)
-from jetracer.steering_law import SteeringLaw
 from jetracer.driving.supervisor_link import SupervisorLink
 from jetracer.profiles import load_profile
+from jetracer.steering_law import SteeringLaw
 from production import drive_env, read_state, road_model, wait_for, write_frames
 from driving_doubles import at_neutral
 

@@ -6,11 +6,11 @@ import time
 import numpy as np
 import pytest
 
+from jetracer.dataset import parse_name
 from jetracer.driving.failsafe import SelfCheckError, self_check
 from jetracer.driving.frames import ThreadedFrames
 from jetracer.driving.loop import DriveLoop
 from jetracer.driving.recorder import Recorder
-from jetracer.dataset import parse_name
 
 
 def test_record_button_saves_the_frame_with_the_steering_target(car, camera, pilot, tmp_path):

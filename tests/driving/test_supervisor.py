@@ -2,10 +2,10 @@
 SIGKILL; it speaks sd_notify; and a drive process that loses its supervisor stops and exits.
 
 Each test runs the real-time ``jetracer drive`` branch in a child process (the supervisor process,
-fault-injecting camera/pilot from :mod:`jetracer.driving.safety_bench`) on emulated chips kept in a bus
+fault-injecting camera/pilot from :mod:`jetracer.apps.bench.safety`) on emulated chips kept in a bus
 file, and watches the drive process's own chip from the test process, as an oscilloscope on the wire
-would (:class:`~jetracer.driving.safety_bench.ThrottleScope`, every 1 ms). Bounds are generous (timings
-are measured by ``python -m jetracer.driving.safety_bench``). The supervisor's own read-back, over its
+would (:class:`~jetracer.apps.bench.safety.ThrottleScope`, every 1 ms). Bounds are generous (timings
+are measured by ``jetracer bench safety``). The supervisor's own read-back, over its
 I2C handle, is checked as well.
 """
 import json

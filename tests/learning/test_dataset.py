@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from jetracer.learning.augment import EvalTransform
 from jetracer.dataset import DatasetWriter, parse_name, scan_dataset, summarize
+from jetracer.learning.augment import EvalTransform
 from jetracer.learning.road_dataset import RoadDataset
 
 

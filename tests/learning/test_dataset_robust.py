@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jetracer.dataset import jpeg as jpeg_module, scan as scan_module
 from jetracer.dataset import DatasetWriter, load_frame, scan_dataset, shown_path, summarize
+from jetracer.dataset import jpeg as jpeg_module, scan as scan_module
 
 from conftest import draw_road
 
@@ -193,9 +193,9 @@ INDEX_REASONS = {"fifo": "the index is a FIFO (named pipe), not a regular file; 
 
 @pytest.mark.timeout(300)
 def test_an_index_that_is_a_fifo_dev_zero_or_huge_is_reported_and_its_images_still_used(tiny_dataset_copy, tmp_path):
+    from jetracer.learning.train import train
     from jetracer.pilot.checkpoint import save_checkpoint
     from jetracer.pilot.model import build_model
-    from jetracer.learning.train import train
     root = tiny_dataset_copy
     model = save_checkpoint(str(tmp_path / "m.pth"), build_model("resnet18", 2, pretrained=False), "resnet18", 32,
                             ["apex"])

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.pilot.checkpoint import save_checkpoint
 from jetracer.learning.evaluate import EvalError, evaluate_model
+from jetracer.pilot.checkpoint import save_checkpoint
 from jetracer.pilot.model import build_model
 
 torch.set_num_threads(1)

@@ -15,11 +15,11 @@ import torch
 import crafted_files
 
 from jetracer.atomic import atomic_write, keep_previous, remove_leftovers
+from jetracer.learning.optimize import OptimizeError, optimize
+from jetracer.learning.upstream_export import ExportTargetError, export_upstream
 from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
 from jetracer.pilot.model import build_model
-from jetracer.learning.optimize import OptimizeError, optimize
 from jetracer.pilot.torch_backend import save_optimized
-from jetracer.learning.upstream_export import ExportTargetError, export_upstream
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from jetracer.cli.main import main
-from jetracer.pilot.checkpoint import save_checkpoint
 from jetracer.dataset import scan_dataset
-from jetracer.pilot.model import build_model
-from jetracer.pilot.onnx_backend import OnnxPilot, export_fused
 from jetracer.learning.optimize import best_backend, optimize
 from jetracer.learning.parity import ParityError
-from jetracer.pilot.load import MissingBackendError, PilotLoadError, load_pilot
 from jetracer.learning.split import split_by_session
+from jetracer.pilot.checkpoint import save_checkpoint
+from jetracer.pilot.load import MissingBackendError, PilotLoadError, load_pilot
+from jetracer.pilot.model import build_model
+from jetracer.pilot.onnx_backend import OnnxPilot, export_fused
 from jetracer.pilot.tensorrt_backend import check_engine_version
 
 torch.set_num_threads(1)

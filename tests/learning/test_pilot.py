@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from jetracer.pilot.checkpoint import save_checkpoint
-from jetracer.pilot.model import build_model
 from jetracer.pilot.load import MissingBackendError, PilotLoadError, load_pilot
+from jetracer.pilot.model import build_model
 from jetracer.pilot.preprocess import Preprocessor
 from jetracer.pilot.torch_backend import save_optimized
 

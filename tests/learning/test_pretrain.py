@@ -8,11 +8,11 @@ import tempfile
 import pytest
 
 from jetracer.apps.bench import transfer as transfer_bench
-from jetracer.cli.main import main
-from jetracer.pilot.checkpoint import load_checkpoint
-from jetracer.dataset import scan_dataset
 from jetracer.apps.pretrain import collect_dataset
+from jetracer.cli.main import main
+from jetracer.dataset import scan_dataset
 from jetracer.learning.train import train
+from jetracer.pilot.checkpoint import load_checkpoint
 
 
 def _files_and_sessions(root):
@@ -67,7 +67,7 @@ def test_cli_pretrain_quick_writes_a_starter_that_fine_tuning_takes(tmp_path, ti
     assert bad.returncode == 1 and "does not exist" in bad.stderr and not os.path.exists(str(tmp_path / "b_data"))
 
 
-# -- transfer_bench on stand-ins for the real sets (tests never read /work/shared) -------------------
+# -- the transfer bench on stand-ins for the real sets (tests never read /work/shared) -------------------
 
 
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from jetracer.pilot.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from jetracer.pilot.model import build_model
 from jetracer.pilot.load import PilotLoadError, load_pilot
+from jetracer.pilot.model import build_model
 from jetracer.pilot.preprocess import Preprocessor
 from jetracer.pilot.safe_load import UnsafeFileError, torch_load
 from jetracer.pilot.torch_backend import save_optimized
@@ -178,8 +178,8 @@ def test_loads_through_a_torch_load_without_weights_only(tmp_path, evil_files, m
 UNDER_A_MEMORY_LIMIT = r'''
 import json, resource, sys
 import torch
-from jetracer.pilot.checkpoint import load_checkpoint
 from jetracer.pilot import load_pilot
+from jetracer.pilot.checkpoint import load_checkpoint
 with open("/proc/self/status") as f:
     mapped = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize")][0]
 cap = mapped + (3 << 29)

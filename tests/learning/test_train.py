@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from jetracer.learning.augment import TrainTransform, affine, hflip, resize
-from jetracer.pilot.checkpoint import load_checkpoint
 from jetracer.dataset import Entry, scan_dataset
+from jetracer.learning.augment import TrainTransform, affine, hflip, resize
 from jetracer.learning.split import split_by_session, split_folders
 from jetracer.learning.train import dataset_shares, epoch_sampler, train
+from jetracer.pilot.checkpoint import load_checkpoint
 
 torch.set_num_threads(1)
 

@@ -10,10 +10,10 @@ import cv2
 import pytest
 import torch
 
-from jetracer.pilot.checkpoint import load_checkpoint
-from jetracer.pilot.load import load_pilot
 from jetracer.learning import train as train_module
 from jetracer.learning.train import TrainError, train
+from jetracer.pilot.checkpoint import load_checkpoint
+from jetracer.pilot.load import load_pilot
 
 FAST = ["--input-size", "64", "--batch-size", "32", "--device", "cpu", "--workers", "0", "--threads", "1",
         "--no-pretrained", "--no-progress"]

@@ -19,12 +19,12 @@ import torchvision
 import torchvision.transforms.functional as TF
 
 from jetracer.apps.bench.inference import road_frames
-from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
-from jetracer.pilot.model import build_model
 from jetracer.learning.optimize import optimize
-from jetracer.pilot.load import load_pilot
-from jetracer.pilot.preprocess import Preprocessor
 from jetracer.learning.upstream_export import export_upstream
+from jetracer.pilot.checkpoint import load_checkpoint, save_checkpoint
+from jetracer.pilot.load import load_pilot
+from jetracer.pilot.model import build_model
+from jetracer.pilot.preprocess import Preprocessor
 
 torch.set_num_threads(1)
 cv2.setNumThreads(1)
