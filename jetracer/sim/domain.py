@@ -24,6 +24,11 @@ JetRacer/JetBot/donkeycar frames sits 40-60 % down the image. So a kit camera dr
 
 With probability ``profile_camera_p`` the episode uses the profile's own camera with small offsets
 (``profile_jitter``), so a model also sees the car it was made for.
+
+Worlds for real tracks (``tape_layout_p``, ``shadow_p``, ``night_p``, ``hallway_p``) and per-episode label
+look-ahead distances (``label_distance_m``) are off by default: measured on real frames (issue 20) they did
+not raise zero-shot r(x). They draw from their own stream (:func:`extras_rng`), so turning them on changes
+those parts of an episode only, and leaving them off renders every episode as before they existed.
 """
 import math
 from typing import Any, Dict, Mapping, Optional, Tuple

@@ -12,6 +12,11 @@ optional verge band or red/white kerb outside the edges; hand-laid imperfections
 wobble, tape laid in straight pieces on curves); distractors on the floor (stray tape strips, cables,
 stains); a low-frequency illumination field over everything.
 
+Each floor is a function in :data:`FLOORS` and a draw of its base colour in :data:`MATERIAL_COLOURS`: a new
+material is one entry in each. :func:`tape_layout` turns a look into tape on the bare floor (one line, or a
+lane's two lines) and :func:`hard_light` lays hard-edged sunlight and shadow across it (``SimWorld`` domain keys
+``tape_layout_p`` and ``shadow_p``).
+
 Textures are about 3,000 x 3,000 texels (4 mm each): noise is drawn small and resized or tiled, and
 patterns are built per band of rows, so a whole texture takes a few hundred milliseconds, once per episode.
 """
