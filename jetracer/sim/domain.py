@@ -24,6 +24,11 @@ JetRacer/JetBot/donkeycar frames sits 40-60 % down the image. So a kit camera dr
 
 With probability ``profile_camera_p`` the episode uses the profile's own camera with small offsets
 (``profile_jitter``), so a model also sees the car it was made for.
+
+Worlds for real tracks (``tape_layout_p``, ``shadow_p``, ``night_p``, ``hallway_p``) and per-episode label
+look-ahead distances (``label_distance_m``) are off by default: measured on real frames (issue 20) they did
+not raise zero-shot r(x). They draw from their own stream (:func:`extras_rng`), so turning them on changes
+those parts of an episode only, and leaving them off renders every episode as before they existed.
 """
 import math
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -54,14 +59,23 @@ DEFAULTS = {
     "jpeg_p": 0.4,                # JPEG artefacts at a low quality
     "motion_blur_p": 0.15,        # per frame
     "lowres_p": 0.3,              # the camera resolves less than the frame (low-res sensor, soft lens)
+    # worlds and labels added for real tracks (issue 20); drawn from their own stream, so with these at
+    # their defaults every episode is the same as before they existed
+    "tape_layout_p": 0.0,         # the track is tape on the bare floor: one line to follow, or two lines
+    "shadow_p": 0.0,              # hard-edged sunlight patches and shadows across the floor
+    "night_p": 0.0,               # a dim scene: low exposure target, strong sensor noise, warm or cold light
+    "hallway_p": 0.0,             # the room is a corridor 1.6-3.2 m wide
+    "label_distance_m": None,     # (lo, hi): each episode labels the path point this far ahead (None: fixed)
 }  # type: Dict[str, Any]
 
 _PROBABILITIES = ("profile_camera_p", "fisheye_p", "steep_p", "room_p", "body_p", "glare_p", "cast_p", "jpeg_p",
-                  "motion_blur_p", "lowres_p")
+                  "motion_blur_p", "lowres_p", "tape_layout_p", "shadow_p", "night_p", "hallway_p")
 _RANGES = {   # key: (lowest allowed, highest allowed) for both ends of a (lo, hi) pair
     "height_m": (0.02, 1.0), "fisheye_hfov_deg": (60.0, 200.0), "fisheye_k1": (-0.2, 0.2),
     "pinhole_hfov_deg": (20.0, 150.0), "horizon_frac": (-0.5, 1.5), "steep_horizon_frac": (-0.5, 1.5),
+    "label_distance_m": (0.15, 3.0),
 }
+_OPTIONAL_RANGES = ("label_distance_m",)   # None: not drawn
 
 
 def domain_params(overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -77,6 +91,8 @@ def domain_params(overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, An
             raise ValueError("sim domain: %s must be a probability in [0, 1], found %r" % (key, v))
     for key, (lo, hi) in _RANGES.items():
         v = out[key]
+        if v is None and key in _OPTIONAL_RANGES:
+            continue
         ok = isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
         if not ok or not lo <= v[0] <= v[1] <= hi:
             raise ValueError("sim domain: %s must be a pair (lo, hi) with %s <= lo <= hi <= %s, found %r" % (key, lo, hi, v))
@@ -91,6 +107,23 @@ def domain_params(overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, An
         if not isinstance(out[key], (int, float)) or not 0.0 <= out[key] <= 20.0:
             raise ValueError("sim domain: %s must be a number in [0, 20], found %r" % (key, out[key]))
     return out
+
+
+def extras_rng(seed: int, episode: int) -> np.random.Generator:
+    """The stream of the issue-20 draws of episode ``episode``: a fourth child of the episode's seed
+    sequence (:func:`jetracer.sim.rng.episode_streams` spawns three), so the other streams do not shift."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(episode), 3)))
+
+
+def sample_extras(rng: np.random.Generator, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """One episode's draws of the issue-20 keys (``tape_layout_p`` ... ``label_distance_m``), always the same
+    number of them: which are on, the tape layout's own seed and the label distance (None: the world's)."""
+    u = rng.random(6)
+    seed = int(rng.integers(2 ** 31))
+    label = params["label_distance_m"]
+    return {"tape_layout": bool(u[0] < params["tape_layout_p"]), "shadows": bool(u[1] < params["shadow_p"]),
+            "night": bool(u[2] < params["night_p"]), "hallway": bool(u[3] < params["hallway_p"]),
+            "seed": seed, "label_distance_m": None if label is None else float(label[0] + u[4] * (label[1] - label[0]))}
 
 
 def lens_radius(theta: Any, projection: str, k1: float = 0.0, k2: float = 0.0) -> Any:

@@ -45,11 +45,6 @@ class DynamicsParams(object):
         out = angle_rad / (self.max_left_rad if angle_rad >= 0 else self.max_right_rad)
         return max(-1.0, min(1.0, out))
 
-    def speed_target(self, throttle_output: float) -> float:
-        """Speed (m/s) a throttle output settles at; NaN inside the deadband, where the car coasts."""
-        if abs(throttle_output) < self.throttle_deadband:
-            return float("nan")
-        return max(-1.0, min(1.0, throttle_output)) * self.max_speed_mps
 
 
 def turning_radius_m(profile: Any, steering: float = 1.0) -> float:

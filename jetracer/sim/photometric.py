@@ -168,6 +168,17 @@ class Photometric(object):
         return SensorLook(matrix, gain_map, tone, 0.05, noise, focus, lowres, jpeg, float(domain["motion_blur_p"]),
                           background, hood, target, auto)
 
+    def night(self, sensor: SensorLook, rng: np.random.Generator) -> SensorLook:
+        """``sensor`` in a dim scene, in place: a low exposure target, the strongest noise, longer exposures
+        (motion blur on more frames) and warm, sodium or cold light."""
+        tints = ((0.8, 0.92, 1.12), (0.55, 0.85, 1.2), (1.15, 1.0, 0.85))   # B, G, R gains
+        tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32)
+        sensor.matrix = (np.diag(tint).dot(sensor.matrix if sensor.matrix is not None else np.eye(3))).astype(np.float32)
+        sensor.target_grey = float(rng.uniform(30.0, 70.0))
+        sensor.noise_level = len(self._banks) - 1
+        sensor.motion_blur_p = max(sensor.motion_blur_p, 0.4)
+        return sensor
+
     # -- per frame ---------------------------------------------------------------------------------
 
     def sample(self, rng: np.random.Generator, sensor: Optional[SensorLook] = None) -> Appearance:

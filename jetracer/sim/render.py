@@ -15,7 +15,6 @@ Needs only numpy and OpenCV on one core (no OpenGL, no display). Track textures 
 than 32767 texels on a side (an OpenCV ``remap`` limit): 130 m at 4 mm per texel.
 """
 import math
-import time
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,42 +27,6 @@ MAX_MIP_LEVEL = 4      # far ground samples textures down to 1/16 resolution
 MAX_RANGE_M = 100.0     # ground seen farther than this is drawn as background too
 CLEAN_BACKGROUND_BGR = (200, 190, 180)
 CLEAN_HOOD_BGR = (40, 40, 40)
-
-
-class TextureTrack(object):
-    """The smallest thing :meth:`Renderer.render` draws: a BGR texture laid flat on the ground.
-
-    Texel (row r, col c) has its centre at x = origin_x + (c + 0.5) * m_per_px,
-    y = origin_y - (r + 0.5) * m_per_px (rows run south, columns east).
-    """
-
-    def __init__(self, texture: np.ndarray, origin_xy: Sequence[float], m_per_px: float) -> None:
-        self.texture = texture
-        self.origin_xy = (float(origin_xy[0]), float(origin_xy[1]))
-        self.m_per_px = float(m_per_px)
-
-
-def straight_road(length_m: float = 10.0, width_m: float = 10.0, road_width_m: float = 0.6,
-                  line_width_m: float = 0.03, m_per_px: float = 0.004, seed: int = 0) -> TextureTrack:
-    """A road running north along x = 0 from y = 0 to ``length_m``: white edge lines at
-    x = +-road_width_m/2, a dashed yellow centre line, on a speckled grey floor (for tests and benchmarks)."""
-    import cv2
-    rows, cols = int(round(length_m / m_per_px)), int(round(width_m / m_per_px))
-    rng = np.random.default_rng(seed)
-    floor = rng.integers(90, 130, (rows, cols), dtype=np.uint8)
-    texture = cv2.cvtColor(cv2.GaussianBlur(floor, (5, 5), 1.5), cv2.COLOR_GRAY2BGR)
-    origin = (-width_m / 2.0, length_m)
-
-    def col(x):
-        return int(round((x - origin[0]) / m_per_px - 0.5))
-
-    half_line = line_width_m / 2.0
-    for x in (-road_width_m / 2.0, road_width_m / 2.0):
-        texture[:, col(x - half_line):col(x + half_line) + 1] = 255
-    dash = int(round(0.2 / m_per_px))
-    for r0 in range(0, rows, 2 * dash):
-        texture[r0:r0 + dash, col(-half_line / 2):col(half_line / 2) + 1] = (0, 200, 230)
-    return TextureTrack(texture, origin, m_per_px)
 
 
 class Renderer(object):
@@ -121,12 +84,6 @@ class Renderer(object):
         self._bands = {}  # type: Dict[float, Sequence[Tuple[int, int, int]]]
         self._hood_runs = self._hood_runs_for(self._hood_frac)
         self._pixels_ready = True
-
-    @property
-    def background_mask(self) -> np.ndarray:
-        """(H, W) bool: pixels that see no floor within range (above the horizon or too far)."""
-        self._ensure_pixels()
-        return self._background_mask
 
     def set_scene(self, room: Any = None, sensor: Optional[SensorLook] = None, body: Any = None) -> None:
         """Set this episode's surroundings: a :class:`jetracer.sim.room.Room` (None: a flat backdrop), the
@@ -227,15 +184,6 @@ class Renderer(object):
                 runs.append((row, lo, hi))
         return runs
 
-    @property
-    def hood_mask(self) -> np.ndarray:
-        """(H, W) bool: pixels covered by the car's hood (all False when the profile has none)."""
-        self._ensure_pixels()
-        mask = np.zeros((self.height, self.width), dtype=bool)
-        for row, lo, hi in self._hood_runs:
-            mask[row, lo:hi] = True
-        return mask
-
     @staticmethod
     def texture_matrix(track: Any, pose: Sequence[float]) -> np.ndarray:
         """2x3 affine map from car-frame ground (x forward, y left; metres) to texture (col, row)."""
@@ -321,59 +269,3 @@ class Renderer(object):
         dx, dy = pts[:, 0] - pose[0], pts[:, 1] - pose[1]
         car = np.stack([c * dx + s * dy, -s * dx + c * dy, np.zeros(len(pts))], axis=1)
         return self.model.project(car)
-
-    def unproject(self, uv: Any, pose: Sequence[float]) -> np.ndarray:
-        """Pixels (N, 2) -> world ground points (N, 2); NaN for pixels at or above the horizon."""
-        g = self.model.ground_points(np.asarray(uv, dtype=np.float64).reshape(-1, 2))
-        c, s = math.cos(pose[2]), math.sin(pose[2])
-        return np.stack([pose[0] + c * g[:, 0] - s * g[:, 1], pose[1] + s * g[:, 0] + c * g[:, 1]], axis=1)
-
-
-def bench_render(profile: Any = "latrax", frames: int = 1000, width: int = 224, height: int = 224,
-                 track: Any = None, seed: int = 0, runs: int = 5) -> Dict[str, float]:
-    """Time rendering on one OpenCV thread: ms per frame and frames/s (the best of ``runs`` runs of
-    ``frames`` frames, least disturbed by other processes) for three cases: ``clean`` (floor only, no
-    effects), ``randomised`` (floor, a flat backdrop, a per-frame random look) and ``scene`` (floor, a
-    glossy room with its mirrored lights, the episode camera-module look of seed ``seed``).
-
-    ``profile`` is a profile name, a Profile or a camera section; ``track`` defaults to
-    :func:`straight_road` (10 m x 10 m at 4 mm per texel, 18 MB). The car drives north across the
-    middle of the texture.
-    """
-    import cv2
-
-    from .domain import domain_params
-    from .room import Room
-
-    if isinstance(profile, str):
-        from jetracer.profiles import load_profile
-        profile = load_profile(profile)
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        track = track if track is not None else straight_road()
-        renderer = Renderer(profile, width, height)
-        rows, cols = track.texture.shape[:2]
-        x0 = track.origin_xy[0] + 0.5 * cols * track.m_per_px
-        y0, span = track.origin_xy[1] - 0.9 * rows * track.m_per_px, 0.7 * rows * track.m_per_px
-        poses = [(x0 + 0.02 * math.sin(i * 0.05), y0 + span * i / frames, math.pi / 2 + 0.1 * math.sin(i * 0.03))
-                 for i in range(frames)]
-        scene_rng = np.random.default_rng(seed)
-        room = Room(scene_rng, renderer.model.height_m, cols=renderer.pano_cols, glossy=True)
-        sensor = renderer.photometric.sample_sensor(scene_rng, domain_params())
-        out = {}  # type: Dict[str, float]
-        for name, r in (("clean", None), ("randomised", np.random.default_rng(seed)), ("scene", np.random.default_rng(seed))):
-            if name == "scene":
-                renderer.set_scene(room, sensor)
-            renderer.render(track, poses[0], r)
-            best = float("inf")
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                for pose in poses:
-                    renderer.render(track, pose, r)
-                best = min(best, (time.perf_counter() - t0) * 1e3 / frames)
-            out[name + "_ms"] = round(best, 4)
-            out[name + "_fps"] = round(1e3 / best, 1)
-        return out
-    finally:
-        cv2.setNumThreads(threads)

@@ -48,6 +48,7 @@ DEFAULT_APPEARANCE = {
     "distractors": 0,           # stray tape strips, cables and stains on the floor
     "floor_variation": 0.0,     # strength of the low-frequency illumination field (fraction of brightness)
     "grain": 0,                 # amplitude of per-texel grain (grey levels)
+    "hard_light": 0,            # hard-edged sunlight patches and shadows on the floor (how many)
 }  # type: Dict[str, Any]
 
 
@@ -231,11 +232,6 @@ class Track(object):
         f = (q - np.floor(q))[..., None]
         return self.xy[i0] * (1.0 - f) + self.xy[i1] * f
 
-    def heading_at(self, progress_m: float) -> float:
-        """Direction of travel (rad, CCW from +x) at ``progress_m``."""
-        i = int(round((progress_m % self.length_m) / self.ds_m)) % len(self.xy)
-        return float(self.heading[i])
-
     def pose_at(self, progress_m: float, offset_m: float = 0.0, yaw_offset_rad: float = 0.0) -> Tuple[float, float, float]:
         """A pose ``(x, y, yaw)`` on the track at ``progress_m``, ``offset_m`` left of the centre."""
         i = int(round((progress_m % self.length_m) / self.ds_m)) % len(self.xy)
@@ -260,7 +256,8 @@ class Track(object):
         """
         import cv2
 
-        from .materials import EDGE_STYLES, ROAD_MATERIALS, add_tiled_noise, draw_markings, draw_material, fill, illumination
+        from .materials import (EDGE_STYLES, ROAD_MATERIALS, add_tiled_noise, draw_markings, draw_material, fill,
+                                hard_light, illumination)
 
         unknown = sorted(set(appearance or {}) - set(DEFAULT_APPEARANCE))
         if unknown:
@@ -272,9 +269,10 @@ class Track(object):
             raise ValueError("track appearance: road_material must be one of %s and edge_style one of %s, found %r, %r"
                              % (", ".join(ROAD_MATERIALS), ", ".join(EDGE_STYLES), look["road_material"], look["edge_style"]))
         plain = look["floor_material"] == "plain" and look["road_material"] in ("plain", "none")
-        if rng is None and not (plain and look["grain"] == 0 and look["floor_variation"] == 0):
-            raise ValueError("a textured track appearance needs an rng (floor %r, grain %r, floor_variation %r)"
-                             % (look["floor_material"], look["grain"], look["floor_variation"]))
+        if rng is None and not (plain and look["grain"] == 0 and look["floor_variation"] == 0 and look["hard_light"] == 0):
+            raise ValueError("a textured track appearance needs an rng (floor %r, grain %r, floor_variation %r, "
+                             "hard_light %r)" % (look["floor_material"], look["grain"], look["floor_variation"],
+                                                 look["hard_light"]))
         pts = np.vstack([self.left_edge, self.right_edge])
         lo, hi = pts.min(axis=0) - margin_m, pts.max(axis=0) + margin_m
         w = int(math.ceil((hi[0] - lo[0]) / m_per_px))
@@ -314,6 +312,8 @@ class Track(object):
         draw_markings(img, self, look, rng, poly, m_per_px)
         if look["floor_variation"] > 0:
             img = illumination(img, rng, float(look["floor_variation"]), m_per_px)
+        if look["hard_light"] > 0:
+            img = hard_light(img, rng, int(look["hard_light"]), m_per_px)
         self.texture = img
         self.appearance = look
         return img

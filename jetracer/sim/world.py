@@ -29,7 +29,7 @@ from ..car import car_defaults
 from ..profiles import Profile, load_profile
 from ..racecar import Racecar
 from .camera_model import camera_section
-from .domain import domain_params, sample_camera
+from .domain import domain_params, extras_rng, sample_camera, sample_extras
 from .dynamics import BicycleModel, min_turning_radius_m
 from .labels import LOOKAHEAD_M, label_uv
 from .rng import episode_streams
@@ -99,10 +99,14 @@ class SimWorld(object):
                 self.camera, self.jitter = sample_camera(erng, camera_section(self.profile), self.domain)
                 self._texture_seed = int(erng.integers(2 ** 31))
                 self._scene_seed = int(erng.integers(2 ** 31))
+                self.extras = sample_extras(extras_rng(self.seed, self.episode), self.domain)
+                if self.extras["tape_layout"] or self.extras["shadows"]:
+                    self.appearance = self._extra_appearance(self.appearance, self.extras)
                 start_s = float(drng.uniform(0.0, self.track.length_m))
                 pose = self.track.pose_at(start_s, float(drng.uniform(-0.05, 0.05)), float(drng.uniform(-0.1, 0.1)))
             else:
                 self.appearance = dict(DEFAULT_APPEARANCE)
+                self.extras = sample_extras(extras_rng(self.seed, self.episode), domain_params())
                 self.camera = None  # type: Optional[Dict[str, Any]]
                 self.jitter = None  # type: Optional[Dict[str, float]]
                 self._texture_seed = 0
@@ -123,6 +127,24 @@ class SimWorld(object):
             self.frame = 0
             self.state = self._make_state(s, cte)
             return self.state
+
+    @staticmethod
+    def _extra_appearance(look: Dict[str, Any], extras: Dict[str, Any]) -> Dict[str, Any]:
+        """This episode's floor with the issue-20 draws: tape laid on the bare floor, hard light and shadows."""
+        from .materials import tape_layout
+        rng = np.random.default_rng(extras["seed"])
+        if extras["tape_layout"]:
+            look = tape_layout(rng, look)
+        if extras["shadows"]:
+            look = dict(look, hard_light=int(rng.integers(1, 6)))
+        return look
+
+    @property
+    def episode_label_m(self) -> float:
+        """The look-ahead of this episode's labels: ``label_distance_m``, or the episode's own draw when the
+        domain's ``label_distance_m`` is a range."""
+        drawn = self.extras.get("label_distance_m") if self.randomize else None
+        return float(drawn) if drawn is not None else self.label_distance_m
 
     # -- stepping ----------------------------------------------------------------------------------
 
@@ -185,8 +207,11 @@ class SimWorld(object):
             room_rng, sensor_rng, body_rng = (np.random.default_rng(ss) for ss in (room_ss, sensor_ss, body_ss))
             u = room_rng.random(2)
             room = Room(room_rng, renderer.model.height_m, cols=renderer.pano_cols,
-                        glossy=bool(u[1] < self.domain["glare_p"])) if u[0] < self.domain["room_p"] else None
+                        glossy=bool(u[1] < self.domain["glare_p"]),
+                        hallway=self.extras["hallway"]) if u[0] < self.domain["room_p"] else None
             sensor = renderer.photometric.sample_sensor(sensor_rng, self.domain)
+            if self.extras["night"]:
+                renderer.photometric.night(sensor, np.random.default_rng(self.extras["seed"] + 1))
             body = maybe_body(body_rng, self.domain["body_p"], self.dynamics.params.wheelbase_m, renderer.model)
             renderer.set_scene(room, sensor, body)
         self._scene_key = key
@@ -212,7 +237,7 @@ class SimWorld(object):
         """Pixel (u, v) of the path point ``label_distance_m`` ahead, in the current camera (see labels)."""
         with self.lock:
             return label_uv(self.renderer, self.track, self.pose, self.width, self.height,
-                            self.label_distance_m, hint=self._hint)
+                            self.episode_label_m, hint=self._hint)
 
     def top_down(self, trajectory: Optional[Sequence[Sequence[float]]] = None, max_px: int = 900) -> np.ndarray:
         """A top-down BGR picture of the track with ``trajectory`` ((N, 2) world points) and the car drawn on it."""

@@ -5,7 +5,8 @@ import numpy as np
 from jetracer.profiles import load_profile
 from jetracer.sim.body import CarBody, maybe_body
 from jetracer.sim.camera_model import CameraModel
-from jetracer.sim.render import Renderer, TextureTrack
+from jetracer.sim.render import Renderer
+from sim_helpers import TextureTrack
 
 KIT = {"projection": "equidistant", "hfov_deg": 160.0, "vfov_deg": 120.0, "mount_pitch_deg": 12.0,
        "mount_height_m": 0.15, "mount_forward_m": 0.11}

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from jetracer.sim.labels import path_ahead
-from jetracer.sim.render import TextureTrack
+from sim_helpers import TextureTrack, unproject
 from jetracer.sim.world import SimWorld
 
 M_PER_PX = 0.004
@@ -74,7 +74,7 @@ def test_out_of_view_the_label_is_the_farthest_visible_path_point_inside_the_fra
     u, v = world.label_uv()
     assert 0 <= u < world.width and 0 <= v < world.height
     assert u > 0.85 * world.width         # the path runs off the right of the image (the car looks left of it)
-    ground = world.renderer.unproject(np.array([[u, v]]), world.pose)[0]
+    ground = unproject(world.renderer, np.array([[u, v]]), world.pose)[0]
     on_path = np.hypot(*(path - ground).T)
     assert on_path.min() < 0.03                                  # a point of the path ahead
     farthest_visible = int(np.flatnonzero(visible)[-1])

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jetracer.profiles import load_profile
-from jetracer.sim.render import Renderer, TextureTrack, straight_road
+from jetracer.sim.render import Renderer
+from sim_helpers import TextureTrack, hood_mask, straight_road, unproject
 
 NORTH = math.pi / 2
 PINHOLE = {"projection": "pinhole", "hfov_deg": 144.0, "vfov_deg": 120.0, "mount_pitch_deg": 51.0}
@@ -42,7 +43,7 @@ def test_centred_road_renders_symmetric_where_project_puts_its_edges(road, camer
         left, right = lines
         assert abs((left + right) / 2.0 - 112.0) < 1.0
         # the rendered edge line is where project() puts the painted line's centre
-        ground = r.unproject(np.array([[left, row + 0.5]]), (0.0, 0.5, NORTH))[0]
+        ground = unproject(r, np.array([[left, row + 0.5]]), (0.0, 0.5, NORTH))[0]
         assert ground[0] == pytest.approx(-0.3, abs=0.02 + 0.004 * (ground[1] - 0.5))
         checked += 1
     assert checked >= 10
@@ -90,8 +91,9 @@ def test_hood_covers_the_bottom_when_the_profile_says_so(road):
     r = renderer(hood_height_frac=0.1)
     frame = r.render(road, (0.0, 0.5, NORTH))
     assert (frame[220, 112] == r.hood_bgr).all() and not (frame[190, 112] == r.hood_bgr).all()
-    assert r.hood_mask[223].all() and r.hood_mask.mean() < 0.1
-    assert not renderer().hood_mask.any()
+    mask = hood_mask(r)
+    assert mask[223].all() and mask.mean() < 0.1
+    assert not hood_mask(renderer()).any()
 
 
 def test_photometric_randomisation_is_reproducible_per_seed(road):
@@ -118,7 +120,7 @@ def test_world_points_round_trip_within_a_centimetre(camera):
     pts = np.array(pose[:2]) + rng.uniform(-6, 6, (4000, 2))
     uv, visible = r.project(pts, pose)
     assert 200 < visible.sum() < 4000
-    back = r.unproject(uv[visible], pose)
+    back = unproject(r, uv[visible], pose)
     assert np.abs(back - pts[visible]).max() < 0.01
     behind = np.array(pose[:2]) - 1.0 * np.array([math.cos(pose[2]), math.sin(pose[2])])
     assert not r.project(behind[None], pose)[1][0]
@@ -126,15 +128,8 @@ def test_world_points_round_trip_within_a_centimetre(camera):
 
 def test_pixels_above_the_horizon_unproject_to_nan():
     r = renderer()
-    xy = r.unproject(np.array([[112.0, 5.0], [112.0, 200.0]]), (0.0, 0.0, 0.0))
+    xy = unproject(r, np.array([[112.0, 5.0], [112.0, 200.0]]), (0.0, 0.0, 0.0))
     assert np.isnan(xy[0]).all() and np.isfinite(xy[1]).all()
-
-
-def test_bench_render_reports_clean_and_randomised_rates():
-    from jetracer.sim.render import bench_render
-    result = bench_render("latrax", frames=5, runs=1, width=64, height=64)
-    assert set(result) == {"clean_ms", "clean_fps", "randomised_ms", "randomised_fps", "scene_ms", "scene_fps"}
-    assert all(v > 0 for v in result.values())
 
 
 def test_far_ground_is_averaged_not_aliased():
@@ -143,7 +138,7 @@ def test_far_ground_is_averaged_not_aliased():
     board = TextureTrack(np.repeat(checks[:, :, None], 3, axis=2), (-4.0, 4.0), 0.004)
     r = renderer()
     frame = r.render(board, (0.0, -3.5, NORTH))
-    far = [row for row in range(224) if 2.0 < r.unproject([[112.0, row + 0.5]], (0.0, 0.0, 0.0))[0, 0] < 7.0]
+    far = [row for row in range(224) if 2.0 < unproject(r, [[112.0, row + 0.5]], (0.0, 0.0, 0.0))[0, 0] < 7.0]
     assert len(far) > 5
     values = frame[far, 60:164, 0].astype(float)
     assert abs(values.mean() - 127.5) < 20 and values.std() < 25

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jetracer.profiles import load_profile
-from jetracer.sim.render import Renderer, TextureTrack
+from jetracer.sim.render import Renderer
+from sim_helpers import TextureTrack
 from jetracer.sim.room import Room
 
 GREEN = (30, 160, 40)

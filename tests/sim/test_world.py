@@ -11,6 +11,7 @@ import pytest
 from jetracer.apps.collect import collect
 from jetracer.pixels import to_normalised
 from jetracer.sim.world import SimWorld
+from sim_helpers import unproject
 
 
 def test_label_of_a_car_centred_on_a_straight_is_straight_ahead():
@@ -21,7 +22,7 @@ def test_label_of_a_car_centred_on_a_straight_is_straight_ahead():
     assert abs(u - world.width / 2.0) < 1.0
     assert -1.0 < y < 1.0
     # the label pixel looks at the path point 0.6 m ahead: unprojecting it lands there within 1 cm
-    ground = world.renderer.unproject(np.array([[u, v]]), world.pose)[0]
+    ground = unproject(world.renderer, np.array([[u, v]]), world.pose)[0]
     assert np.hypot(*(ground - world.track.point_at(1.0 + world.label_distance_m))) < 0.01
 
 
@@ -39,7 +40,7 @@ def test_labels_stay_on_the_path_with_every_episode_camera():
         uv, visible = world.renderer.project(target[None], world.pose)
         if not visible[0]:
             continue
-        ground = world.renderer.unproject(np.array([[u, v]]), world.pose)[0]
+        ground = unproject(world.renderer, np.array([[u, v]]), world.pose)[0]
         assert np.hypot(*(ground - target)) < 0.02, (seed, world.camera)
         assert v > world.renderer.model.horizon_v(u)      # on the floor, below the horizon
         checked += 1
