@@ -11,9 +11,11 @@ The rule (one for the simulator, the dataset and the closed-loop figures):
   half of the lane hits what lies on the left half.
 * **Distance**: along that band from the front bumper to the nearest point of an obstacle's footprint
   inside it, counted at the car's offset (in a curve the inner side is shorter: ``ds * (1 - kappa * n)``).
-* **Stopping distance**: ``v * latency_s + v**2 / (2 * decel_mps2) + margin_m``, ``v`` the car's speed,
-  ``latency_s`` the profile's camera-to-wheels latency and ``decel_mps2`` its ``coast_decel_mps2``: the
-  slowing a stop at neutral guarantees (an ESC brake only stops sooner), ``margin_m`` a parameter.
+* **Stopping distance**: ``v * latency_s + v**2 / (2 * decel_mps2) + margin_m``, ``latency_s`` the profile's
+  camera-to-wheels latency, ``decel_mps2`` its ``coast_decel_mps2`` (the slowing a stop at neutral
+  guarantees; an ESC brake only stops sooner), ``margin_m`` a parameter, and ``v`` the car's speed or, in
+  the simulator, the speed the commands already sent give it when a stop takes effect if that is higher
+  (a car still speeding up travels farther during the latency).
 * **blocked**: an obstacle lies in the swept path at a distance of at most the stopping distance.
 
 :func:`obstacle_label` also returns the nearest obstacle in the swept path regardless of the stopping
@@ -24,7 +26,7 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-STOP_MARGIN_M = 0.15    # stop this far before contact: the closed-loop target is 10 cm, plus a frame's travel
+STOP_MARGIN_M = 0.20    # stop this far before contact: the 10 cm target plus a frame of travel at up to 3 m/s
 SIDE_MARGIN_M = 0.05    # each side of the car
 MAX_RANGE_M = 5.0       # how far ahead the nearest obstacle in the path is looked for
 SAMPLE_STEP_M = 0.005   # footprint outlines are sampled this finely

@@ -301,11 +301,13 @@ class SimWorld(object):
 
     def obstacle_label(self, speed_mps: Optional[float] = None, margin_m: float = STOP_MARGIN_M,
                        side_margin_m: float = SIDE_MARGIN_M) -> ObstacleLabel:
-        """Is an obstacle in the car's swept path within its stopping distance (at ``speed_mps``, default the
-        car's speed now), and how far is it (:mod:`jetracer.sim.obstacle_labels`)."""
+        """Is an obstacle in the car's swept path within its stopping distance, and how far is it
+        (:mod:`jetracer.sim.obstacle_labels`). The speed is ``speed_mps`` if given, else the car's speed now
+        or, if higher, the speed the commands already in flight give it when a stop sent now takes effect
+        (``latency_s`` later): a car still speeding up would otherwise stop late."""
         with self.lock:
-            p = self.dynamics.params
-            speed = self.dynamics.speed_mps if speed_mps is None else float(speed_mps)
+            d, p = self.dynamics, self.dynamics.params
+            speed = max(d.speed_mps, d.predict(p.latency_s)[3]) if speed_mps is None else float(speed_mps)
             return obstacle_label(self.obstacles, self.car_shape, self.pose, speed, p.latency_s, p.coast_decel_mps2,
                                   margin_m, side_margin_m, hint=self._front_hint)
 

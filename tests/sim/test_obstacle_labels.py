@@ -58,6 +58,27 @@ def test_the_label_uses_the_cars_own_speed():
     assert not world.obstacle_label().blocked
 
 
+def test_a_car_still_speeding_up_is_judged_at_the_speed_its_commands_in_flight_give_it():
+    world = world_at(speed_mps=0.5)
+    world.car.throttle = 0.5          # asks for 0.5 * gain 0.8 * 4 m/s = 1.6 m/s, through a 0.3 s lag
+    for _ in range(4):                # the commands in flight (0.1 s of them) all speed it up
+        world.step()
+    v_now = world.state.speed_mps
+    v_then = world.dynamics.predict(world.profile.dynamics.latency_s)[3]
+    assert v_then > v_now + 0.1
+    world.set_obstacles([box(world, stop_m(world, v_then) - 0.01)])
+    label = world.obstacle_label()
+    assert label.blocked and label.speed_mps == pytest.approx(v_then)
+    assert not world.obstacle_label(speed_mps=v_now).blocked
+    # driving on from there with the throttle at neutral as soon as it is blocked, the car stops short of it
+    world.car.throttle = 0.0
+    for _ in range(60):
+        world.step()
+    assert world.collisions == 0 and world.state.speed_mps == 0.0
+    gap = world.obstacle_label(speed_mps=0.0).nearest_m
+    assert 0.0 < gap <= STOP_MARGIN_M + 0.05
+
+
 @pytest.mark.parametrize("side", [1.0, -1.0])
 def test_an_obstacle_just_inside_the_swept_width_blocks_and_just_outside_does_not(side):
     world = world_at()
