@@ -192,6 +192,9 @@ SCHEMA = {
         "throttle_deadband": Field(float, 0.0, 0.9),
         "coast_decel_mps2": Field(float, 0.0, 20.0),
         "latency_s": Field(float, 0.0, 1.0),
+        "front_overhang_m": Field(float, 0.0, 1.0, required=False, doc="front bumper ahead of the front axle"),
+        "rear_overhang_m": Field(float, 0.0, 1.0, required=False, doc="rear bumper behind the rear axle"),
+        "width_m": Field(float, 0.03, 1.5, required=False, doc="overall width of the car"),
     },
 }
 

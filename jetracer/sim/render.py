@@ -15,7 +15,7 @@ Needs only numpy and OpenCV on one core (no OpenGL, no display). Track textures 
 than 32767 texels on a side (an OpenCV ``remap`` limit): 130 m at 4 mm per texel.
 """
 import math
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -194,13 +194,15 @@ class Renderer(object):
                          [-s / m, -c / m, (oy - y) / m - 0.5]])
 
     def render(self, track: Any, pose: Sequence[float], rng: Optional[np.random.Generator] = None,
-               steer_rad: float = 0.0) -> np.ndarray:
+               steer_rad: float = 0.0, draw_after_floor: Optional[Callable[[np.ndarray, CameraModel], Any]] = None
+               ) -> np.ndarray:
         """The (H, W, 3) uint8 BGR frame seen from ``pose`` = (x, y, yaw) (rear-axle centre, metres, radians).
 
         ``rng`` None gives a clean frame (a pure function of track, pose and scene, no camera effects); a
         numpy Generator draws the frame's camera effects (reproducible per seed): the episode's
         :class:`SensorLook` if one is set, else a whole random look. ``steer_rad`` turns the front wheels
-        when they are in view.
+        when they are in view. ``draw_after_floor(frame, camera_model)`` (optional) paints things standing on
+        the floor (obstacles) after floor and room, before the car's own wheels and the camera module's look.
         """
         import cv2
         self._ensure_pixels()
@@ -227,6 +229,8 @@ class Renderer(object):
                 frame[r_floor:][self._background_mask[r_floor:]] = background
         else:
             self._draw_room(frame, float(pose[2]))
+        if draw_after_floor is not None:
+            draw_after_floor(frame, self.model)
         if self.body is not None:
             self.body.draw(frame, self.model, steer_rad)
         if self._hood_runs:

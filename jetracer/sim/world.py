@@ -18,10 +18,11 @@ whether the car's front wheels are in view. The floor texture and the room are b
 The simulator needs numpy and OpenCV (desktop Python >= 3.6); it is not meant to run on the car.
 """
 import copy
+import functools
 import math
 import threading
 import time
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from .camera_model import camera_section
 from .domain import domain_params, extras_rng, sample_camera, sample_extras
 from .dynamics import BicycleModel, min_turning_radius_m
 from .labels import LOOKAHEAD_M, label_uv
+from .obstacle_labels import SIDE_MARGIN_M, STOP_MARGIN_M, ObstacleLabel, obstacle_label
+from .obstacles import CarShape, Obstacle, ObstacleSet, obstacle_rng, place_obstacles
 from .rng import episode_streams
 from .track import DEFAULT_APPEARANCE, DEFAULT_MIN_RADIUS_M, random_appearance
 from .tracks_builtin import load_track
@@ -55,12 +58,15 @@ class SimWorld(object):
     ``profile``: a profile name/path or :class:`Profile`; ``track``: a built-in name, an integer seed
     (procedural track whose curves suit this car's turning radius) or a :class:`Track`; ``driver``: an
     optional hardware driver (e.g. on the emulated I2C bus) that the car also drives; ``domain``:
-    overrides of the randomisation ranges (:data:`jetracer.sim.domain.DEFAULTS`).
+    overrides of the randomisation ranges (:data:`jetracer.sim.domain.DEFAULTS`); ``obstacles``: how many
+    obstacles each episode places on the track (:mod:`jetracer.sim.obstacles`, from their own random stream),
+    or a list of :class:`~jetracer.sim.obstacles.Obstacle` to use in every episode.
     """
 
     def __init__(self, profile: Union[str, Profile] = "latrax", track: Any = "oval", seed: int = 0, fps: float = 30,
                  width: int = 224, height: int = 224, randomize: bool = True, driver: Any = None,
-                 label_distance_m: float = LOOKAHEAD_M, domain: Optional[Dict[str, Any]] = None) -> None:
+                 label_distance_m: float = LOOKAHEAD_M, domain: Optional[Dict[str, Any]] = None,
+                 obstacles: Union[int, Sequence[Obstacle]] = 0) -> None:
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.domain = domain_params(domain)
         if fps <= 0:
@@ -80,6 +86,10 @@ class SimWorld(object):
         self._scene_key = None  # type: Any
         self.seed = int(seed)
         self.episode = -1
+        if isinstance(obstacles, int) and obstacles < 0:
+            raise ValueError("obstacles must be a count >= 0 or a list of Obstacle, got %r" % (obstacles,))
+        self._obstacle_spec = obstacles if isinstance(obstacles, int) else list(obstacles)
+        self.car_shape = CarShape.from_profile(self.profile)
         self.reset(seed)
 
     # -- episodes ----------------------------------------------------------------------------------
@@ -125,6 +135,7 @@ class SimWorld(object):
             self._last_s = s
             self.distance_m = 0.0
             self.frame = 0
+            self._reset_obstacles(pose)
             self.state = self._make_state(s, cte)
             return self.state
 
@@ -152,7 +163,10 @@ class SimWorld(object):
         """Send the car's current driver outputs and advance one frame period of simulated time."""
         with self.lock:
             self.dynamics.command(self.car.steering_output, self.car.throttle_output)
+            before = self.pose
             self.dynamics.advance(1.0 / self.fps)
+            if self.obstacles.active:
+                self._collide(before)
             d = self.dynamics
             s, cte, self._hint = self.track.nearest(d.x, d.y, self._hint)
             ds = s - self._last_s
@@ -231,7 +245,12 @@ class SimWorld(object):
             self._ensure_texture()
             self._ensure_scene()
             rng = self.streams.frame if self.randomize else None
-            return self.renderer.render(self.track, self.pose, rng=rng, steer_rad=self.dynamics.steer_rad)
+            draw = None
+            if self.obstacles.active:
+                self.obstacles.light_from_room(self.renderer.room)
+                draw = functools.partial(self.obstacles.draw, pose=self.pose)
+            return self.renderer.render(self.track, self.pose, rng=rng, steer_rad=self.dynamics.steer_rad,
+                                        draw_after_floor=draw)
 
     def label_uv(self) -> Tuple[float, float]:
         """Pixel (u, v) of the path point ``label_distance_m`` ahead, in the current camera (see labels)."""
@@ -252,6 +271,7 @@ class SimWorld(object):
             def px(xy: Any) -> np.ndarray:
                 return np.round((self.track.world_to_px(np.asarray(xy, dtype=np.float64)) + 0.5) * scale - 0.5).astype(np.int32)
 
+            self.obstacles.draw_top_down(img, px)
             if trajectory is not None and len(trajectory) > 1:
                 cv2.polylines(img, [px(trajectory).reshape(-1, 1, 2)], False, (0, 0, 255), 2, cv2.LINE_AA)
             x, y, yaw = self.pose
@@ -259,6 +279,62 @@ class SimWorld(object):
             a, b = px([x, y]), px([x + 2 * L * math.cos(yaw), y + 2 * L * math.sin(yaw)])
             cv2.arrowedLine(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (255, 0, 0), 2, cv2.LINE_AA, 0, 0.4)
             return img
+
+    # -- obstacles ---------------------------------------------------------------------------------
+
+    def _reset_obstacles(self, pose: Tuple[float, float, float]) -> None:
+        """This episode's obstacles (placed from the episode's obstacle stream) and a fresh collision count."""
+        spec = self._obstacle_spec
+        rng = obstacle_rng(self.seed, self.episode)
+        placed = place_obstacles(rng, self.track, pose, spec, self.car_shape) if isinstance(spec, int) else spec
+        self.set_obstacles(placed, rng)
+
+    def set_obstacles(self, obstacles: Sequence[Obstacle], rng: Optional[np.random.Generator] = None) -> ObstacleSet:
+        """Replace this episode's obstacles (a constructed scene) and clear the collision count."""
+        with self.lock:
+            self.obstacles = ObstacleSet(obstacles, self.track, rng)
+            self.collisions = 0
+            self.collision_log = []  # type: List[Dict[str, Any]]
+            self.last_collision = None  # type: Optional[int]
+            self._contact = None  # type: Optional[int]
+            return self.obstacles
+
+    def lift_obstacle(self, index: int) -> Obstacle:
+        """Take obstacle ``index`` off the floor (as a person would): gone from frames, labels and collisions."""
+        with self.lock:
+            if self._contact == index:
+                self._contact = None
+            return self.obstacles.lift(index)
+
+    def _collide(self, before: Tuple[float, float, float]) -> None:
+        """A step that ends with the car touching an obstacle ends where it first touched, the car stopped (a
+        bump); a contact is a new collision once the car had been more than 1 cm away from that obstacle."""
+        d = self.dynamics
+        if self._contact is not None and not self.obstacles.near(self.car_shape, self.pose, self._contact, 0.01):
+            self._contact = None
+        hit, pose = self.obstacles.first_contact(self.car_shape, before, self.pose)
+        self.last_collision = hit
+        if hit is None:
+            return
+        d.x, d.y, d.yaw = pose
+        d.speed_mps = 0.0
+        if self._contact is None:
+            self.collisions += 1
+            self.collision_log.append({"frame": self.frame + 1, "time_s": round(d.time_s, 4), "obstacle": hit,
+                                       "kind": self.obstacles.items[hit].kind})
+        self._contact = hit
+
+    def obstacle_label(self, speed_mps: Optional[float] = None, margin_m: float = STOP_MARGIN_M,
+                       side_margin_m: float = SIDE_MARGIN_M) -> ObstacleLabel:
+        """Is an obstacle in the car's swept path within its stopping distance, and how far is it
+        (:mod:`jetracer.sim.obstacle_labels`). The speed is ``speed_mps`` if given, else the car's speed now
+        or, if higher, the speed the commands already in flight give it when a stop sent now takes effect
+        (``latency_s`` later): a car still speeding up would otherwise stop late."""
+        with self.lock:
+            d, p = self.dynamics, self.dynamics.params
+            speed = max(d.speed_mps, d.predict(p.latency_s)[3]) if speed_mps is None else float(speed_mps)
+            return obstacle_label(self.obstacles, self.car_shape, self.pose, speed, p.latency_s, p.coast_decel_mps2,
+                                  margin_m, side_margin_m, hint=self._front_hint)
 
     def close(self) -> None:
         """Stop the car and release its driver."""

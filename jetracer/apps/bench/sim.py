@@ -18,6 +18,8 @@ import statistics
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from ...sim.expert import PerturbedExpert, PurePursuitExpert
 from ...sim.world import SimWorld
 
@@ -104,3 +106,51 @@ def format_report(result: Dict[str, Any]) -> str:
              for size, figures in sorted(result.pop("sizes", {}).items(), key=lambda kv: -kv[1]["width"])]
     lines.extend("%-16s %s" % kv for kv in result.items())
     return "\n".join(lines)
+
+
+def bench_obstacles(profile: Any = "latrax", track: Any = "oval", count: int = 8, width: int = 224, height: int = 224,
+                    frames: int = 150, runs: int = 5, seed: int = 3, randomize: bool = True) -> Dict[str, float]:
+    """What obstacles cost a rendered frame: ``world.render()`` in worlds of ``seed`` with no obstacles and
+    with ``count``, on one OpenCV thread, the two timed alternately run by run; medians of ``runs`` runs of
+    ``frames`` frames. Two sets of poses: ``lap`` (evenly along the centreline, as a drive sees them) and
+    ``in_view`` (0.5-1.5 m before each obstacle, facing it). Also the cost of placing them (a reset)."""
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        worlds = {n: SimWorld(profile, track=track, seed=seed, width=width, height=height, randomize=randomize,
+                              obstacles=n) for n in (0, count)}
+        busy = worlds[count]
+        L = busy.track.length_m
+        lap = [busy.track.pose_at(L * i / frames) for i in range(frames)]
+        before = []
+        for i in range(frames):
+            o = busy.obstacles.items[i % count]
+            s, _, _ = busy.track.nearest(o.x, o.y)
+            before.append(busy.track.pose_at(s - 0.5 - (i * 0.37) % 1.0))
+        out = {}  # type: Dict[str, float]
+        for name, poses in (("lap", lap), ("in_view", before)):
+            times = {0: [], count: []}  # type: Dict[int, List[float]]
+            for _ in range(runs):
+                for n, world in worlds.items():
+                    world.render()
+                    t0 = time.perf_counter()
+                    for pose in poses:
+                        world.dynamics.reset(*pose)
+                        world.render()
+                    times[n].append((time.perf_counter() - t0) * 1e3 / len(poses))
+            out["%s_ms_without" % name] = round(float(np.median(times[0])), 3)
+            out["%s_ms_with" % name] = round(float(np.median(times[count])), 3)
+        resets = {0: [], count: []}  # type: Dict[int, List[float]]
+        for _ in range(runs):
+            for n, world in worlds.items():
+                t0 = time.perf_counter()
+                for _ in range(10):
+                    world.reset()
+                resets[n].append((time.perf_counter() - t0) * 1e3 / 10)
+        out["reset_ms_without"] = round(float(np.median(resets[0])), 3)
+        out["reset_ms_with"] = round(float(np.median(resets[count])), 3)
+        return out
+    finally:
+        cv2.setNumThreads(threads)
