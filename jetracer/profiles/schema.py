@@ -129,6 +129,15 @@ SERVO = {
     "max_us": PULSE_US,
 }
 
+# How an ESC reverses (``jetracer calibrate`` finds out and writes it): ``direct``, a reverse pulse
+# reverses; ``double-tap``, the first reverse pulse after going forward only brakes, neutral and then
+# reverse again reverses (most hobby ESCs in forward/brake/reverse mode); ``none``, it brakes and
+# never reverses. Left out: not known.
+REVERSE_MODES = ("direct", "double-tap", "none")
+ESC = dict(SERVO, reverse=Field(str, choices=REVERSE_MODES, required=False,
+                                doc="how the ESC reverses: direct, double-tap (brake first, then neutral and "
+                                    "reverse again) or none (brake only)"))
+
 SCHEMA = {
     "name": Field(str),
     "description": Field(str, required=False),
@@ -148,7 +157,7 @@ SCHEMA = {
     },
     "steering": OneOf("driver", {"pca9685_servo": SERVO}),
     "throttle": OneOf("driver", {
-        "pca9685_esc": SERVO,
+        "pca9685_esc": ESC,
         "motorhat_dc": {
             "i2c_address": I2C_ADDRESS,
             # The Adafruit MotorHAT asks for 1600 Hz; the PCA9685 realises its top rate (~1526 Hz).

@@ -8,7 +8,8 @@ guided calibration can add or reorder steps. In every step the outputs start at 
   towards the end with ``+``/``-`` (10 us) or ``++``/``--`` (50 us), confirming each nudge, or types
   a pulse. Enter while the channel is still at the centre keeps the saved end point *without*
   putting it on the wire; Enter after moving saves where the channel is. An end step only moves to
-  its own side of the centre, and the channel goes back to the centre after it.
+  its own side of the centre, and the channel goes back to the centre after it. ``c`` puts the
+  channel back at the centre (an ESC that only brakes at the first reverse pulse reverses after neutral).
 
 The ESC is held to the car's throttle limit: ``max_throttle`` of the configured profile mapped to
 pulses as the car maps it (:meth:`~jetracer.hardware.pca9685_servo.PulseOutput.pulse_for`), e.g.
@@ -20,10 +21,13 @@ it refuses, with one line naming the owner, while a drive service, a notebook's 
 calibration has them. The result is written as ``profile_overrides`` with
 :func:`jetracer.config.save_user_settings`, which validates before writing and keeps the file's
 comments, and which the car loads. ``ask`` and ``say`` are injectable so the walk-through is
-testable without a terminal.
+testable without a terminal. A step is a generator (:func:`pulse_step`) that yields its questions as
+:class:`Prompt`\\ s and is sent the answers, so a terminal (:func:`drive` with ``ask``) and a notebook
+widget (buttons) run the same code; :mod:`jetracer.services.guided_calibration` builds the guided
+calibration (directions, arming, reverse, limit, test pattern) on these steps.
 """
 from collections import namedtuple
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Optional, Sequence, Tuple
 
 from ..config import Config, save_user_settings
 
@@ -101,10 +105,44 @@ def _clip(value: float, lo: float, hi: float) -> int:
     return int(round(max(lo, min(hi, value))))
 
 
-def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, int], ask: Callable[[str], str],
-             say: Callable[[str], None], limit_text: str = "") -> int:
-    """One step: the chosen pulse for ``step.key`` (``saved`` is the configured one; ``values`` what this
-    walk-through chose so far in the section). Starts at neutral; see the module docstring."""
+class Prompt(str):
+    """A question for the person: its text (what a terminal prints, so ``ask(prompt)`` works as before) and,
+    for a widget, the answers to offer as buttons (``choices``: ``(answer, label)`` pairs) and whether a
+    typed answer is taken too (``typed``)."""
+
+    def __new__(cls, text: str, choices: Sequence[Tuple[str, str]] = (), typed: bool = False) -> "Prompt":
+        prompt = str.__new__(cls, text)
+        prompt.choices = tuple(choices)
+        prompt.typed = typed
+        return prompt
+
+
+PULSE_CHOICES = (("--", "-50 us"), ("-", "-10 us"), ("+", "+10 us"), ("++", "+50 us"), ("c", "centre"), ("", "OK"))
+SEND_CHOICES = (("y", "Send it"), ("n", "Don't send"))
+
+
+def drive(questions: Generator[Prompt, str, Any], ask: Callable[[str], str]) -> Any:
+    """Run a walk-through generator with ``ask``: each prompt it yields is asked, the answer sent back; its result.
+
+    An exception from ``ask`` (input ended, Ctrl-C) is thrown into the walk-through, so it leaves the
+    outputs at neutral and says what it kept before the exception goes on.
+    """
+    try:
+        prompt = next(questions)
+        while True:
+            try:
+                answer = ask(prompt)
+            except BaseException as e:
+                prompt = questions.throw(e)
+                continue
+            prompt = questions.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+def pulse_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, int], say: Callable[[str], None],
+               limit_text: str = "") -> Generator[Prompt, str, int]:
+    """One step as a generator (yields prompts, is sent the answers, returns the pulse); see :func:`run_step`."""
     lo, hi = step_range(step.key, values)
     keep = _clip(saved, lo, hi)
     if step.key == "center_us":
@@ -119,7 +157,8 @@ def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, in
     channel.write(pulse)
     while True:
         where = "centre; Enter keeps %d us" % keep if pulse == start and step.key != "center_us" else "Enter = ok"
-        answer = ask("  pulse %d us (%s)  [+ - ++ -- number, q = quit] > " % (pulse, where)).strip()
+        answer = (yield Prompt("  pulse %d us (%s)  [+ - ++ -- c = centre, number, q = quit] > " % (pulse, where),
+                               PULSE_CHOICES, typed=True)).strip()
         if answer == "":
             if pulse == start:
                 return keep
@@ -130,7 +169,12 @@ def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, in
             continue
         if answer.lower() == "q":
             raise CalibrationAborted("calibration aborted; nothing saved")
-        if answer in NUDGES:
+        if answer.lower() == "c":
+            target = start
+            if target == pulse:
+                say("  already at the centre")
+                continue
+        elif answer in NUDGES:
             wanted = _clip(pulse + NUDGES[answer], side_lo, side_hi)
             target = _clip(wanted, window_lo, window_hi)
             if target != wanted:
@@ -142,17 +186,25 @@ def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, in
         elif answer.isdigit():
             target = _clip(int(answer), lo, hi)
             if not window_lo <= target <= window_hi:
-                reply = ask("  %d us is past the throttle limit (%s): the wheels will spin harder than the car ever "
-                            "drives them. Send it? [y/N] > " % (target, limit_text)).strip().lower()
+                reply = (yield Prompt("  %d us is past the throttle limit (%s): the wheels will spin harder than the "
+                                      "car ever drives them. Send it? [y/N] > " % (target, limit_text),
+                                      SEND_CHOICES)).strip().lower()
                 if reply not in YES:
                     say("  not sent; the ESC stays at %d us" % pulse)
                     continue
                 window_lo, window_hi = min(window_lo, target), max(window_hi, target)
         else:
-            say("  type +, -, ++, --, a pulse in us, Enter to accept or q to quit (got %r)" % answer)
+            say("  type +, -, ++, --, c, a pulse in us, Enter to accept or q to quit (got %r)" % answer)
             continue
         pulse = target
         channel.write(pulse)
+
+
+def run_step(step: Step, channel: PulseChannel, saved: int, values: Dict[str, int], ask: Callable[[str], str],
+             say: Callable[[str], None], limit_text: str = "") -> int:
+    """One step: the chosen pulse for ``step.key`` (``saved`` is the configured one; ``values`` what this
+    walk-through chose so far in the section). Starts at neutral; see the module docstring."""
+    return drive(pulse_step(step, channel, saved, values, say, limit_text), ask)
 
 
 def _starting_profile(config: Config, say: Callable[[str], None]) -> Any:
