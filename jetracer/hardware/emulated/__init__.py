@@ -12,7 +12,7 @@ supervisor that SIGKILLs the drive process and then reads and resets the pulses)
 
 With ``JETRACER_EMULATED_FAULTS`` set (``absent:0x40``, ``moved:0x40:0x41``, ``error:0x40``, comma-separated)
 every bus this process makes is wired like that miswired car (:mod:`jetracer.hardware.emulated.bus`);
-``shared_bus()`` rewires the process's bus when the variable changed.
+``shared_bus()`` rewires the process's bus when the variable changed (a ``set_faults`` call stays until then).
 """
 import os
 import threading
@@ -59,10 +59,12 @@ def shared_bus() -> EmulatedBus:
     global _shared
     with _lock:
         path = bus_file()
+        faults = faults_from_env()
         if _shared is None or getattr(_shared, "path", None) != (os.path.abspath(path) if path else None):
             _shared = _open_file_bus(path) if path else make_bus()
-        elif _shared.wiring.text != faults_from_env():
-            _shared.set_faults(faults_from_env())
+        elif faults != _shared.env_faults:
+            _shared.set_faults(faults)
+        _shared.env_faults = faults
         return _shared
 
 

@@ -134,6 +134,7 @@ class EmulatedBus(object):
         self._chips = {}  # type: Dict[int, Any]
         self._faults = {}  # type: Dict[int, List[int]]
         self.wiring = Wiring(faults_from_env() if faults is None else faults)
+        self.env_faults = faults_from_env()  # the variable's value shared_bus() last saw (it rewires when it changes)
         self.logging = False
         self.log = []  # type: List[Tuple[int, str, bytes]]
 

@@ -1,0 +1,1 @@
+"""Applications built on the library: whole tasks a verb of ``jetracer`` runs (the doctor, ...)."""
