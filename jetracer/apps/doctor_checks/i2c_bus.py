@@ -343,11 +343,14 @@ def _missing_chips(context: Context, target: Target, name: str, mine: Dict[int, 
                        % (_hex(missing), overrides, config_file))
     matching = [(len(chips), n, kit) for n, kit, chips in signatures if n != name and set(chips) <= answering]
     if matching:
-        _, n, kit = max(matching)
-        return Finding("kit", "fail", finding + "; those are the chips of the %s%s" % (kit, note),
-                       "if this car is the %s, put `profile: %s` in %s; if it is the %s, check the power and cable of "
-                       "its board at %s" % (kit, n, config_file, _kit_name(context.config.load_profile()),
-                                            _hex(missing)))
+        most = max(m[0] for m in matching)
+        best = sorted((n, kit) for size, n, kit in matching if size == most)
+        kits = " or ".join("the %s (profile %s)" % (kit, n) for n, kit in best)
+        return Finding("kit", "fail", finding + "; those are the chips of %s%s" % (kits, note),
+                       "if this car is %s, put `profile: %s`%s in %s; if it is the %s, check the power and cable of "
+                       "its board at %s" % (" or ".join("the %s" % kit for _, kit in best), best[0][0],
+                                            " (or %s)" % ", ".join(n for n, _ in best[1:]) if best[1:] else "",
+                                            config_file, _kit_name(context.config.load_profile()), _hex(missing)))
     return Finding("kit", "fail", finding + note,
                    "check the board's power (the car's battery switched on, the board's power LED lit) and its I2C "
                    "cable (SDA to pin 3, SCL to pin 5, 3.3 V and GND of the 40-pin header), then `sudo i2cdetect -y "

@@ -73,8 +73,9 @@ class Wiring(object):
             if kind == "moved":
                 target = _fault_address(words[2].strip(), item)
                 if target == address:
-                    raise EmulatedFaultsError("%s: %r moves 0x%02X to itself; give another address, e.g. "
-                                              "moved:0x40:0x41" % (FAULTS_ENV, item, address))
+                    raise EmulatedFaultsError("%s: %r moves 0x%02X to itself; the forms are %s, comma-separated, "
+                                              "e.g. %s=moved:0x40:0x41" % (FAULTS_ENV, item, address, FAULT_FORMS,
+                                                                           FAULTS_ENV))
                 self.moved[address] = (target, item)
             else:
                 getattr(self, kind)[address] = item
