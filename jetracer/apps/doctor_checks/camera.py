@@ -62,6 +62,18 @@ def camera_plan(context: Context) -> Tuple[Any, str, str]:
     return config, source, ""
 
 
+def _drive_holding(source: str) -> str:
+    """A running drive's state when it holds a device camera (csi, usb), else "" (nothing, or a sim/replay camera)."""
+    if source not in ("csi", "usb"):
+        return ""
+    from ...driving.supervisor_link import control
+    try:
+        answer = control("status", timeout_s=1.0)
+    except Exception:  # noqa: BLE001 - no drive, or one not to be trusted (the drive check says which)
+        return ""
+    return "armed" if answer.get("armed") else "disarmed"
+
+
 def asked_fps(config: Any, source: str, camera: Any = None) -> float:
     """The frame rate the drive expects of this source."""
     profile = config.load_profile()
@@ -157,6 +169,13 @@ def check_camera(context: Context) -> Finding:
     """Open the configured camera (or its off-Jetson stand-in), read ~1.5 s of frames, judge the rate."""
     from ...camera.factory import camera_settings, create_camera
 
+    configured = context.config.camera.get("source")
+    holder = _drive_holding(configured) if context.open_camera is None else None
+    if holder:
+        return Finding("camera", "skipped", "a drive process is running (%s) and holds the %s camera: the doctor does "
+                                            "not open a camera another process reads" % (holder, configured),
+                       "to check the camera, stop the drive (sudo systemctl stop jetracer-drive, or Ctrl-C where it "
+                       "runs) and run jetracer doctor again")
     config, source, note = camera_plan(context)
     prefix = "%s: " % note if note else ""
     camera_settings(config)  # a wrong camera: key is a CameraSettingsError here, reported as the check's failure
