@@ -49,6 +49,7 @@ USER_ERRORS = (
     ("jetracer.learning.evaluate", "EvalError", USAGE),
     ("jetracer.learning.optimize", "OptimizeError", USAGE),
     ("jetracer.camera.base", "CameraError", FAILURE),      # also JetcamMissing, EndOfStream
+    ("jetracer.hardware.emulated.bus", "EmulatedFaultsError", USAGE),  # a bad $JETRACER_EMULATED_FAULTS
     ("jetracer.hardware.claim", "MotorsClaimed", FAILURE),  # another process owns the motors (an I2CError)
     ("jetracer.hardware.i2c", "I2CError", FAILURE),
     ("jetracer.pilot.limits", "SelfCheckError", FAILURE),

@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional
 
 from .errors import USAGE, exit_code, one_line
 
-VERBS = ["demo", "sim", "dataset", "pretrain", "train", "eval", "optimize", "export", "bench", "drive", "arm", "disarm", "display", "calibrate",
+VERBS = ["demo", "sim", "dataset", "pretrain", "train", "eval", "optimize", "export", "bench", "drive", "arm", "disarm", "display", "calibrate", "doctor",
          "service", "emulator"]
 
 logger = logging.getLogger(__name__)

@@ -26,14 +26,21 @@ def _emulated_hint() -> str:
 def explain(error: OSError, bus: Any, address: int, what: str = "", emulated_chips: Optional[str] = None) -> I2CError:
     """An :class:`I2CError` for ``error`` raised while talking to ``address`` on ``bus``.
 
-    ``emulated_chips`` (the addresses that answer) marks an emulated bus.
+    ``emulated_chips`` (the addresses that answer) marks an emulated bus. An emulated wiring fault
+    (``$JETRACER_EMULATED_FAULTS``: the error carries ``emulated_fault``) gets the advice the real bus
+    would get for the same errno, and says that the fault is emulated.
     """
-    emulated = emulated_chips is not None
+    fault = getattr(error, "emulated_fault", None) if emulated_chips is not None else None
+    emulated = emulated_chips is not None and not fault
     where = "%s at I2C address 0x%02X on %sbus %s" % (what or "the chip", address, "the emulated " if emulated else "", bus)
     code = getattr(error, "errno", None)
     if emulated:
         return I2CError("no emulated chip answered for %s (%s); the emulated bus has chips at %s. Check the "
                         "car profile's i2c_address." % (where, error, emulated_chips))
+    if fault:
+        real = explain(error, bus, address, what)  # without emulated_chips: the real bus's message
+        return I2CError("%s (This fault is emulated: %s in JETRACER_EMULATED_FAULTS; the emulated bus answers at %s; "
+                        "unset the variable for a car wired right.)" % (real, fault, emulated_chips or "no address"))
     if code == errno.ENOENT:
         return I2CError("cannot open I2C bus %s for %s: /dev/i2c-%s does not exist (%s). Check the bus number "
                         "(i2c_bus in the car profile or config; the Jetson Nano's 40-pin header is bus 1), "

@@ -9,12 +9,16 @@ With ``JETRACER_EMULATED_BUS=/path/bus.bin`` set, that bus is a
 :class:`~jetracer.hardware.emulated.shared_file.SharedFileBus` on the file, shared by every process
 that sets the same path (a drive service and ``jetracer emulator show`` in another terminal, or a
 supervisor that SIGKILLs the drive process and then reads and resets the pulses).
+
+With ``JETRACER_EMULATED_FAULTS`` set (``absent:0x40``, ``moved:0x40:0x41``, ``error:0x40``, comma-separated)
+every bus this process makes is wired like that miswired car (:mod:`jetracer.hardware.emulated.bus`);
+``shared_bus()`` rewires the process's bus when the variable changed (a ``set_faults`` call stays until then).
 """
 import os
 import threading
 from typing import Any, List, Optional, Tuple
 
-from .bus import EmulatedBus
+from .bus import FAULTS_ENV, EmulatedBus, EmulatedFaultsError, faults_from_env
 from .pca9685 import PCA9685
 from .ssd1306 import SSD1306
 
@@ -55,8 +59,12 @@ def shared_bus() -> EmulatedBus:
     global _shared
     with _lock:
         path = bus_file()
+        faults = faults_from_env()
         if _shared is None or getattr(_shared, "path", None) != (os.path.abspath(path) if path else None):
             _shared = _open_file_bus(path) if path else make_bus()
+        elif faults != _shared.env_faults:
+            _shared.set_faults(faults)
+        _shared.env_faults = faults
         return _shared
 
 
@@ -90,4 +98,4 @@ def fit_oled(bus: EmulatedBus, height: int, address: int = OLED_ADDRESS) -> Opti
 
 
 __all__ = ["EmulatedBus", "PCA9685", "SSD1306", "make_bus", "shared_bus", "reset_shared_bus", "fit_oled",
-           "OLED_ADDRESS", "BUS_FILE_ENV", "bus_file", "jetracer_chips"]
+           "OLED_ADDRESS", "BUS_FILE_ENV", "bus_file", "jetracer_chips", "FAULTS_ENV", "EmulatedFaultsError"]

@@ -12,7 +12,8 @@ the wire. A missing or foreign file is created with freshly powered-on chips (PC
 Layout: a 1 KiB header (magic, table generation, 16 slot records of address, kind, attached flag,
 state length and state generation), then 16 slots of 4 KiB, each holding one chip's ``state_bytes()``.
 A process reloads a chip's state only when the slot's generation moved, and writes it back only
-when the state changed. Fault injection (``fail_next``) and the transaction log stay per process.
+when the state changed. Fault injection (``fail_next``), the wiring faults of ``$JETRACER_EMULATED_FAULTS``
+and the transaction log stay per process.
 """
 import errno
 import fcntl
