@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .config_schema import (CAMERA_SOURCES, CONFIG_SCHEMA, ENV_OVERRIDES, I2C_MODES, SECTIONS, config_defaults,
                             device_address_problems, field_at)
 from .profiles import Profile, ProfileError, deep_merge, find_profile, load_profile
-from .profiles.schema import validate
+from .schema import validate
 
 __all__ = ["CAMERA_SOURCES", "Config", "ConfigError", "I2C_MODES", "default_config_path", "load_config",
            "save_user_settings", "sim_world_args"]

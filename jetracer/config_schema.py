@@ -1,6 +1,6 @@
 """The schema of the user configuration, as data: every section, key, type, range and default, once.
 
-The same :class:`jetracer.profiles.schema.Field` machinery as the car profiles, so a config file, an
+The same :class:`jetracer.schema.Field` machinery as the car profiles, so a config file, an
 environment override and a command-line option are checked alike and a problem is named by its key.
 :mod:`jetracer.config` reads the file and the environment against :data:`CONFIG_SCHEMA`;
 :mod:`jetracer.driving.settings` (the ``drive`` section), :mod:`jetracer.driving.gamepad` (the
@@ -10,7 +10,7 @@ list of keys or defaults exists anywhere.
 import copy
 from typing import Any, Dict, List, Mapping
 
-from .profiles.schema import Field, Section, defaults, validate
+from .schema import Field, Section, defaults, validate
 from .steering_law import THROTTLE_MODES
 
 

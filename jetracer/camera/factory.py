@@ -2,7 +2,7 @@
 from typing import Any
 
 from ..config_schema import CAMERA, CAMERA_SOURCES, section_defaults
-from ..profiles.schema import validate
+from ..schema import validate
 from .base import Camera, CameraError
 from .jetcam_cameras import CSICamera, USBCamera
 from .replay import ReplayCamera

@@ -16,7 +16,7 @@ import traitlets
 
 from ..config import ConfigError
 from ..config_schema import GAMEPAD_MAPPINGS, GAMEPAD_SCHEMA
-from ..profiles.schema import validate
+from ..schema import validate
 
 logger = logging.getLogger(__name__)
 

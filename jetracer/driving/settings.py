@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from ..config import ConfigError
 from ..config_schema import DRIVE, DRIVE_MODES, section_defaults
-from ..profiles.schema import validate
+from ..schema import validate
 
 MODES = DRIVE_MODES
 DEFAULTS = section_defaults(DRIVE)

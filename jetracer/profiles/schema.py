@@ -1,126 +1,33 @@
-"""The schema of a car profile, as data, and a validator that names every problem it finds.
+"""The schema of a car profile, as data, on the engine of :mod:`jetracer.schema`.
 
-:func:`validate` checks each key on its own (type, range, choices); :func:`check_profile` then checks
-the sections against each other and against what the PCA9685 really does, so that no command can
-produce a pulse the profile did not promise: no channel driven by two sections, one PWM frequency
-per chip, a motor driver's chip not shared with the servo, and every pulse range inside the PWM
-period at the frequency the chip realises (PRESCALE rounding, as the Adafruit drivers compute it).
+:func:`validate` (the engine's, re-exported here) checks each key on its own (type, range, choices) and
+a servo's pulse order; :func:`check_profile` then checks the sections against each other and against
+what the PCA9685 really does, so that no command can produce a pulse the profile did not promise: no
+channel driven by two sections, one PWM frequency per chip, a motor driver's chip not shared with the
+servo, and every pulse range inside the PWM period at the frequency the chip realises (PRESCALE
+rounding, as the Adafruit drivers compute it).
 """
-import difflib
 import math
-import reprlib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
-
-
-class Field(object):
-    """One leaf of a profile or config: its type(s), allowed range or choices, and whether it may be left out.
-
-    ``kind`` is a type or a tuple of types; ``nullable`` lets ``None`` through (meaning "not set");
-    ``default`` is the value a config section takes when the key is left out (see :func:`defaults`);
-    ``check`` is an extra test ``check(where, value) -> [problems]`` run once the type and range pass.
-    """
-
-    def __init__(self, kind: Any, lo: Optional[float] = None, hi: Optional[float] = None,
-                 choices: Optional[Sequence[Any]] = None, required: bool = True, doc: str = "",
-                 default: Any = None, nullable: bool = False,
-                 check: Optional[Callable[[str, Any], List[str]]] = None) -> None:
-        self.kind = kind
-        self.lo = lo
-        self.hi = hi
-        self.choices = choices
-        self.required = required
-        self.doc = doc
-        self.default = default
-        self.nullable = nullable
-        self.extra_check = check
-
-    def check(self, where: str, value: Any) -> List[str]:
-        problem = self._problem(value)
-        if problem:
-            return ["%s: %s%s" % (where, problem, " (%s)" % self.doc if self.doc else "")]
-        if self.extra_check is not None and value is not None:
-            return self.extra_check(where, value)
-        return []
-
-    def _problem(self, value: Any) -> str:
-        if value is None and self.nullable:
-            return ""
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-            return "expected %s, found %s" % (_kind_name(self.kind, self.nullable), _shown(value))
-        if isinstance(value, float) and not math.isfinite(value):
-            return "expected a finite number, found %r" % (value,)
-        if self.choices is not None and value not in self.choices:
-            return "expected one of %s, found %s%s" % (", ".join(map(str, self.choices)), _shown(value),
-                                                       _did_you_mean(value, self.choices))
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                self.lo is not None and value < self.lo or self.hi is not None and value > self.hi):
-            return "expected a value in [%s, %s], found %r" % (self.lo, self.hi, value)
-        return ""
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
-
-
-def _shown(value: Any) -> str:
-    """A short one-line repr (a config value can be a large or deeply nested YAML structure)."""
-    return " ".join(_REPR.repr(value).split())
-
-
-def _did_you_mean(value: Any, choices: Any) -> str:
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    return "; did you mean %s?" % close[0] if close else ""
-
-
-class ListOf(object):
-    """A list whose items all follow one sub-schema."""
-
-    def __init__(self, item: Mapping[str, Any], min_len: int = 1, max_len: int = 4, required: bool = True) -> None:
-        self.item = item
-        self.min_len = min_len
-        self.max_len = max_len
-        self.required = required
-
-
-class Section(object):
-    """A nested mapping that may be left out (``required=False``)."""
-
-    def __init__(self, schema: Mapping[str, Any], required: bool = True, doc: str = "") -> None:
-        self.schema = schema
-        self.required = required
-        self.doc = doc
-
-
-class OneOf(object):
-    """A section whose schema is chosen by the value of one of its keys (e.g. ``driver``)."""
-
-    def __init__(self, key: str, variants: Mapping[str, Mapping[str, Any]]) -> None:
-        self.key = key
-        self.variants = variants
-
-
-_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
-               list: "a list"}
-
-
-def _kind_name(kind: Any, nullable: bool = False) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = [_KIND_NAMES.get(k, getattr(k, "__name__", str(k))) for k in kinds if not (k is int and float in kinds)]
-    if nullable:
-        names.append("null (not set)")
-    return " or ".join(names)
-
+from ..schema import Field, ListOf, OneOf, Section, defaults, validate  # noqa: F401 (the engine's names, kept here)
+from ..schema import field_paths as _field_paths
 
 I2C_ADDRESS = Field(int, 0x03, 0x77, doc="7-bit I2C address")
 CHANNEL = Field(int, 0, 15, doc="PCA9685 channel")
 PULSE_US = Field(int, 500, 2500, doc="servo pulse width in microseconds")
 
-SERVO = {
+
+def _check_pulse_order(where: str, data: Dict[str, Any]) -> List[str]:
+    """A servo's or ESC's pulses in order (a rule between three keys of one section)."""
+    keys = ("min_us", "center_us", "max_us")
+    if all(isinstance(data.get(k), int) for k in keys) and not data["min_us"] < data["center_us"] < data["max_us"]:
+        return ["%s: expected min_us < center_us < max_us, found %s" % (where, tuple(data[k] for k in keys))]
+    return []
+
+
+SERVO_KEYS = {
     "i2c_address": I2C_ADDRESS,
     "pwm_frequency_hz": Field(int, 40, 400),
     "channel": CHANNEL,
@@ -128,15 +35,17 @@ SERVO = {
     "center_us": PULSE_US,
     "max_us": PULSE_US,
 }
+SERVO = Section(SERVO_KEYS, check=_check_pulse_order)
 
 # How an ESC reverses (``jetracer calibrate`` finds out and writes it): ``direct``, a reverse pulse
 # reverses; ``double-tap``, the first reverse pulse after going forward only brakes, neutral and then
 # reverse again reverses (most hobby ESCs in forward/brake/reverse mode); ``none``, it brakes and
 # never reverses. Left out: not known.
 REVERSE_MODES = ("direct", "double-tap", "none")
-ESC = dict(SERVO, reverse=Field(str, choices=REVERSE_MODES, required=False,
-                                doc="how the ESC reverses: direct, double-tap (brake first, then neutral and "
-                                    "reverse again) or none (brake only)"))
+ESC = Section(dict(SERVO_KEYS, reverse=Field(str, choices=REVERSE_MODES, required=False,
+                                             doc="how the ESC reverses: direct, double-tap (brake first, then "
+                                                 "neutral and reverse again) or none (brake only)")),
+              check=_check_pulse_order)
 
 SCHEMA = {
     "name": Field(str),
@@ -208,78 +117,9 @@ SCHEMA = {
 }
 
 
-def validate(data: Any, schema: Any, where: str = "") -> List[str]:
-    """Return a list of human-readable problems (empty when ``data`` follows ``schema``)."""
-    if isinstance(schema, Field):
-        return schema.check(where, data)
-    if isinstance(schema, Section):
-        return validate(data, schema.schema, where)
-    if isinstance(schema, OneOf):
-        if not isinstance(data, dict):
-            return ["%s: expected a mapping, found %s" % (where, _shown(data))]
-        variant = data.get(schema.key)
-        if variant not in schema.variants:
-            return ["%s.%s: expected one of %s, found %s" % (where, schema.key, ", ".join(schema.variants), _shown(variant))]
-        rest = dict((k, v) for k, v in data.items() if k != schema.key)
-        return validate(rest, schema.variants[variant], where)
-    if isinstance(schema, ListOf):
-        if not isinstance(data, list) or not schema.min_len <= len(data) <= schema.max_len:
-            return ["%s: expected a list of %d to %d entries, found %s" % (where, schema.min_len, schema.max_len, _shown(data))]
-        problems = []
-        for i, item in enumerate(data):
-            problems += validate(item, schema.item, "%s[%d]" % (where, i))
-        return problems
-    if not isinstance(data, dict):
-        return ["%s: expected a mapping, found %s" % (where or "profile", _shown(data))]
-    problems = []
-    for key in data:
-        if key not in schema:
-            problems.append("%s: unknown key (known keys: %s%s)" % (_join(where, str(key)), ", ".join(sorted(schema)),
-                                                                    _did_you_mean(key, sorted(schema))))
-    for key, sub in schema.items():
-        if key in data:
-            problems += validate(data[key], sub, _join(where, key))
-        elif getattr(sub, "required", True):
-            problems.append("%s: missing" % _join(where, key))
-    problems += _check_pulse_order(data, where)
-    return problems
-
-
-def _check_pulse_order(data: Dict[str, Any], where: str) -> List[str]:
-    keys = ("min_us", "center_us", "max_us")
-    if all(isinstance(data.get(k), int) for k in keys) and not data["min_us"] < data["center_us"] < data["max_us"]:
-        return ["%s: expected min_us < center_us < max_us, found %s" % (where, tuple(data[k] for k in keys))]
-    return []
-
-
-def _join(where: str, key: str) -> str:
-    return "%s.%s" % (where, key) if where else key
-
-
-def defaults(schema: Mapping[str, Any]) -> Dict[str, Any]:
-    """The defaults of a config schema: every Field's ``default``, every Section's own defaults."""
-    out = {}  # type: Dict[str, Any]
-    for key, sub in schema.items():
-        if isinstance(sub, Field):
-            out[key] = sub.default
-        elif isinstance(sub, Section):
-            out[key] = defaults(sub.schema)
-        elif isinstance(sub, dict):
-            out[key] = defaults(sub)
-    return out
-
-
 def field_paths(schema: Any = SCHEMA, prefix: str = "") -> List[Tuple[str, Any]]:
-    """Every leaf path of the schema (for documentation and the calibration tool)."""
-    out = []
-    if isinstance(schema, Section):
-        return field_paths(schema.schema, prefix)
-    if isinstance(schema, dict):
-        for key, sub in schema.items():
-            out += field_paths(sub, _join(prefix, key))
-    elif isinstance(schema, Field):
-        out.append((prefix, schema))
-    return out
+    """Every leaf path of the profile schema (for documentation and the calibration tool)."""
+    return _field_paths(schema, prefix)
 
 
 # -- the profile as a whole ------------------------------------------------------------------------
