@@ -13,12 +13,14 @@ import os
 import stat
 from typing import BinaryIO, Optional
 
+from .errors import Failure
+
 KIB = 1 << 10
 MIB = 1 << 20
 GIB = 1 << 30
 
 
-class FileLimitError(OSError):
+class FileLimitError(OSError, Failure):
     """A file jetracer will not read: not a regular file, or larger than the limit for its kind.
 
     ``str()`` is one line naming the file and the limit; ``reason`` is the same without the file (for lists

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .config_schema import (CAMERA_SOURCES, CONFIG_SCHEMA, ENV_OVERRIDES, I2C_MODES, SECTIONS, config_defaults,
                             device_address_problems, field_at)
+from .errors import UserError
 from .profiles import Profile, ProfileError, deep_merge, find_profile, load_profile
 from .schema import validate
 
@@ -26,7 +27,7 @@ __all__ = ["CAMERA_SOURCES", "Config", "ConfigError", "I2C_MODES", "default_conf
            "save_user_settings", "sim_world_args"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """The user configuration has a wrong key or value, or a named config file is missing or unreadable.
 
     The message is one line naming the file (or environment variable, or option), the key and the fix.

@@ -12,10 +12,11 @@ from typing import Any, List, Mapping, Optional, Tuple
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
+from .errors import UserError
 from .profiles import deep_merge
 
 
-class ConfigEditError(ValueError):
+class ConfigEditError(UserError):
     """The file could not be edited in place without changing its meaning; nothing was written."""
 
 

@@ -34,13 +34,15 @@ import struct
 import tempfile
 from typing import List, Optional, Tuple
 
+from .errors import Failure
+
 SERVICE_RUNTIME_DIR = "/run/jetracer"
 ROOT_RUNTIME_DIR = "/run/jetracer-root"
 MAX_FILE_BYTES = 64 * 1024
 PRIVATE_DIR_FIX = "set JETRACER_RUNTIME_DIR to a private directory (mkdir -m 700 DIR)"
 
 
-class RuntimeDirError(OSError):
+class RuntimeDirError(OSError, Failure):
     """The runtime directory or a file in it is not safe to use; the message says why and what to do."""
 
 

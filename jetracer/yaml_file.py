@@ -12,12 +12,13 @@ from typing import Any, Dict, List
 import yaml
 
 from .bounded_file import FileLimitError, open_regular
+from .errors import UserError
 
 MAX_BYTES = 1 << 20  # a config or profile is a few hundred bytes; 1 MiB is not one
 MAX_NODES = 100000   # values once aliases are expanded: a profile has ~100
 
 
-class YamlFileError(ValueError):
+class YamlFileError(UserError):
     """The file cannot be read as a YAML mapping; the message is one line naming the file."""
 
 

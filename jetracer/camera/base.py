@@ -19,6 +19,7 @@ import numpy as np
 import traitlets
 
 from ..config_schema import FLIPS
+from ..errors import Failure
 
 CV2_FLIP_CODES = {"rotate-180": -1, "horizontal": 1, "vertical": 0}
 FALLBACK_MARK = "JETRACER_FALLBACK"  # set by jetracer's stand-ins for jetcam and the click widget (jetracer.compat)
@@ -29,7 +30,7 @@ def is_fallback(module: Any) -> bool:
     return bool(getattr(module, FALLBACK_MARK, False))
 
 
-class CameraError(RuntimeError):
+class CameraError(Failure):
     """A camera could not be opened or read; the message says what to check."""
 
 

@@ -2,6 +2,7 @@
 from typing import Any
 
 from ..config_schema import CAMERA, CAMERA_SOURCES, section_defaults
+from ..errors import UserError
 from ..schema import validate
 from .base import Camera, CameraError
 from .jetcam_cameras import CSICamera, USBCamera
@@ -12,7 +13,7 @@ SOURCES = CAMERA_SOURCES
 SETTINGS = tuple(sorted(CAMERA))
 
 
-class CameraSettingsError(CameraError, ValueError):
+class CameraSettingsError(UserError, CameraError):
     """A camera setting (config ``camera:`` or a keyword of ``create_camera``) is unknown or has a wrong value."""
 
 

@@ -1,74 +1,49 @@
 """The CLI's one error path: which exceptions are the user's to fix (one line, exit 2 or 1) and which are bugs.
 
-A verb raises; :func:`jetracer.cli.main.main` calls :func:`exit_code` and :func:`one_line`. Exit codes:
+A verb raises; :func:`jetracer.cli.main.main` calls :func:`exit_code` and :func:`one_line`. The exit
+codes of every ``jetracer`` command:
 
-* 2: bad usage: what the user typed or configured is wrong (an option, a config key, a car profile);
-* 1: a failure: the request was fine but could not be done (a model file that cannot be used, a
-  camera or I2C device that does not answer, a self-check refusal, a missing package);
-* 130: interrupted (Ctrl-C).
+====  ===========  ==========================================================================================
+code  meaning      when
+====  ===========  ==========================================================================================
+0     done         the command did what was asked
+2     usage        what was typed or configured cannot be: an option, a config key, a car profile, a
+                   device this machine does not have, a bare ``jetracer`` or ``jetracer bench``
+1     failure      the request was fine but could not be done: a model file that cannot be used, a camera or
+                   I2C device that does not answer, a self-check refusal, a missing package, a file or
+                   device the command was pointed at (``OSError``); also a bug (one line saying so)
+130   interrupted  Ctrl-C
+====  ===========  ==========================================================================================
 
-Anything not listed is a bug: one line saying so, and its traceback with ``jetracer -v``.
-The library's error classes are matched by name in :data:`USER_ERRORS` without importing their
-modules (a class whose module was never imported cannot have been raised), so ``jetracer --help``
-stays fast.
+A few verbs also report an outcome with their code: ``sim drive`` and ``demo`` exit 1 when the laps asked
+for were not completed, ``bench inference`` when a backend failed, ``drive`` 3 when its supervisor was lost.
+
+The library's errors carry their code (:mod:`jetracer.errors`: :class:`~jetracer.errors.UserError` is 2,
+:class:`~jetracer.errors.Failure` is 1), so no list of class names is kept here and a renamed class keeps
+its code. Anything else is a bug: one line saying so, and its traceback with ``jetracer -v``.
 """
-import sys
 from typing import Optional
 
+from ..errors import FAILURE, USAGE, Failure, UserError
 
-class UsageError(Exception):
+INTERRUPTED = 130
+
+
+class UsageError(UserError):
     """The command line asks for something that cannot be: exit 2, the message names the option and the fix."""
 
 
-class CommandFailed(Exception):
+class CommandFailed(Failure):
     """The command could not do what was asked: exit 1, the message says why and what to do."""
-
-
-USAGE = 2
-FAILURE = 1
-INTERRUPTED = 130
-
-# (module, class, exit code), the more specific classes first.
-USER_ERRORS = (
-    ("jetracer.cli.errors", "UsageError", USAGE),
-    ("jetracer.cli.errors", "CommandFailed", FAILURE),
-    ("jetracer.config", "ConfigError", USAGE),            # also DriveSettingsError, GamepadMappingError
-    ("jetracer.profiles", "ProfileError", USAGE),
-    ("jetracer.yaml_file", "YamlFileError", USAGE),
-    ("jetracer.config_edit", "ConfigEditError", USAGE),
-    ("jetracer.camera.factory", "CameraSettingsError", USAGE),
-    ("jetracer.sim.track", "TrackError", USAGE),
-    ("jetracer.pilot.base", "PilotLoadError", FAILURE),
-    ("jetracer.pilot.base", "MissingBackendError", FAILURE),
-    ("jetracer.pilot.checkpoint", "CheckpointError", FAILURE),
-    ("jetracer.pilot.safe_load", "UnsafeFileError", FAILURE),
-    ("jetracer.learning.parity", "ParityError", FAILURE),
-    ("jetracer.learning.upstream_export", "ExportTargetError", USAGE),
-    ("jetracer.learning.upstream_export", "ExportError", FAILURE),
-    ("jetracer.learning.train", "TrainError", USAGE),
-    ("jetracer.learning.evaluate", "EvalError", USAGE),
-    ("jetracer.learning.optimize", "OptimizeError", USAGE),
-    ("jetracer.camera.base", "CameraError", FAILURE),      # also JetcamMissing, EndOfStream
-    ("jetracer.hardware.emulated.bus", "EmulatedFaultsError", USAGE),  # a bad $JETRACER_EMULATED_FAULTS
-    ("jetracer.hardware.claim", "MotorsClaimed", FAILURE),  # another process owns the motors (an I2CError)
-    ("jetracer.hardware.i2c", "I2CError", FAILURE),
-    ("jetracer.pilot.limits", "SelfCheckError", FAILURE),
-    ("jetracer.driving.supervisor_link", "SupervisorError", FAILURE),
-    ("jetracer.services.calibrate", "CalibrationAborted", FAILURE),
-    ("jetracer.services.units", "ServiceError", FAILURE),
-    ("jetracer.runtime", "RuntimeDirError", FAILURE),
-)
 
 
 def exit_code(error: BaseException) -> Optional[int]:
     """The exit code for a user error, or None for a bug."""
     if isinstance(error, KeyboardInterrupt):
         return INTERRUPTED
-    for module_name, class_name, code in USER_ERRORS:
-        module = sys.modules.get(module_name)
-        cls = getattr(module, class_name, None) if module is not None else None
-        if cls is not None and isinstance(error, cls):
-            return code
+    code = getattr(type(error), "exit_code", None)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
     if isinstance(error, ImportError):
         # a package that is not installed is the environment's; a jetracer module that fails to import is a bug
         name = getattr(error, "name", None) or ""

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..errors import Failure
+
 SOCKET_NAME = "drive.sock"
 DEFAULT_TIMEOUT_S = 0.08
 MAX_MESSAGE = 65536
@@ -49,7 +51,7 @@ def _recv_all(sock: socket.socket) -> Tuple[List[Dict[str, Any]], bool]:
             out.append(message)
 
 
-class SupervisorError(RuntimeError):
+class SupervisorError(Failure):
     """The supervisor could not start (its message says why); the car must not drive."""
 
 

@@ -10,12 +10,14 @@ import contextlib
 import errno
 from typing import Any, Iterator, Optional
 
+from ..errors import Failure
+
 I2C_MODES = ("hardware", "emulated")
 # errno values the Linux I2C stack uses when nothing acknowledges or the transfer dies
 _NO_ACK = (errno.EREMOTEIO, errno.ENXIO, errno.EIO, errno.ETIMEDOUT, errno.EAGAIN)
 
 
-class I2CError(OSError):
+class I2CError(OSError, Failure):
     """The I2C bus cannot be opened or a chip does not answer; the message names bus, address and the fix."""
 
 

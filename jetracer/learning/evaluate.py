@@ -18,10 +18,12 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..errors import UserError
+
 SIGN_THRESHOLD = 0.2
 
 
-class EvalError(ValueError):
+class EvalError(UserError):
     """The dataset cannot be evaluated (nothing labelled in it, categories the model lacks)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import UserError
 from .parity import DEFAULT_TOLERANCE, check, compare, dataset_frames, dataset_paths_from_meta, format_parity
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ SUPPORTED = {
 }
 
 
-class OptimizeError(ValueError):
+class OptimizeError(UserError):
     """The optimization cannot be done as asked (e.g. ``out`` would write over the checkpoint)."""
 
 

@@ -10,11 +10,13 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import Failure
+
 DEFAULT_TOLERANCE = 0.02
 _BLOCK_RE = re.compile(r"^(.*)\[(\d+):(\d+)\]$")
 
 
-class ParityError(ValueError):
+class ParityError(Failure, ValueError):
     """The optimized model differs from the fp32 checkpoint by more than the tolerance."""
 
     def __init__(self, message: str, parity: Dict[str, Any]) -> None:

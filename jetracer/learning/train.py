@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 from ..atomic import atomic_write, keep_previous, remove_leftovers
 from ..dataset import scan_dataset, shown_path
+from ..errors import UserError
 from ..pilot.checkpoint import plain_data, save_checkpoint
 from ..pilot.model import build_model
 from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
@@ -77,7 +78,7 @@ STATE_FORMAT = "jetracer.train_state"
 RESUME_FREE = ("device", "workers", "threads", "progress", "info")
 
 
-class TrainError(ValueError):
+class TrainError(UserError):
     """Training cannot run as asked (an option, the output file, the data, a resume state): the message
     names the problem and the fix."""
 

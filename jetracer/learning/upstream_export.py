@@ -22,6 +22,7 @@ import collections
 import os
 from typing import Any, Dict, Sequence
 
+from ..errors import Failure, UserError
 from ..pilot.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 UPSTREAM_ORDER = "BGR"
@@ -29,11 +30,11 @@ UPSTREAM_MEAN = IMAGENET_MEAN
 UPSTREAM_STD = IMAGENET_STD
 
 
-class ExportError(ValueError):
+class ExportError(Failure, ValueError):
     """The checkpoint cannot be written in upstream's layout; the message says why."""
 
 
-class ExportTargetError(ExportError):
+class ExportTargetError(UserError, ExportError):
     """The file to write is a folder or the checkpoint itself: choose another."""
 
 

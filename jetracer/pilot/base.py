@@ -9,6 +9,7 @@ from typing import Any, Dict, Tuple
 
 import numpy as np
 
+from ..errors import Failure
 from .limits import check_pilot_metadata
 
 ACCEPTED_KINDS = (
@@ -20,11 +21,11 @@ ACCEPTED_KINDS = (
 )
 
 
-class PilotLoadError(ValueError):
+class PilotLoadError(Failure, ValueError):
     """A model file that cannot be used: wrong kind, corrupt, or built for another runtime."""
 
 
-class MissingBackendError(RuntimeError, ImportError):
+class MissingBackendError(Failure, ImportError):
     """The file is fine but needs a runtime (onnxruntime, torch2trt) that is not installed.
 
     An ImportError too, so every caller that reports a missing package reports this one; its message is

@@ -23,6 +23,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..atomic import atomic_write
+from ..errors import Failure
 from .preprocess import input_hw, normalization_meta
 
 FORMAT = "jetracer.checkpoint"
@@ -32,7 +33,7 @@ EXPECTED = ("a jetracer checkpoint (a dict with format='jetracer.checkpoint', wr
             "or an upstream road_following resnet18 state dict (fc 512 -> 2 per category)")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Failure, ValueError):
     """The file is not a usable checkpoint; the message says what was expected."""
 
 

@@ -6,8 +6,10 @@ claiming more before a backend allocates for it; the drive's self-check
 """
 from typing import Any
 
+from ..errors import Failure
 
-class SelfCheckError(RuntimeError):
+
+class SelfCheckError(Failure):
     """The model is not fit to drive (impossible metadata, NaN output, an exception, too slow, the same
     output for every frame, or an output that ignores the road)."""
 

@@ -41,6 +41,7 @@ import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..bounded_file import FileLimitError, GIB, open_regular, shown_size
+from ..errors import Failure
 
 MAX_MODEL_BYTES = 1 * GIB   # a resnet18 checkpoint with its optimizer is ~135 MB, a TensorRT engine ~50 MB
 MAX_ZIP_RECORDS = 20000     # torch writes one record per storage: ~300 for a checkpoint with its optimizer
@@ -69,7 +70,7 @@ _CALLABLE = {
 }
 
 
-class UnsafeFileError(pickle.UnpicklingError):
+class UnsafeFileError(Failure, pickle.UnpicklingError):
     """The file asks to run something a model file never needs; it was not loaded (nothing ran).
 
     A file that declares more than it holds raises :class:`jetracer.bounded_file.FileLimitError` instead."""

@@ -8,12 +8,13 @@ import copy
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..errors import UserError
 from .schema import SCHEMA, check_profile, validate
 
 PROFILE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError):
     """A car profile is missing, malformed, or has a wrong key or value."""
 
 

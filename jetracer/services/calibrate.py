@@ -30,6 +30,7 @@ from collections import namedtuple
 from typing import Any, Callable, Dict, Generator, Optional, Sequence, Tuple
 
 from ..config import Config, save_user_settings
+from ..errors import Failure
 
 Step = namedtuple("Step", "section key text")
 Step.__doc__ = """One calibration step: the profile ``section`` (steering/throttle), the pulse ``key`` it sets, what to say."""
@@ -52,7 +53,7 @@ MARGIN_US = 100                    # an end point closer than this to the centre
 YES = ("y", "yes")
 
 
-class CalibrationAborted(RuntimeError):
+class CalibrationAborted(Failure):
     """The person typed ``q``: nothing was saved and the outputs were left at neutral."""
 
 

@@ -17,6 +17,7 @@ import sys
 from typing import Dict, List, Optional
 
 from ..atomic import atomic_write
+from ..errors import Failure
 
 UNIT_DIR = "/etc/systemd/system"
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "units")
@@ -26,7 +27,7 @@ _USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\"\\]")
 
 
-class ServiceError(RuntimeError):
+class ServiceError(Failure):
     """A unit could not be rendered, installed or removed; the message says what to do."""
 
 

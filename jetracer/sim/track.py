@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import UserError
+
 DS_M = 0.01
 M_PER_PX = 0.004
 MARGIN_M = 1.5
@@ -52,7 +54,7 @@ DEFAULT_APPEARANCE = {
 }  # type: Dict[str, Any]
 
 
-class TrackError(ValueError):
+class TrackError(UserError):
     """A track is malformed (too few points, self-crossing, a curve tighter than the car can turn)."""
 
 

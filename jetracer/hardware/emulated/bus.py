@@ -22,13 +22,15 @@ import os
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ...errors import UserError
+
 GENERAL_CALL = 0x00
 SWRST = 0x06
 FAULTS_ENV = "JETRACER_EMULATED_FAULTS"
 FAULT_FORMS = "absent:0xNN (no chip answers), moved:0xNN:0xMM (the chip answers at 0xMM), error:0xNN (every transfer fails)"
 
 
-class EmulatedFaultsError(ValueError):
+class EmulatedFaultsError(UserError):
     """``$JETRACER_EMULATED_FAULTS`` holds something that is not a wiring fault; the message names the forms."""
 
 
