@@ -1,13 +1,20 @@
-"""The driver interface the car talks to, and the driver made of one steering and one throttle output.
+"""The driver interface the car talks to, the output a driver is made of, and the driver of two outputs.
 
 The car (:class:`jetracer.racecar.Racecar`) owns the meaning of a command: clipping, gains, offsets,
 limits and failsafes. A driver only translates a value in [-1, 1] into pulses on the bus: it knows
 no cap and no e-stop, so code that moves a car goes through the car (``car.driver`` is a guarded view
 that keeps the car's cap and e-stop; the driver object itself is the hardware layer's).
+
+An :class:`Output` is one kind of device a profile's ``driver:`` names (a servo or ESC on a PCA9685
+channel, DC motors on a motor driver); :data:`jetracer.hardware.outputs.OUTPUTS` finds its class by
+that name, so what differs between kinds (the channels, what neutral looks like on the wire) is said
+once, by the class, instead of by comparing the name wherever it matters.
 """
 import math
 import weakref
-from typing import Any, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+NEUTRAL, DRIVING, OTHER = "neutral", "driving", "other"  # what an output's channels hold (Output.state_of)
 
 
 class Driver(object):
@@ -38,14 +45,99 @@ def checked_value(value: Any) -> float:
     return -1.0 if value < -1.0 else 1.0 if value > 1.0 else value
 
 
+class Output(object):
+    """One output of the car (the steering or the throttle): a value in [-1, 1] on a PCA9685's channels.
+
+    An instance drives its channels (:meth:`set`, :meth:`neutral`) and judges a read-back of them
+    (:meth:`channels`, :meth:`is_neutral`). The class methods say the same for a profile section of
+    this kind, for whoever has the profile and the chip's registers but no output (the supervisor's
+    second handle, a scope on the shared bus, the profile check): which channels it drives, what they
+    hold, whether that is its neutral. A section is the profile's (``profile.throttle``) or a mapping
+    with its keys; an output's own is ``spec``, so both are judged by one rule.
+    """
+
+    kinds = ()  # type: Tuple[str, ...]  # the profile ``driver:`` values this class drives
+    pulses = False  # a pulse width (servo, ESC: calibrated in microseconds), else a duty (DC motors)
+    unit = ""  # what state_of's distance from neutral is measured in
+    own_chip = False  # its PCA9685 runs at a frequency no servo pulse fits, so it shares the chip with no one
+
+    spec = {}  # type: Mapping[str, Any]  # this output as a profile section (the keys the class methods read)
+    frequency_hz = 0.0  # the PWM frequency its chip runs at
+
+    @classmethod
+    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "") -> "Output":
+        """The output of a profile section on ``pwm`` (the section's PCA9685, already open)."""
+        raise NotImplementedError
+
+    @classmethod
+    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "Output":
+        """The output of ``section`` (``name``: steering or throttle) on ``provider``, opening its chip unless
+        ``chips`` (by address) has it; the chip it opens goes into ``chips``."""
+        raise NotImplementedError
+
+    def set(self, value: float) -> None:
+        """Drive ``value`` in [-1, 1] (clipped; ValueError if not finite, the output keeps its last value)."""
+        raise NotImplementedError
+
+    def neutral(self) -> None:
+        """The profile's neutral: steering straight, ESC at its centre pulse, motors braking or coasting."""
+        raise NotImplementedError
+
+    def describe_limit(self, limit: float) -> str:
+        """What ``|value| <= limit`` means on the wire (pulses or duty, channels)."""
+        raise NotImplementedError
+
+    def channels(self) -> List[int]:
+        """Every channel this output drives."""
+        return self.channels_of(self.spec)
+
+    def is_neutral(self, back: Dict[str, Any], frequency_hz: Optional[float] = None) -> bool:
+        """Whether a read-back of this output's channels (:meth:`read_back_of`'s format) is its neutral;
+        ``frequency_hz`` is the chip's now (default: the one it ran at when this output was made)."""
+        return self.state_of(self.spec, back, self.frequency_hz if frequency_hz is None else frequency_hz)[0] == NEUTRAL
+
+    @classmethod
+    def named_channels_of(cls, section: Any, where: str = "") -> List[Tuple[str, int]]:
+        """``(key, channel)`` of every channel ``section`` drives; ``where`` prefixes the keys (``throttle``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def channels_of(cls, section: Any) -> List[int]:
+        """Every channel ``section`` drives, in :meth:`named_channels_of`'s order."""
+        return [channel for _, channel in cls.named_channels_of(section)]
+
+    @classmethod
+    def read_back_of(cls, section: Any, duties: Union[Sequence[float], Dict[int, float]],
+                     frequency_hz: Optional[float]) -> Dict[str, Any]:
+        """What ``section``'s channels hold, from each channel's duty (0..1, indexed by channel) and the chip's
+        frequency (pulse outputs only)."""
+        raise NotImplementedError
+
+    @classmethod
+    def state_of(cls, section: Any, back: Dict[str, Any], frequency_hz: Optional[float]) -> Tuple[str, Optional[float]]:
+        """``(state, off)``: whether a :meth:`read_back_of` is ``section``'s neutral (:data:`NEUTRAL`,
+        :data:`DRIVING` or :data:`OTHER`), and how far from it the output is, in :attr:`unit`."""
+        raise NotImplementedError
+
+    @classmethod
+    def half_tick_of(cls, section: Any, frequency_hz: Optional[float]) -> float:
+        """Half a 12-bit count of the chip, in :attr:`unit`."""
+        raise NotImplementedError
+
+
+def join_key(where: str, key: str) -> str:
+    """``throttle`` + ``channel`` -> ``throttle.channel`` (just ``channel`` without a prefix)."""
+    return "%s.%s" % (where, key) if where else key
+
+
 class CarDriver(Driver):
-    """A steering output and a throttle output (each with ``set(value)``, ``neutral()``, ``close()``).
+    """A steering output and a throttle output (:class:`Output`).
 
     ``claim`` (:class:`~jetracer.hardware.claim.Claim`) is this process's ownership of the motor chips:
     released by :meth:`close` once the outputs are at neutral, or when the driver is garbage-collected.
     """
 
-    def __init__(self, steering: Any, throttle: Any, devices: Iterable[Any] = (), claim: Any = None) -> None:
+    def __init__(self, steering: Output, throttle: Output, devices: Iterable[Any] = (), claim: Any = None) -> None:
         self.steering = steering
         self.throttle = throttle
         self._devices = list(devices)

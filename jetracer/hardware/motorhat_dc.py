@@ -13,14 +13,16 @@ Every channel change is one I2C block write (:class:`~jetracer.hardware.block_pw
 change of direction first takes the speed to 0, then moves the direction inputs, then sets the new
 speed, so no state in between drives a motor harder, or the other way, than the old or the new command.
 """
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .base import checked_value
+from .base import DRIVING, NEUTRAL, OTHER, Output, checked_value, join_key
 from .i2c import i2c_errors
 from .pca9685_servo import open_pca9685, programmed_frequency_hz
 from .timing import TICKS
 
 WHAT = "the motor driver PCA9685"
+MOTOR_CHANNELS = ("pwm_channel", "in1_channel", "in2_channel")
+PAIR_CHANNELS = ("forward_channel", "reverse_channel")
 
 
 def open_motor_driver(provider: Any, address: int, frequency_hz: float) -> Any:
@@ -33,20 +35,39 @@ def duty_ticks(value: float) -> int:
     return int(min(TICKS, round(abs(value) * TICKS)))
 
 
-class DCMotorOutput(object):
-    """The throttle as DC motors (and PWM pairs) on one PCA9685, all driven with the same command."""
+class DCMotorOutput(Output):
+    """The throttle as DC motors (and PWM pairs) on one PCA9685, all driven with the same command.
+
+    Neutral on the wire is every speed and pair channel at zero duty with each motor's inputs as its
+    profile ``neutral`` says; stopped motors with other inputs are neither neutral nor driving.
+    """
+
+    kinds = ("motorhat_dc",)
+    unit = "duty"
+    own_chip = True
 
     def __init__(self, pwm: Any, motors: Sequence[Mapping[str, Any]], pwm_pairs: Sequence[Mapping[str, Any]] = (),
                  provider: Any = None, address: int = 0x60) -> None:
         self.pwm = pwm
         self.motors = [dict(m) for m in motors]
         self.pwm_pairs = [dict(p) for p in pwm_pairs]
+        self.spec = {"motors": self.motors, "pwm_pairs": self.pwm_pairs}
         self._provider = provider
         self._address = address
         with i2c_errors(provider, address, WHAT):
             self.frequency_hz = programmed_frequency_hz(pwm)
         self.direction = None  # type: Optional[str]  # unknown until the first command
         self.ticks = 0
+
+    @classmethod
+    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "throttle") -> "DCMotorOutput":
+        return cls(pwm, motor_specs(section), pair_specs(section), provider, section.i2c_address)
+
+    @classmethod
+    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "DCMotorOutput":
+        """The motor driver's chip is its own (:attr:`own_chip`): always opened here."""
+        pwm = chips[section.i2c_address] = open_motor_driver(provider, section.i2c_address, section.pwm_frequency_hz)
+        return cls.from_section(pwm, section, provider, name)
 
     # -- channel writes ------------------------------------------------------------------------
 
@@ -113,6 +134,42 @@ class DCMotorOutput(object):
         channels = self._speed_channels()
         return "motor duty at most %.1f%% (%d/4096) on channels %s at %.0f Hz" % (
             100.0 * duty_ticks(limit) / TICKS, duty_ticks(limit), ", ".join(map(str, sorted(channels))), self.frequency_hz)
+
+    # -- the wire, for a profile section ----------------------------------------------------------
+
+    @classmethod
+    def named_channels_of(cls, section: Any, where: str = "") -> List[Tuple[str, int]]:
+        """Each motor's speed and direction channels, then each pair's forward and reverse channel."""
+        channels = []  # type: List[Tuple[str, int]]
+        for i, motor in enumerate(section["motors"]):
+            channels += [(join_key(where, "motors[%d].%s" % (i, k)), int(motor[k])) for k in MOTOR_CHANNELS]
+        for i, pair in enumerate(section.get("pwm_pairs") or []):
+            channels += [(join_key(where, "pwm_pairs[%d].%s" % (i, k)), int(pair[k])) for k in PAIR_CHANNELS]
+        return channels
+
+    @classmethod
+    def read_back_of(cls, section: Any, duties: Union[Sequence[float], Dict[int, float]],
+                     frequency_hz: Optional[float]) -> Dict[str, Any]:
+        """Each motor's ``duty``, ``in1`` and ``in2`` and each pair's ``forward``/``reverse`` duty."""
+        return {"motors": [{"duty": duties[int(m["pwm_channel"])], "in1": duties[int(m["in1_channel"])],
+                            "in2": duties[int(m["in2_channel"])]} for m in section["motors"]],
+                "pwm_pairs": [{"forward": duties[int(p["forward_channel"])], "reverse": duties[int(p["reverse_channel"])]}
+                              for p in section.get("pwm_pairs") or []]}
+
+    @classmethod
+    def state_of(cls, section: Any, back: Dict[str, Any], frequency_hz: Optional[float]) -> Tuple[str, Optional[float]]:
+        """Off is the largest speed or pair duty (0..1)."""
+        off = max([0.0] + [m["duty"] for m in back["motors"]]
+                  + [d for p in back["pwm_pairs"] for d in (p["forward"], p["reverse"])])
+        if off > 0:
+            return DRIVING, off
+        braked = all((m["in1"], m["in2"]) == (0.0, 1.0 if spec["neutral"] == "brake" else 0.0)
+                     for m, spec in zip(back["motors"], section["motors"]))
+        return (NEUTRAL if braked else OTHER), off
+
+    @classmethod
+    def half_tick_of(cls, section: Any, frequency_hz: Optional[float]) -> float:
+        return 0.5 / TICKS
 
     def __repr__(self) -> str:
         return "DCMotorOutput(%d motors, %d PWM pairs at 0x%02X)" % (len(self.motors), len(self.pwm_pairs), self._address)

@@ -4,9 +4,9 @@ The value in [-1, 1] maps linearly on each side of centre: -1 -> ``min_us``, 0 -
 +1 -> ``max_us``. The pulse is converted to 12-bit ticks with the frequency the chip really runs at
 (read back from PRESCALE), not the one asked for, so the pulse is right however the chip rounds.
 """
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from .base import checked_value
+from .base import DRIVING, NEUTRAL, OTHER, Output, checked_value, join_key
 from .block_pwm import BlockPWM
 from .i2c import i2c_errors
 from .timing import TICKS, frequency_for_prescale, tick_range
@@ -27,8 +27,16 @@ def programmed_frequency_hz(pwm: Any) -> float:
     return frequency_for_prescale(pwm.i2c.readU8(PRESCALE))
 
 
-class PulseOutput(object):
-    """One PCA9685 channel driving a servo or an ESC with pulses of ``min_us``..``max_us``."""
+class PulseOutput(Output):
+    """One PCA9685 channel driving a servo or an ESC with pulses of ``min_us``..``max_us``.
+
+    Neutral on the wire is the centre pulse, within half a 12-bit count (plus 0.05 us of rounding);
+    no pulse at all is neither neutral nor driving.
+    """
+
+    kinds = ("pca9685_servo", "pca9685_esc")
+    pulses = True
+    unit = "us"
 
     def __init__(self, pwm: Any, channel: int, min_us: float, center_us: float, max_us: float,
                  provider: Any = None, address: int = 0, name: str = "servo") -> None:
@@ -38,12 +46,26 @@ class PulseOutput(object):
         self.channel = int(channel)
         self.min_us, self.center_us, self.max_us = float(min_us), float(center_us), float(max_us)
         self.name = name
+        self.spec = {"channel": self.channel, "min_us": self.min_us, "center_us": self.center_us, "max_us": self.max_us}
         self._provider = provider
         self._address = address
         with i2c_errors(provider, address, "the %s PCA9685" % name):
             self.frequency_hz = programmed_frequency_hz(pwm)
         self._ticks_lo, self._ticks_hi = tick_range(self.min_us, self.max_us, self.frequency_hz)
         self.pulse_us = None  # type: Optional[float]
+
+    @classmethod
+    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "servo") -> "PulseOutput":
+        return cls(pwm, section.channel, section.min_us, section.center_us, section.max_us, provider=provider,
+                   address=section.i2c_address, name=name)
+
+    @classmethod
+    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "PulseOutput":
+        """A servo and an ESC on one PCA9685 share its chip object (one frequency, checked by the profile)."""
+        address = section.i2c_address
+        if address not in chips:
+            chips[address] = open_pca9685(provider, address, section.pwm_frequency_hz, "the %s PCA9685" % name)
+        return cls.from_section(chips[address], section, provider, name)
 
     def pulse_for(self, value: float) -> float:
         """Pulse width in microseconds for ``value`` (clipped to [-1, 1]; ValueError if not finite)."""
@@ -78,6 +100,29 @@ class PulseOutput(object):
         lo, hi = (self.pulse_of_ticks(self.ticks_for(self.pulse_for(v))) for v in (-limit, limit))
         return "pulses %.0f-%.0f us on channel %d (neutral %.0f us, full travel %.0f-%.0f us)" % (
             lo, hi, self.channel, self.center_us, self.min_us, self.max_us)
+
+    @classmethod
+    def named_channels_of(cls, section: Any, where: str = "") -> List[Tuple[str, int]]:
+        return [(join_key(where, "channel"), int(section["channel"]))]
+
+    @classmethod
+    def read_back_of(cls, section: Any, duties: Union[Sequence[float], Dict[int, float]],
+                     frequency_hz: Optional[float]) -> Dict[str, Any]:
+        """``{"throttle_pulse_us": the channel's pulse}`` (the supervisor's report names the throttle)."""
+        return {"throttle_pulse_us": duties[int(section["channel"])] * 1e6 / frequency_hz}
+
+    @classmethod
+    def state_of(cls, section: Any, back: Dict[str, Any], frequency_hz: Optional[float]) -> Tuple[str, Optional[float]]:
+        """Off is the distance from ``center_us`` in us (None without a pulse: :data:`OTHER`)."""
+        pulse_us = back["throttle_pulse_us"]
+        if pulse_us == 0.0:
+            return OTHER, None
+        off_us = abs(pulse_us - float(section["center_us"]))
+        return (NEUTRAL if off_us <= cls.half_tick_of(section, frequency_hz) + 0.05 else DRIVING), off_us
+
+    @classmethod
+    def half_tick_of(cls, section: Any, frequency_hz: Optional[float]) -> float:
+        return 0.5e6 / (frequency_hz * TICKS)
 
     def __repr__(self) -> str:
         return "PulseOutput(%s, channel %d, %g/%g/%g us at %.1f Hz)" % (

@@ -11,9 +11,10 @@ import pytest
 
 from jetracer.car import create_car
 from jetracer.config import load_config
-from jetracer.hardware.attach import NeutralWriter, attach_pwm, throttle_channels
+from jetracer.hardware.attach import NeutralWriter, attach_pwm
 from jetracer.hardware.emulated import make_bus
 from jetracer.hardware.i2c import EmulatedI2C, I2CError
+from jetracer.hardware.outputs import OUTPUTS
 from jetracer.profiles import available_profiles, load_profile
 
 MODE1, MODE2, PRESCALE, LED0_ON_L = 0x00, 0x01, 0xFE, 0x06
@@ -91,7 +92,7 @@ def test_the_attached_neutral_is_the_cars_own_neutral_on_every_channel(name, thr
     assert all(len(data) == 5 and LED0_ON_L <= data[0] < LED0_ON_L + 64 and (data[0] - LED0_ON_L) % 4 == 0
                for data in sent), "only 4-byte block writes of LEDn registers: %s" % sent
     channels = [(data[0] - LED0_ON_L) // 4 for data in sent]
-    assert sorted(channels) == sorted(throttle_channels(s)), "one transaction per throttle channel"
+    assert sorted(channels) == sorted(OUTPUTS[s.driver].channels_of(s)), "one transaction per throttle channel"
     assert not any(writes(wire, a) for a in ADDRESSES if a != address)
     assert writer.at_neutral()
     car.close()

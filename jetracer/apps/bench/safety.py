@@ -70,7 +70,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ...hardware.attach import DRIVING, NEUTRAL, throttle_half_tick, throttle_read_back, throttle_state
+from ...hardware.base import DRIVING, NEUTRAL
+from ...hardware.outputs import OUTPUTS
 
 FAULTS = ("stale-frame", "stale-command", "browser-heartbeat", "hung-model", "gil-model", "sigstop", "sigterm",
           "sigkill", "sigtstp-group", "sigstop-group", "sigkill-group", "sigint-group", "second-writer")
@@ -197,9 +198,9 @@ class ThrottleScope(object):
 
     What an oscilloscope on the wire would show, whichever process (the drive process, its
     supervisor) wrote the registers: the drive process's own chip, read through the bus file. A
-    sample is ``neutral``, ``driving`` or ``other`` as the supervisor's read-back is judged
-    (:func:`jetracer.hardware.attach.throttle_state`: the ESC within half a 12-bit count of
-    ``center_us``; or every speed and pair channel at zero duty with each motor's inputs as its
+    sample is ``neutral``, ``driving`` or ``other`` as the supervisor's read-back is judged (the
+    throttle's own rule, :meth:`jetracer.hardware.base.Output.state_of`: the ESC within half a 12-bit
+    count of ``center_us``; or every speed and pair channel at zero duty with each motor's inputs as its
     profile ``neutral`` says). ``transitions`` holds ``(time.monotonic(), state)`` each time the state
     changes; ``peak_off`` the farthest from neutral seen since :meth:`reset_peak` (us off ``center_us``
     for an ESC, the largest speed duty for DC motors), ``half_tick`` half a count in the same unit.
@@ -211,7 +212,8 @@ class ThrottleScope(object):
 
         self.bus = SharedFileBus(bus_path, default_chips=jetracer_chips)
         self.section = profile.throttle
-        self.unit = "duty" if self.section.driver == "motorhat_dc" else "us"
+        self.kind = OUTPUTS[self.section.driver]
+        self.unit = self.kind.unit
         self.period_s = period_s
         self.transitions = []  # type: List[Any]
         self.samples = 0
@@ -226,8 +228,8 @@ class ThrottleScope(object):
         chip = self.bus.chip(self.section.i2c_address)
         duties = chip.duties()
         frequency_hz = chip.frequency_hz
-        self.half_tick = throttle_half_tick(self.section, frequency_hz)
-        return throttle_state(self.section, throttle_read_back(self.section, duties, frequency_hz), frequency_hz)
+        self.half_tick = self.kind.half_tick_of(self.section, frequency_hz)
+        return self.kind.state_of(self.section, self.kind.read_back_of(self.section, duties, frequency_hz), frequency_hz)
 
     def state(self) -> str:
         """The throttle's state on the wire now."""
