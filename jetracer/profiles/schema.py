@@ -10,6 +10,7 @@ rounding, as the Adafruit drivers compute it).
 import math
 from typing import Any, Dict, List, Mapping, Tuple
 
+from ..hardware.outputs import OUTPUTS
 from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
 from ..schema import Field, ListOf, OneOf, Section, defaults, validate  # noqa: F401 (the engine's names, kept here)
 from ..schema import field_paths as _field_paths
@@ -124,14 +125,11 @@ def field_paths(schema: Any = SCHEMA, prefix: str = "") -> List[Tuple[str, Any]]
 
 # -- the profile as a whole ------------------------------------------------------------------------
 
-PULSE_DRIVERS = ("pca9685_servo", "pca9685_esc")
-
-
 def check_profile(data: Mapping[str, Any]) -> List[str]:
     """Problems between sections and with the chip's timing (``data`` has passed :func:`validate`)."""
     problems = []  # type: List[str]
     for name in ("steering", "throttle"):
-        if data[name]["driver"] in PULSE_DRIVERS:
+        if OUTPUTS[data[name]["driver"]].pulses:
             problems += _check_pulse_timing(name, data[name])
     problems += _check_chips(data)
     return problems
@@ -163,14 +161,7 @@ def _chip_users(data: Mapping[str, Any]) -> List[Tuple[str, int, int, List[Tuple
     users = []
     for name in ("steering", "throttle"):
         s = data[name]
-        if s["driver"] in PULSE_DRIVERS:
-            channels = [("%s.channel" % name, s["channel"])]
-        else:
-            channels = []
-            for i, motor in enumerate(s["motors"]):
-                channels += [("%s.motors[%d].%s" % (name, i, k), motor[k]) for k in ("pwm_channel", "in1_channel", "in2_channel")]
-            for i, pair in enumerate(s.get("pwm_pairs") or []):
-                channels += [("%s.pwm_pairs[%d].%s" % (name, i, k), pair[k]) for k in ("forward_channel", "reverse_channel")]
+        channels = OUTPUTS[s["driver"]].named_channels_of(s, name)
         users.append((name, s["i2c_address"], s["pwm_frequency_hz"], channels))
     return users
 
@@ -182,10 +173,11 @@ def _check_chips(data: Mapping[str, Any]) -> List[str]:
     for user in users:
         by_address.setdefault(user[1], []).append(user)
     for address, on_chip in sorted(by_address.items()):
-        if len(on_chip) > 1 and data["throttle"]["driver"] == "motorhat_dc":
-            problems.append("throttle.i2c_address 0x%02X is also steering.i2c_address: a motorhat_dc throttle needs "
+        driver = data["throttle"]["driver"]
+        if len(on_chip) > 1 and OUTPUTS[driver].own_chip:
+            problems.append("throttle.i2c_address 0x%02X is also steering.i2c_address: a %s throttle needs "
                             "its own PCA9685 (its PWM runs at motor frequencies, no servo pulse fits); give the motor "
-                            "driver's address (0x60 on the Waveshare kit)" % address)
+                            "driver's address (0x60 on the Waveshare kit)" % (address, driver))
             continue
         frequencies = sorted(set((u[2], u[0]) for u in on_chip))
         if len(set(f for f, _ in frequencies)) > 1:
