@@ -230,12 +230,12 @@ def calibrate(config: Config, ask: Callable[[str], str] = input, say: Callable[[
     can load the result (``ConfigError`` naming the file otherwise). ``MotorsClaimed`` (nothing
     written) while another process owns the motor chips.
     """
-    from ..hardware import claim_motors, open_i2c
+    from ..hardware import OUTPUTS, claim_motors, open_i2c
 
     profile = _starting_profile(config, say)
     bus = config.data.get("i2c_bus")
     provider = provider if provider is not None else open_i2c(config.i2c, profile.i2c_bus if bus is None else bus)
-    sections = ["steering"] + (["throttle"] if throttle and profile.throttle.driver == "pca9685_esc" else [])
+    sections = ["steering"] + (["throttle"] if throttle and OUTPUTS[profile.throttle.driver].pulses else [])
     claim = claim_motors(provider, [profile[name].i2c_address for name in ("steering", "throttle")])
     result = {}  # type: Dict[str, Dict[str, int]]
     channels = {}  # type: Dict[str, PulseChannel]

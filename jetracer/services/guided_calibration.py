@@ -587,7 +587,7 @@ class GuidedCalibration(object):
         ``CalibrationAborted`` (saying what was kept) on ``q`` or when an answer cannot come; the outputs
         go back to neutral however it ends.
         """
-        from ..hardware import claim_motors, open_i2c
+        from ..hardware import OUTPUTS, claim_motors, open_i2c
         from ..profiles import load_profile
 
         config = self.config
@@ -604,9 +604,9 @@ class GuidedCalibration(object):
         claim = claim_motors(provider, [profile[name].i2c_address for name in ("steering", "throttle")])
         try:
             session.channels["steering"] = PulseChannel(provider, profile.steering)
-            if self.throttle and profile.throttle.driver == "pca9685_esc":
+            if self.throttle and OUTPUTS[profile.throttle.driver].pulses:  # an ESC
                 session.channels["throttle"] = PulseChannel(provider, profile.throttle, throttle_window(profile))
-            elif self.throttle and profile.throttle.driver == "motorhat_dc":
+            elif self.throttle:  # DC motors
                 session.motors = _open_motors(provider, profile.throttle)
             for name in session.channels:
                 session.centre(name)
