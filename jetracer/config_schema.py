@@ -10,6 +10,7 @@ list of keys or defaults exists anywhere.
 import copy
 from typing import Any, Dict, List, Mapping
 
+from .hardware.outputs import OUTPUTS
 from .schema import Field, Section, defaults, validate
 from .steering_law import THROTTLE_MODES
 
@@ -127,7 +128,6 @@ DISPLAY = {
 
 PCA9685_ALL_CALL = 0x70  # every PCA9685 answers it after power-up, and the Adafruit driver keeps ALLCALL on
 OLED_ADDRESSES = (0x3C, 0x3D)  # the SSD1306's two addresses (0x3D with its address jumper moved)
-_CHIP = {"pca9685_servo": "PCA9685", "pca9685_esc": "PCA9685", "motorhat_dc": "motor-driver PCA9685"}
 
 
 def device_address_problems(display_address: int, profile: Mapping[str, Any], bus: int) -> List[str]:
@@ -142,7 +142,7 @@ def device_address_problems(display_address: int, profile: Mapping[str, Any], bu
         chips.setdefault(int(profile[section]["i2c_address"]), []).append(section)
 
     def named(address: int) -> str:
-        kinds = sorted(set(_CHIP.get(profile[s]["driver"], "chip") for s in chips[address]))
+        kinds = sorted(set(OUTPUTS[profile[s]["driver"]].chip for s in chips[address]))
         return "the %s profile's %s %s" % (profile.get("name", "car"), "/".join(chips[address]), "/".join(kinds))
 
     move_oled = ("set display.i2c_address to the OLED's own address (an SSD1306 is usually at 0x3C, or 0x3D with its "

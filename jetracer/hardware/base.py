@@ -60,6 +60,7 @@ class Output(object):
     pulses = False  # a pulse width (servo, ESC: calibrated in microseconds), else a duty (DC motors)
     unit = ""  # what state_of's distance from neutral is measured in
     own_chip = False  # its PCA9685 runs at a frequency no servo pulse fits, so it shares the chip with no one
+    chip = "PCA9685"  # the chip, as a message names it
 
     spec = {}  # type: Mapping[str, Any]  # this output as a profile section (the keys the class methods read)
     frequency_hz = 0.0  # the PWM frequency its chip runs at

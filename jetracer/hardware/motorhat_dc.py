@@ -45,6 +45,7 @@ class DCMotorOutput(Output):
     kinds = ("motorhat_dc",)
     unit = "duty"
     own_chip = True
+    chip = "motor-driver PCA9685"
 
     def __init__(self, pwm: Any, motors: Sequence[Mapping[str, Any]], pwm_pairs: Sequence[Mapping[str, Any]] = (),
                  provider: Any = None, address: int = 0x60) -> None:
