@@ -16,9 +16,10 @@ every bus this process makes is wired like that miswired car (:mod:`jetracer.har
 """
 import os
 import threading
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .bus import FAULTS_ENV, EmulatedBus, EmulatedFaultsError, faults_from_env
+from .chip import Chip
 from .pca9685 import PCA9685
 from .ssd1306 import SSD1306
 
@@ -30,7 +31,7 @@ _lock = threading.Lock()
 _shared = None  # type: Optional[EmulatedBus]
 
 
-def jetracer_chips(oled_height: int = 32) -> List[Tuple[int, Any]]:
+def jetracer_chips(oled_height: int = 32) -> List[Tuple[int, Chip]]:
     """Powered-on chips as on a JetRacer: PCA9685s at 0x40 and 0x60, an SSD1306 (128 x ``oled_height``) at 0x3C."""
     return [(a, PCA9685()) for a in PCA9685_ADDRESSES] + [(OLED_ADDRESS, SSD1306(height=oled_height))]
 
@@ -97,5 +98,5 @@ def fit_oled(bus: EmulatedBus, height: int, address: int = OLED_ADDRESS) -> Opti
     return chip
 
 
-__all__ = ["EmulatedBus", "PCA9685", "SSD1306", "make_bus", "shared_bus", "reset_shared_bus", "fit_oled",
+__all__ = ["Chip", "EmulatedBus", "PCA9685", "SSD1306", "make_bus", "shared_bus", "reset_shared_bus", "fit_oled",
            "OLED_ADDRESS", "BUS_FILE_ENV", "bus_file", "jetracer_chips", "FAULTS_ENV", "EmulatedFaultsError"]

@@ -23,6 +23,7 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import UserError
+from .chip import Chip
 
 GENERAL_CALL = 0x00
 SWRST = 0x06
@@ -93,7 +94,7 @@ class Wiring(object):
             return None
         return self.moved[address][0] if address in self.moved else address
 
-    def route(self, wire_address: int, chips: Dict[int, Any]) -> Tuple[Optional[int], Optional[str]]:
+    def route(self, wire_address: int, chips: Dict[int, Chip]) -> Tuple[Optional[int], Optional[str]]:
         """The chip address that answers at ``wire_address`` and the fault that applies there, if any.
 
         Raises the OSError the wire would give for an erroring chip or two chips at one address.
@@ -124,7 +125,7 @@ def faults_from_env() -> str:
 
 
 class EmulatedBus(object):
-    """Chips by 7-bit address. A chip has ``write(bytes)`` and ``read(n) -> bytes`` (one transaction each).
+    """Chips (:class:`~jetracer.hardware.emulated.chip.Chip`) by 7-bit address, one transaction at a time.
 
     ``log`` (a list) records ``(address, "w" | "r", bytes)`` per transaction while ``logging`` is True.
     ``fail_next(address, n)`` makes the next ``n`` transactions to ``address`` go unacknowledged,
@@ -134,7 +135,7 @@ class EmulatedBus(object):
 
     def __init__(self, faults: Optional[str] = None) -> None:
         self._lock = threading.RLock()
-        self._chips = {}  # type: Dict[int, Any]
+        self._chips = {}  # type: Dict[int, Chip]
         self._faults = {}  # type: Dict[int, List[int]]
         self.wiring = Wiring(faults_from_env() if faults is None else faults)
         self.env_faults = faults_from_env()  # the variable's value shared_bus() last saw (it rewires when it changes)
@@ -149,20 +150,20 @@ class EmulatedBus(object):
 
     # -- wiring ------------------------------------------------------------------------------------
 
-    def attach(self, address: int, chip: Any) -> Any:
+    def attach(self, address: int, chip: Chip) -> Chip:
         """Put ``chip`` on the bus at ``address`` (replacing any chip there); return it."""
         with self._lock:
             self._sync()
             self._chips[address] = chip
         return chip
 
-    def detach(self, address: int) -> Optional[Any]:
+    def detach(self, address: int) -> Optional[Chip]:
         """Take the chip at ``address`` off the bus (it keeps its registers); return it or None."""
         with self._lock:
             self._sync()
             return self._chips.pop(address, None)
 
-    def chip(self, address: int) -> Any:
+    def chip(self, address: int) -> Chip:
         """The chip model at ``address``; KeyError naming the attached addresses if none."""
         with self._lock:
             self._sync()
@@ -193,7 +194,7 @@ class EmulatedBus(object):
     def _sync(self) -> None:
         """Bring the chip table up to date (a shared bus reads it from its file; here there is nothing to do)."""
 
-    def _target(self, address: int) -> Any:
+    def _target(self, address: int) -> Chip:
         fault = self._faults.get(address)
         if fault:
             if fault[0] > 0:

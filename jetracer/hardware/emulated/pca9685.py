@@ -25,6 +25,8 @@ The whole state is a byte string (``state_bytes``/``load_state``), so a bus can 
 import threading
 from typing import Any, Callable, List, Tuple
 
+from .chip import Chip
+
 OSC_HZ = 25e6
 MODE1, MODE2, PRESCALE = 0x00, 0x01, 0xFE
 LED0_ON_L = 0x06
@@ -37,7 +39,7 @@ CHANNELS = 16
 STATE_SIZE = 256 + 64 + 2
 
 
-class PCA9685(object):
+class PCA9685(Chip):
     """The chip's 256 registers, its latched output stage, and what an oscilloscope would read off each channel."""
 
     kind = "pca9685"

@@ -25,6 +25,7 @@ import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from .bus import EmulatedBus
+from .chip import Chip
 from .pca9685 import PCA9685
 from .ssd1306 import SSD1306
 
@@ -74,7 +75,7 @@ class _FileLock(object):
 class _SlotLock(object):
     """A chip's lock on a shared bus: loads the chip's state from its slot on entry, stores it on exit if changed."""
 
-    def __init__(self, bus: "SharedFileBus", index: int, chip: Any) -> None:
+    def __init__(self, bus: "SharedFileBus", index: int, chip: Chip) -> None:
         self._bus = bus
         self._index = index
         self._chip = chip
@@ -129,7 +130,7 @@ def _open_bus_file(path: str) -> int:
 class SharedFileBus(EmulatedBus):
     """An :class:`EmulatedBus` whose chips' registers are kept in ``path`` for every process that opens it."""
 
-    def __init__(self, path: str, default_chips: Optional[Callable[[], Iterable[Tuple[int, Any]]]] = None) -> None:
+    def __init__(self, path: str, default_chips: Optional[Callable[[], Iterable[Tuple[int, Chip]]]] = None) -> None:
         super(SharedFileBus, self).__init__()
         self.path = os.path.abspath(path)
         self._default_chips = default_chips or (lambda: [])
@@ -147,7 +148,7 @@ class SharedFileBus(EmulatedBus):
 
     # -- the file ----------------------------------------------------------------------------------
 
-    def _initialise(self, chips: Iterable[Tuple[int, Any]]) -> None:
+    def _initialise(self, chips: Iterable[Tuple[int, Chip]]) -> None:
         self._map[:HEADER_SIZE] = bytes(HEADER_SIZE)
         self._map[:len(MAGIC)] = MAGIC
         for address, chip in chips:
@@ -186,7 +187,7 @@ class SharedFileBus(EmulatedBus):
         self._write_record(index, address, kind, attached, len(state), generation + 1)
         return generation + 1
 
-    def _place(self, address: int, chip: Any) -> int:
+    def _place(self, address: int, chip: Chip) -> int:
         """Put ``chip``'s state in the slot of ``address`` (or a free one) and mark it attached."""
         kind = KIND_OF[chip.kind]
         slots = [i for i in range(SLOTS) if self._record(i)[2] and self._record(i)[0] == address]
@@ -199,7 +200,7 @@ class SharedFileBus(EmulatedBus):
         self._store(index, chip.state_bytes())
         return index
 
-    def _bind(self, index: int, chip: Any) -> Any:
+    def _bind(self, index: int, chip: Chip) -> Chip:
         chip._lock = _SlotLock(self, index, chip)
         return chip
 
@@ -222,7 +223,7 @@ class SharedFileBus(EmulatedBus):
             slots[address] = index
         self._chips, self._slot_of, self._table_seen = chips, slots, generation
 
-    def attach(self, address: int, chip: Any) -> Any:
+    def attach(self, address: int, chip: Chip) -> Chip:
         """Put ``chip`` on the bus at ``address`` for every process (its current state is copied into the file)."""
         with self._lock:
             self._sync()
@@ -233,7 +234,7 @@ class SharedFileBus(EmulatedBus):
             self._table_seen = self._table_generation()
         return chip
 
-    def detach(self, address: int) -> Optional[Any]:
+    def detach(self, address: int) -> Optional[Chip]:
         """Take the chip at ``address`` off the bus for every process; return this process's model of it."""
         with self._lock:
             self._sync()

@@ -24,6 +24,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from .chip import Chip
+
 WIDTH = 128
 PAGES = 8
 
@@ -37,7 +39,7 @@ _SCALARS = ("height", "display_on", "entire_on", "inverted", "contrast", "multip
             "page_mode_column_start", "commands", "data_bytes")
 
 
-class SSD1306(object):
+class SSD1306(Chip):
     """The controller's command state and GDDRAM, and the picture a panel of ``height`` rows shows."""
 
     kind = "ssd1306"
