@@ -27,15 +27,6 @@ def realised_frequency_hz(frequency_hz: float) -> float:
     return frequency_for_prescale(prescale_for(frequency_hz))
 
 
-def tick_us(frequency_hz: float) -> float:
-    """One 12-bit step in microseconds at the realised frequency for ``frequency_hz``."""
-    return 1e6 / (realised_frequency_hz(frequency_hz) * TICKS)
-
-
-def period_us(frequency_hz: float) -> float:
-    return 1e6 / realised_frequency_hz(frequency_hz)
-
-
 def tick_range(min_us: float, max_us: float, real_hz: float):
     """``(lowest, highest)`` tick counts whose pulse lies inside [min_us, max_us] at ``real_hz``."""
     per_us = real_hz * TICKS / 1e6

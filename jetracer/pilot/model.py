@@ -10,7 +10,7 @@ one ``PretrainedWeightsUnavailable`` warning is issued and the backbone starts f
 import contextlib
 import logging
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,3 @@ def build_model(arch: str = "resnet18", num_outputs: int = 2, pretrained: bool =
                 PretrainedWeightsUnavailable, stacklevel=2)
     _replace_head(model, int(num_outputs))
     return model
-
-
-def num_outputs_for(categories: List[str]) -> int:
-    """Upstream layout: 2 outputs (x, y) per category."""
-    return 2 * len(categories)
