@@ -94,12 +94,3 @@ def attach_car(car: Any, config: Any = None) -> RealTimeWorld:
     if previous is not car and getattr(previous, "driver", None) is None:
         previous.stop("another car took over the simulated world")
     return shared
-
-
-def reset_shared_world() -> None:
-    """Stop and forget the shared world (tests; a new one is built on the next use)."""
-    global _shared
-    with _lock:
-        if _shared is not None:
-            _shared.stop()
-            _shared = None

@@ -9,6 +9,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NAMES = ("jetcam", "jupyter_clickable_image_widget")
 
 
+def reset_shared_world():
+    """Stop and forget :mod:`jetracer.sim_mode`'s shared world (a new one is built on its next use)."""
+    from jetracer import sim_mode
+    with sim_mode._lock:
+        if sim_mode._shared is not None:
+            sim_mode._shared.stop()
+            sim_mode._shared = None
+
+
 @pytest.fixture
 def fallbacks(monkeypatch, tmp_path):
     """The stand-ins importable here as after start-up (the finder installed), on the simulator."""
@@ -28,12 +37,11 @@ def fallbacks(monkeypatch, tmp_path):
     sys.path.remove(ROOT)
     installed_at_start_up = any(type(f).__name__ == "FallbackFinder" for f in sys.meta_path)
     finder = _jetracer_compat.install()
-    from jetracer import sim_mode
     from jetracer.hardware.emulated import reset_shared_bus
     reset_shared_bus()
-    sim_mode.reset_shared_world()
+    reset_shared_world()
     yield
-    sim_mode.reset_shared_world()
+    reset_shared_world()
     for name in [m for m in sys.modules if m.split(".")[0] in NAMES]:
         del sys.modules[name]
     if finder in sys.meta_path and not installed_at_start_up:

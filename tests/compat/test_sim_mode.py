@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from compat_fixtures import fallbacks  # noqa: F401 - the stand-ins importable in this process
+from compat_fixtures import fallbacks, reset_shared_world  # noqa: F401 - the stand-ins importable in this process
 
 
 def test_upstream_live_demo_drives_the_simulated_car_along_the_track(fallbacks):  # noqa: F811
@@ -86,7 +86,7 @@ def test_without_sim_mode_nvidia_racecar_is_the_configured_car(monkeypatch, tmp_
     monkeypatch.setenv("JETRACER_CONFIG", os.devnull)
     from jetracer import sim_mode
     from jetracer.nvidia_racecar import NvidiaRacecar
-    sim_mode.reset_shared_world()
+    reset_shared_world()
     car = NvidiaRacecar()
     assert not car.simulated and sim_mode._shared is None  # no world was built
     car.close()
