@@ -41,7 +41,7 @@ EXIT_CODES = [
     ("jetracer.learning.parity", "ParityError", FAILURE),
     ("jetracer.learning.upstream_export", "ExportTargetError", USAGE),
     ("jetracer.learning.upstream_export", "ExportError", FAILURE),
-    ("jetracer.learning.train", "TrainError", USAGE),
+    ("jetracer.learning.train_options", "TrainError", USAGE),  # also jetracer.learning.train.TrainError
     ("jetracer.learning.evaluate", "EvalError", USAGE),
     ("jetracer.learning.optimize", "OptimizeError", USAGE),
     ("jetracer.camera.base", "CameraError", FAILURE),
