@@ -66,7 +66,7 @@ def _positive(where: str, value: Any) -> List[str]:
 # None is "not set" everywhere: the default below, or the recipe's choice where the default is None.
 TRAIN = {
     "arch": Field(str, choices=sorted(ARCHS), nullable=True, doc="torchvision backbone; default resnet18, or init's"),
-    "epochs": Field(int, 1, 100000, nullable=True, doc="default 30, more for a tiny dataset (min_steps)"),
+    "epochs": Field(int, 1, 100000, nullable=True, doc="default 30, more for a tiny dataset"),
     "batch_size": Field(int, 1, 4096, default=32, doc="images per step and per process"),
     "input_size": Field((int, list, tuple), nullable=True, check=_input_size_problems,
                         doc="N or (H, W); default 224, or init's"),
@@ -137,14 +137,16 @@ def option_flag(key: str) -> str:
 
 def check_options(options: Mapping[str, Any]) -> TrainOptions:
     """``options`` over :data:`TRAIN`'s defaults (None keeps the default), validated: TrainError naming
-    every unknown option (with the likely one meant) and every value out of its type, range or choices."""
+    every unknown option (with the likely one meant) and every value out of its type, range or choices.
+
+    The messages name the library's keys: ``jetracer train`` refuses the same values while parsing."""
     unknown = sorted(set(options) - set(TRAIN))
     if unknown:
         close = [m for k in unknown for m in difflib.get_close_matches(k, sorted(TRAIN), n=1)]
         raise TrainError("unknown training option(s) %s; known: %s%s" % (
             ", ".join(unknown), ", ".join(sorted(TRAIN)), "; did you mean %s?" % ", ".join(close) if close else ""))
     given = dict((k, v) for k, v in options.items() if v is not None)
-    problems = [p for k in sorted(given) for p in validate(given[k], TRAIN[k], option_flag(k))]
+    problems = [p for k in sorted(given) for p in validate(given[k], TRAIN[k], k)]
     if problems:
         raise TrainError("training option%s: %s" % ("s" if len(problems) > 1 else "", "; ".join(problems)))
     return TrainOptions(**dict((k, given.get(k, field.default)) for k, field in TRAIN.items()))
