@@ -6,11 +6,20 @@ environment override and a command-line option are checked alike and a problem i
 :mod:`jetracer.driving.settings` (the ``drive`` section), :mod:`jetracer.driving.gamepad` (the
 mappings) and :mod:`jetracer.camera.factory` (the ``camera`` section) use its parts, so no second
 list of keys or defaults exists anywhere.
+
+The vocabularies come from the code that acts on them where that code stands low enough to be
+imported here (``THROTTLE_MODES`` from :mod:`jetracer.steering_law`, ``I2C_MODES`` from
+:mod:`jetracer.hardware.i2c`, ``FLIPS`` from :mod:`jetracer.pixels`, the I2C bus range from the car
+profile's schema); the drive modes and camera sources are declared here because the code that acts
+on them (:mod:`jetracer.driving`, :mod:`jetracer.camera.factory`) stands floors above and imports them.
 """
 import copy
 from typing import Any, Dict, List, Mapping
 
+from .hardware.i2c import I2C_MODES
 from .hardware.outputs import OUTPUTS
+from .pixels import FLIPS
+from .profiles.schema import I2C_BUS
 from .schema import Field, Section, defaults, validate
 from .steering_law import THROTTLE_MODES
 
@@ -21,10 +30,8 @@ def Key(kind: Any, *args: Any, **kwargs: Any) -> Field:  # noqa: N802 - reads as
     return Field(kind, *args, **kwargs)
 
 
-I2C_MODES = ("hardware", "emulated")
 CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
-FLIPS = ("none", "rotate-180", "horizontal", "vertical")
-DRIVE_MODES = ("manual", "auto-steer", "auto")
+DRIVE_MODES = ("manual", "auto-steer", "auto")     # the drive loop's modes, in the order its mode button cycles
 
 # -- gamepad mappings ------------------------------------------------------------------------------
 # Indices follow the W3C "standard" gamepad layout, which browsers use for Xbox, PlayStation and the
@@ -169,7 +176,7 @@ CONFIG_SCHEMA = {
                      doc="a shipped car profile (latrax, tamiya_tt02, waveshare_ai, waveshare_pro) or a YAML path"),
     "i2c": Key(str, choices=I2C_MODES, default="hardware",
                  doc="set JETRACER_I2C=emulated (or i2c: emulated) to run without a car"),
-    "i2c_bus": Key(int, 0, 255, nullable=True,
+    "i2c_bus": Key(int, I2C_BUS.lo, I2C_BUS.hi, nullable=True,
                      doc="I2C bus number (null: the profile's; the Jetson Nano's 40-pin header is bus 1)"),
     "camera": Section(CAMERA, required=False),
     "sim": Section(SIM, required=False),

@@ -12,12 +12,16 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from ..hardware.outputs import OUTPUTS
 from ..hardware.timing import TICKS, prescale_for, realised_frequency_hz, tick_range
+from ..pixels import FLIPS
 from ..schema import Field, ListOf, OneOf, Section, defaults, validate  # noqa: F401 (the engine's names, kept here)
 from ..schema import field_paths as _field_paths
 
 I2C_ADDRESS = Field(int, 0x03, 0x77, doc="7-bit I2C address")
 CHANNEL = Field(int, 0, 15, doc="PCA9685 channel")
 PULSE_US = Field(int, 500, 2500, doc="servo pulse width in microseconds")
+# /dev/i2c-N. Linux numbers buses beyond 32: a Jetson's camera muxes add i2c-30 and up, a desktop's GPU
+# several more; i2c-dev's minor numbers were 0-255 (I2C_MINORS 256) until kernels moved it to cdev.
+I2C_BUS = Field(int, 0, 255, doc="the N of /dev/i2c-N")
 
 
 def _check_pulse_order(where: str, data: Dict[str, Any]) -> List[str]:
@@ -51,7 +55,7 @@ ESC = Section(dict(SERVO_KEYS, reverse=Field(str, choices=REVERSE_MODES, require
 SCHEMA = {
     "name": Field(str),
     "description": Field(str, required=False),
-    "i2c_bus": Field(int, 0, 32),
+    "i2c_bus": I2C_BUS,
     "car": {
         "steering_gain": Field(float, -1.0, 1.0),
         "steering_offset": Field(float, -1.0, 1.0),
@@ -87,7 +91,7 @@ SCHEMA = {
         "capture_fps": Field(int, 1, 240),
         "width": Field(int, 16, 1024),
         "height": Field(int, 16, 1024),
-        "flip": Field(str, choices=("none", "rotate-180", "horizontal", "vertical")),
+        "flip": Field(str, choices=FLIPS),
         "mount_height_m": Field(float, 0.02, 1.0),
         "mount_pitch_deg": Field(float, -30.0, 90.0, doc="downward tilt of the optical axis (negative: tilted up)"),
         "mount_forward_m": Field(float, -0.5, 1.0),
