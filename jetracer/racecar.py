@@ -36,6 +36,7 @@ from typing import Any, Mapping, Optional, Union
 
 import traitlets
 
+from .hardware.base import Driver
 from .throttle_ramp import ThrottleRamp
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ class Racecar(traitlets.HasTraits):
     estopped = traitlets.Bool(default_value=False, read_only=True)
     stop_reason = traitlets.Unicode(default_value="", read_only=True)
 
-    def __init__(self, driver: Any = None, throttle_ramp: Union[None, ThrottleRamp, Mapping[str, Any]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, driver: Optional[Driver] = None,
+                 throttle_ramp: Union[None, ThrottleRamp, Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self._lock = threading.RLock()
         self._driver = driver
         self._closed = False

@@ -45,7 +45,7 @@ def check_flip(flip: str) -> str:
     return flip
 
 
-def flip_frame(frame: Any, flip: str) -> Any:
+def flip_frame(frame: np.ndarray, flip: str) -> np.ndarray:
     """``frame`` flipped as the profile's ``camera.flip`` says (none | rotate-180 | horizontal | vertical)."""
     if check_flip(flip) == "none":
         return frame
@@ -72,13 +72,13 @@ class Camera(traitlets.HasTraits):
         self._stop = threading.Event()
         self._released = False
 
-    def _read(self) -> Any:
+    def _read(self) -> np.ndarray:
         raise NotImplementedError
 
     def _release(self) -> None:
         pass
 
-    def read(self) -> Any:
+    def read(self) -> np.ndarray:
         """Capture a new frame now, publish it as ``value`` and return it.
 
         Raises ``CameraError`` while the capture thread runs (read ``value`` instead) and when the
@@ -89,7 +89,7 @@ class Camera(traitlets.HasTraits):
                               "or set camera.running = False before calling read()")
         return self._capture()
 
-    def _capture(self) -> Any:
+    def _capture(self) -> np.ndarray:
         if self._released:
             raise CameraError("the camera was released; create a new one")
         frame = self._read()

@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
+from ..camera.base import Camera
+
 Frame = Tuple[Optional[np.ndarray], int, float]
 
 
@@ -21,7 +23,7 @@ class LockstepFrames(object):
     that stops delivering is seen as an ageing frame on the loop's ``clock``.
     """
 
-    def __init__(self, camera: Any, clock: Callable[[], float]) -> None:
+    def __init__(self, camera: Camera, clock: Callable[[], float]) -> None:
         self.camera = camera
         self.clock = clock
         self.error = ""
@@ -64,7 +66,7 @@ class ThreadedFrames(object):
     recovers drives again; the error stays reported until a new frame comes).
     """
 
-    def __init__(self, camera: Any, period_s: float, retry_s: float = 1.0) -> None:
+    def __init__(self, camera: Camera, period_s: float, retry_s: float = 1.0) -> None:
         self.camera = camera
         self.period_s = float(period_s)
         self.retry_s = float(retry_s)

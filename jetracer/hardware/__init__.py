@@ -13,14 +13,15 @@ Before it writes anything, :func:`create_driver` claims the motor chips for this
 from typing import Any, Dict
 
 from .base import CarDriver, Driver, Output
+from .block_pwm import BlockPWM
 from .claim import Claim, MotorsClaimed, claim_motors
-from .i2c import I2CError, open_i2c
+from .i2c import I2CError, I2CProvider, open_i2c
 from .outputs import OUTPUTS
 
 DRIVERS = tuple(OUTPUTS)
 
 
-def create_driver(profile: Any, provider: Any) -> CarDriver:
+def create_driver(profile: Any, provider: I2CProvider) -> CarDriver:
     """The profile's steering and throttle outputs on ``provider``, left at neutral.
 
     Raises :class:`MotorsClaimed` naming the owner when another process owns the motor chips (nothing
@@ -35,8 +36,8 @@ def create_driver(profile: Any, provider: Any) -> CarDriver:
         raise
 
 
-def _build_driver(profile: Any, provider: Any, claim: Claim) -> CarDriver:
-    chips = {}  # type: Dict[int, Any]  # by address: the chips opened so far (a servo and an ESC share one)
+def _build_driver(profile: Any, provider: I2CProvider, claim: Claim) -> CarDriver:
+    chips = {}  # type: Dict[int, BlockPWM]  # by address: the chips opened so far (a servo and an ESC share one)
     steering = OUTPUTS[profile.steering.driver].open(provider, profile.steering, "steering", chips)
     throttle = OUTPUTS[profile.throttle.driver].open(provider, profile.throttle, "throttle", chips)
     driver = CarDriver(steering, throttle, devices=[pwm.i2c for pwm in chips.values()], claim=claim)
@@ -45,5 +46,5 @@ def _build_driver(profile: Any, provider: Any, claim: Claim) -> CarDriver:
     return driver
 
 
-__all__ = ["CarDriver", "Driver", "I2CError", "MotorsClaimed", "OUTPUTS", "Output", "claim_motors", "create_driver",
-           "open_i2c", "DRIVERS"]
+__all__ = ["CarDriver", "Driver", "I2CError", "I2CProvider", "MotorsClaimed", "OUTPUTS", "Output", "claim_motors",
+           "create_driver", "open_i2c", "DRIVERS"]

@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional, Type
 
 from .base import Output
 from .block_pwm import AI, LED0_ON_L, MODE1, BlockPWM
-from .i2c import i2c_errors
+from .i2c import I2CProvider, i2c_errors
 from .outputs import OUTPUTS
 from .pca9685_servo import programmed_frequency_hz
 from .timing import TICKS
@@ -66,7 +66,7 @@ class AttachedPWM(BlockPWM):
         return bool(self.i2c.readU8(MODE1) & AI)
 
 
-def attach_pwm(provider: Any, address: int, what: str = "PCA9685") -> AttachedPWM:
+def attach_pwm(provider: I2CProvider, address: int, what: str = "PCA9685") -> AttachedPWM:
     """An :class:`AttachedPWM` on the chip at ``address``; :class:`~jetracer.hardware.i2c.I2CError` if it does not answer.
 
     Only reads: the chip is not changed until the first write.
@@ -84,7 +84,7 @@ class NeutralWriter(object):
     channels now hold, read over the same handle; ``at_neutral()`` whether that is the profile's neutral.
     """
 
-    def __init__(self, profile: Any, provider: Any) -> None:
+    def __init__(self, profile: Any, provider: I2CProvider) -> None:
         self.section = profile.throttle
         self.driver = self.section.driver
         self.kind = OUTPUTS[self.driver]  # type: Type[Output]

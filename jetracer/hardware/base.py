@@ -14,6 +14,9 @@ import math
 import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .block_pwm import BlockPWM
+from .i2c import I2CProvider
+
 NEUTRAL, DRIVING, OTHER = "neutral", "driving", "other"  # what an output's channels hold (Output.state_of)
 
 
@@ -66,12 +69,13 @@ class Output(object):
     frequency_hz = 0.0  # the PWM frequency its chip runs at
 
     @classmethod
-    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "") -> "Output":
+    def from_section(cls, pwm: BlockPWM, section: Any, provider: Optional[I2CProvider] = None,
+                     name: str = "") -> "Output":
         """The output of a profile section on ``pwm`` (the section's PCA9685, already open)."""
         raise NotImplementedError
 
     @classmethod
-    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "Output":
+    def open(cls, provider: I2CProvider, section: Any, name: str, chips: Dict[int, BlockPWM]) -> "Output":
         """The output of ``section`` (``name``: steering or throttle) on ``provider``, opening its chip unless
         ``chips`` (by address) has it; the chip it opens goes into ``chips``."""
         raise NotImplementedError

@@ -52,7 +52,7 @@ import threading
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
-from .i2c import I2CError, explain
+from .i2c import I2CError, I2CProvider, explain
 
 RECORD_MAX_BYTES = 4096
 COMMAND_MAX_CHARS = 120
@@ -82,7 +82,7 @@ _lock = threading.Lock()
 _held = {}  # type: Dict[str, _Held]
 
 
-def _target(provider: Any) -> Optional[str]:
+def _target(provider: I2CProvider) -> Optional[str]:
     """What to lock for ``provider``'s bus: ``/dev/i2c-N``, ``<bus file>.claim``, or None (a private bus)."""
     mode = getattr(provider, "mode", None)
     if mode == "hardware":
@@ -93,7 +93,7 @@ def _target(provider: Any) -> Optional[str]:
     return None
 
 
-def _where(provider: Any, addresses: Iterable[int]) -> str:
+def _where(provider: I2CProvider, addresses: Iterable[int]) -> str:
     chips = "/".join("0x%02X" % a for a in sorted(set(int(a) for a in addresses))) or "?"
     mode = getattr(provider, "mode", None)
     if mode == "hardware":
@@ -102,7 +102,7 @@ def _where(provider: Any, addresses: Iterable[int]) -> str:
         chips, getattr(getattr(provider, "bus", None), "path", "?"))
 
 
-def _open(target: str, provider: Any, address: int) -> int:
+def _open(target: str, provider: I2CProvider, address: int) -> int:
     """A descriptor of ``target`` to lock; an :class:`I2CError` like the bus's own when it cannot be opened."""
     flags = os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
     if getattr(provider, "mode", None) == "hardware":
@@ -316,7 +316,7 @@ def _lock_or_owner(fd: int, target: str, where: str) -> None:
     raise MotorsClaimed(refusal(where, owner), owner)
 
 
-def claim_motors(provider: Any, addresses: Iterable[int]) -> Claim:
+def claim_motors(provider: I2CProvider, addresses: Iterable[int]) -> Claim:
     """Claim the motor chips at ``addresses`` on ``provider``'s bus for this process, before anything is written.
 
     Returns a :class:`Claim` (release it when the outputs are closed); raises :class:`MotorsClaimed`
@@ -347,7 +347,7 @@ def claim_motors(provider: Any, addresses: Iterable[int]) -> Claim:
     return Claim(target, where, held)
 
 
-def motors_owner(provider: Any) -> Optional[Dict[str, Any]]:
+def motors_owner(provider: I2CProvider) -> Optional[Dict[str, Any]]:
     """Who owns the motor chips on ``provider``'s bus now (``{"pid", ...}``), or None when nobody does.
 
     Takes nothing (a safety check or a status display may call it at any time); this process's own

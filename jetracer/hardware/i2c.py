@@ -21,6 +21,20 @@ class I2CError(OSError, Failure):
     """The I2C bus cannot be opened or a chip does not answer; the message names bus, address and the fix."""
 
 
+class I2CProvider(object):
+    """Where the Adafruit libraries get their devices (their ``i2c=`` argument): ``get_i2c_device(address)``.
+
+    ``mode`` is the config's ``i2c`` value; each provider's ``bus_number`` is the N of ``/dev/i2c-N`` (error
+    messages name it).
+    """
+
+    mode = ""
+
+    def get_i2c_device(self, address: int) -> Any:
+        """An ``Adafruit_GPIO.I2C.Device`` at ``address``."""
+        raise NotImplementedError
+
+
 def _emulated_hint() -> str:
     return "or set JETRACER_I2C=emulated to run without a car"
 
@@ -62,7 +76,7 @@ def explain(error: OSError, bus: Any, address: int, what: str = "", emulated_chi
 
 
 @contextlib.contextmanager
-def i2c_errors(provider: Any, address: int, what: str = "") -> Iterator[None]:
+def i2c_errors(provider: Optional[I2CProvider], address: int, what: str = "") -> Iterator[None]:
     """Turn an ``OSError`` raised inside the block into an :class:`I2CError` naming bus and address."""
     try:
         yield
@@ -74,7 +88,7 @@ def i2c_errors(provider: Any, address: int, what: str = "") -> Iterator[None]:
         raise explain(e, getattr(provider, "bus_number", "?"), address, what, chips) from e
 
 
-class LinuxI2C(object):
+class LinuxI2C(I2CProvider):
     """Devices on ``/dev/i2c-<bus_number>`` through Adafruit_PureIO's SMBus."""
 
     mode = "hardware"
@@ -93,7 +107,7 @@ class LinuxI2C(object):
         return "LinuxI2C(/dev/i2c-%d)" % self.bus_number
 
 
-class EmulatedI2C(object):
+class EmulatedI2C(I2CProvider):
     """Devices on an :class:`~jetracer.hardware.emulated.bus.EmulatedBus` (the shared one by default)."""
 
     mode = "emulated"
@@ -116,7 +130,7 @@ class EmulatedI2C(object):
         return "EmulatedI2C(chips at %s)" % self.bus.scan_text()
 
 
-def open_i2c(mode: Any, bus: Any = None) -> Any:
+def open_i2c(mode: Any, bus: Any = None) -> I2CProvider:
     """The I2C provider for ``mode`` ("hardware" or "emulated", or a Config) on bus number ``bus``.
 
     ``bus`` defaults to the Config's ``i2c_bus`` when a Config is given, else 1.

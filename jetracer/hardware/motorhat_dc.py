@@ -16,7 +16,8 @@ speed, so no state in between drives a motor harder, or the other way, than the 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .base import DRIVING, NEUTRAL, OTHER, Output, checked_value, join_key
-from .i2c import i2c_errors
+from .block_pwm import BlockPWM
+from .i2c import I2CProvider, i2c_errors
 from .pca9685_servo import open_pca9685, programmed_frequency_hz
 from .timing import TICKS
 
@@ -25,7 +26,7 @@ MOTOR_CHANNELS = ("pwm_channel", "in1_channel", "in2_channel")
 PAIR_CHANNELS = ("forward_channel", "reverse_channel")
 
 
-def open_motor_driver(provider: Any, address: int, frequency_hz: float) -> Any:
+def open_motor_driver(provider: I2CProvider, address: int, frequency_hz: float) -> BlockPWM:
     """The motor driver's PCA9685 (a BlockPWM) at ``frequency_hz`` (I2CError if the chip is absent)."""
     return open_pca9685(provider, address, frequency_hz, WHAT)
 
@@ -47,8 +48,8 @@ class DCMotorOutput(Output):
     own_chip = True
     chip = "motor-driver PCA9685"
 
-    def __init__(self, pwm: Any, motors: Sequence[Mapping[str, Any]], pwm_pairs: Sequence[Mapping[str, Any]] = (),
-                 provider: Any = None, address: int = 0x60) -> None:
+    def __init__(self, pwm: BlockPWM, motors: Sequence[Mapping[str, Any]], pwm_pairs: Sequence[Mapping[str, Any]] = (),
+                 provider: Optional[I2CProvider] = None, address: int = 0x60) -> None:
         self.pwm = pwm
         self.motors = [dict(m) for m in motors]
         self.pwm_pairs = [dict(p) for p in pwm_pairs]
@@ -61,11 +62,12 @@ class DCMotorOutput(Output):
         self.ticks = 0
 
     @classmethod
-    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "throttle") -> "DCMotorOutput":
+    def from_section(cls, pwm: BlockPWM, section: Any, provider: Optional[I2CProvider] = None,
+                     name: str = "throttle") -> "DCMotorOutput":
         return cls(pwm, motor_specs(section), pair_specs(section), provider, section.i2c_address)
 
     @classmethod
-    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "DCMotorOutput":
+    def open(cls, provider: I2CProvider, section: Any, name: str, chips: Dict[int, BlockPWM]) -> "DCMotorOutput":
         """The motor driver's chip is its own (:attr:`own_chip`): always opened here."""
         pwm = chips[section.i2c_address] = open_motor_driver(provider, section.i2c_address, section.pwm_frequency_hz)
         return cls.from_section(pwm, section, provider, name)
@@ -154,8 +156,8 @@ class DCMotorOutput(Output):
         """Each motor's ``duty``, ``in1`` and ``in2`` and each pair's ``forward``/``reverse`` duty."""
         return {"motors": [{"duty": duties[int(m["pwm_channel"])], "in1": duties[int(m["in1_channel"])],
                             "in2": duties[int(m["in2_channel"])]} for m in section["motors"]],
-                "pwm_pairs": [{"forward": duties[int(p["forward_channel"])], "reverse": duties[int(p["reverse_channel"])]}
-                              for p in section.get("pwm_pairs") or []]}
+                "pwm_pairs": [{"forward": duties[int(p["forward_channel"])],
+                               "reverse": duties[int(p["reverse_channel"])]} for p in section.get("pwm_pairs") or []]}
 
     @classmethod
     def state_of(cls, section: Any, back: Dict[str, Any], frequency_hz: Optional[float]) -> Tuple[str, Optional[float]]:

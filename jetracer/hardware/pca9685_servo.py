@@ -8,13 +8,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .base import DRIVING, NEUTRAL, OTHER, Output, checked_value, join_key
 from .block_pwm import BlockPWM
-from .i2c import i2c_errors
+from .i2c import I2CProvider, i2c_errors
 from .timing import TICKS, frequency_for_prescale, tick_range
 
 PRESCALE = 0xFE
 
 
-def open_pca9685(provider: Any, address: int, frequency_hz: float, what: str = "PCA9685") -> Any:
+def open_pca9685(provider: I2CProvider, address: int, frequency_hz: float, what: str = "PCA9685") -> BlockPWM:
     """A :class:`~jetracer.hardware.block_pwm.BlockPWM` at ``address`` set to ``frequency_hz`` (I2CError if absent)."""
     with i2c_errors(provider, address, what):
         pwm = BlockPWM(address, i2c=provider)
@@ -22,7 +22,7 @@ def open_pca9685(provider: Any, address: int, frequency_hz: float, what: str = "
     return pwm
 
 
-def programmed_frequency_hz(pwm: Any) -> float:
+def programmed_frequency_hz(pwm: BlockPWM) -> float:
     """The PWM frequency the chip's PRESCALE register gives (25 MHz internal oscillator)."""
     return frequency_for_prescale(pwm.i2c.readU8(PRESCALE))
 
@@ -38,8 +38,8 @@ class PulseOutput(Output):
     pulses = True
     unit = "us"
 
-    def __init__(self, pwm: Any, channel: int, min_us: float, center_us: float, max_us: float,
-                 provider: Any = None, address: int = 0, name: str = "servo") -> None:
+    def __init__(self, pwm: BlockPWM, channel: int, min_us: float, center_us: float, max_us: float,
+                 provider: Optional[I2CProvider] = None, address: int = 0, name: str = "servo") -> None:
         if not min_us < center_us < max_us:
             raise ValueError("%s pulses must satisfy min_us < center_us < max_us, got %s" % (name, (min_us, center_us, max_us)))
         self.pwm = pwm
@@ -55,12 +55,13 @@ class PulseOutput(Output):
         self.pulse_us = None  # type: Optional[float]
 
     @classmethod
-    def from_section(cls, pwm: Any, section: Any, provider: Any = None, name: str = "servo") -> "PulseOutput":
+    def from_section(cls, pwm: BlockPWM, section: Any, provider: Optional[I2CProvider] = None,
+                     name: str = "servo") -> "PulseOutput":
         return cls(pwm, section.channel, section.min_us, section.center_us, section.max_us, provider=provider,
                    address=section.i2c_address, name=name)
 
     @classmethod
-    def open(cls, provider: Any, section: Any, name: str, chips: Dict[int, Any]) -> "PulseOutput":
+    def open(cls, provider: I2CProvider, section: Any, name: str, chips: Dict[int, BlockPWM]) -> "PulseOutput":
         """A servo and an ESC on one PCA9685 share its chip object (one frequency, checked by the profile)."""
         address = section.i2c_address
         if address not in chips:

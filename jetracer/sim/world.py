@@ -27,6 +27,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..car import car_defaults
+from ..hardware.base import Driver
 from ..profiles import Profile, load_profile
 from ..racecar import Racecar
 from .camera_model import camera_section
@@ -64,7 +65,7 @@ class SimWorld(object):
     """
 
     def __init__(self, profile: Union[str, Profile] = "latrax", track: Any = "oval", seed: int = 0, fps: float = 30,
-                 width: int = 224, height: int = 224, randomize: bool = True, driver: Any = None,
+                 width: int = 224, height: int = 224, randomize: bool = True, driver: Optional[Driver] = None,
                  label_distance_m: float = LOOKAHEAD_M, domain: Optional[Dict[str, Any]] = None,
                  obstacles: Union[int, Sequence[Obstacle]] = 0) -> None:
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
