@@ -12,6 +12,7 @@ from .base import Output
 from .motorhat_dc import DCMotorOutput
 from .pca9685_servo import PulseOutput
 
-OUTPUTS = dict((kind, cls) for cls in (PulseOutput, DCMotorOutput) for kind in cls.kinds)  # type: Dict[str, Type[Output]]
+OUTPUTS = dict((kind, cls) for cls in (PulseOutput, DCMotorOutput)
+               for kind in cls.kinds)  # type: Dict[str, Type[Output]]
 
 __all__ = ["OUTPUTS", "Output", "PulseOutput", "DCMotorOutput"]
