@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..pilot import load_pilot
+from ..pilot.base import Pilot
 from ..pixels import to_pixel
 from ..sim.expert import PurePursuitExpert
 from ..sim.labels import pursuit_steering_gain
@@ -42,7 +43,7 @@ class ModelPolicy(object):
 
     needs_frame = True
 
-    def __init__(self, pilot: Any, law: Any) -> None:
+    def __init__(self, pilot: Pilot, law: SteeringLaw) -> None:
         self.pilot = pilot
         self.law = law
 
