@@ -10,15 +10,17 @@ Every key of every section is checked here, against :data:`jetracer.config_schem
 with the file (or the environment variable, or the command-line option) and the key named in the
 error; unknown keys are refused by name. Once the car profile is known, two devices at one I2C
 address are refused too (the OLED's ``display.i2c_address`` at a motor chip's: the display shares the
-car's bus, and its refreshes would stop that chip's pulses). The loaded :class:`Config` holds every default, so the
-rest of the package reads ``config.drive["throttle"]`` without a second default.
+car's bus, and its refreshes would stop that chip's pulses). The loaded :class:`Config` holds every default and
+hands each section out typed (``config.drive.throttle``, a :class:`jetracer.config_schema.DriveSettings`),
+so the rest of the package neither re-validates nor re-defaults a setting.
 """
 import copy
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
-from .config_schema import (CAMERA_SOURCES, CONFIG_SCHEMA, ENV_OVERRIDES, I2C_MODES, SECTIONS, config_defaults,
-                            device_address_problems, field_at)
+from .config_schema import (CAMERA_SOURCES, CONFIG_SCHEMA, ENV_OVERRIDES, I2C_MODES, SECTIONS, CameraSettings,
+                            DisplaySettings, DriveSettings, SimSettings, config_defaults, device_address_problems,
+                            field_at, section_data, section_settings)
 from .errors import UserError
 from .profiles import Profile, ProfileError, deep_merge, find_profile, load_profile
 from .schema import validate
@@ -60,11 +62,23 @@ class Config(object):
 
     profile_name = property(lambda self: self.data["profile"])
     i2c = property(lambda self: self.data["i2c"])
-    camera = property(lambda self: self.data["camera"])
-    sim = property(lambda self: self.data["sim"])
-    drive = property(lambda self: self.data["drive"])
-    display = property(lambda self: self.data["display"])
     profile_overrides = property(lambda self: self.data["profile_overrides"])
+
+    @property
+    def camera(self) -> CameraSettings:
+        return section_settings("camera", self.data["camera"])
+
+    @property
+    def sim(self) -> SimSettings:
+        return section_settings("sim", self.data["sim"])
+
+    @property
+    def drive(self) -> DriveSettings:
+        return section_settings("drive", self.data["drive"])
+
+    @property
+    def display(self) -> DisplaySettings:
+        return section_settings("display", self.data["display"])
 
     @property
     def i2c_bus(self) -> int:
@@ -96,13 +110,24 @@ class Config(object):
         return self._profile
 
     def with_overrides(self, source: str = "overrides", **overrides: Any) -> "Config":
-        """A copy with some top-level keys replaced (``None`` values are ignored), validated.
+        """A copy with some keys replaced, validated as the file is: the edge for command-line options.
 
-        ``source`` names where they come from in an error (e.g. ``"--profile"``).
+        A top-level key takes its value; a section given as a mapping has those of its keys replaced
+        (``drive={"mode": "manual"}``), one given typed (``camera=config.camera._replace(source="sim")``)
+        replaces the section. ``None`` means "not given", at both levels. ``source`` names where the
+        values come from in an error (e.g. ``"--profile"``).
         """
         data = copy.deepcopy(self.data)
         origin = dict(self.origin)
-        given = dict((k, v) for k, v in overrides.items() if v is not None)
+        given = {}  # type: Dict[str, Any]
+        for key, value in overrides.items():
+            if key in SECTIONS and isinstance(value, Mapping):
+                value = dict((k, v) for k, v in value.items() if v is not None)
+                value = dict(data.get(key) or {}, **section_data(value)) if value else None
+            elif value is not None:
+                value = section_data(value)
+            if value is not None:
+                given[key] = value
         _raise_problems(source, validate(given, CONFIG_SCHEMA))
         for key, value in given.items():
             data[key] = deep_merge(config_defaults()[key], value) if key in SECTIONS else value
@@ -111,7 +136,7 @@ class Config(object):
         return _check_devices(Config(data, self.path, origin))
 
     def __repr__(self) -> str:
-        return "Config(profile=%r, i2c=%r, camera=%r)" % (self.profile_name, self.i2c, self.camera.get("source"))
+        return "Config(profile=%r, i2c=%r, camera=%r)" % (self.profile_name, self.i2c, self.camera.source)
 
 
 def _profile_name_problems(name: Any) -> List[str]:
@@ -133,7 +158,7 @@ def _check_devices(config: Config) -> Config:
     except ProfileError:
         return config
     bus = config.data.get("i2c_bus")
-    problems = device_address_problems(int(config.display["i2c_address"]), profile,
+    problems = device_address_problems(config.display.i2c_address, profile,
                                        int(profile.i2c_bus if bus is None else bus))
     keys = [k for k in ("display", "profile_overrides", "profile", "i2c_bus") if k in config.origin]
     where = config.origin[keys[0]] if keys else config.path or "the configuration"
@@ -225,12 +250,12 @@ def sim_world_args(config: Config, **overrides: Any) -> Dict[str, Any]:
     camera = config.camera
     args = {
         "profile": profile,
-        "track": sim["track"],
-        "seed": int(sim["seed"]),
-        "fps": float(sim["fps"] if sim["fps"] is not None else profile.camera.capture_fps),
-        "width": int(camera["width"] or profile.camera.width),
-        "height": int(camera["height"] or profile.camera.height),
-        "randomize": bool(sim["randomize"]),
+        "track": sim.track,
+        "seed": sim.seed,
+        "fps": float(sim.fps if sim.fps is not None else profile.camera.capture_fps),
+        "width": int(camera.width or profile.camera.width),
+        "height": int(camera.height or profile.camera.height),
+        "randomize": sim.randomize,
     }
     args.update((k, v) for k, v in overrides.items() if v is not None)
     return args

@@ -2,10 +2,11 @@
 
 The same :class:`jetracer.schema.Field` machinery as the car profiles, so a config file, an
 environment override and a command-line option are checked alike and a problem is named by its key.
-:mod:`jetracer.config` reads the file and the environment against :data:`CONFIG_SCHEMA`;
-:mod:`jetracer.driving.settings` (the ``drive`` section), :mod:`jetracer.driving.gamepad` (the
-mappings) and :mod:`jetracer.camera.factory` (the ``camera`` section) use its parts, so no second
-list of keys or defaults exists anywhere.
+:mod:`jetracer.config` reads the file and the environment against :data:`CONFIG_SCHEMA`, once, and
+hands each section out typed (:class:`CameraSettings`, :class:`SimSettings`, :class:`DriveSettings`
+with its :class:`GamepadMapping`, :class:`DisplaySettings`): built only from the validated mapping,
+with no defaults of their own, so no second list of keys or defaults exists anywhere and no part
+validates a setting again.
 
 The vocabularies come from the code that acts on them where that code stands low enough to be
 imported here (``THROTTLE_MODES`` from :mod:`jetracer.steering_law`, ``I2C_MODES`` from
@@ -14,7 +15,7 @@ profile's schema); the drive modes and camera sources are declared here because 
 on them (:mod:`jetracer.driving`, :mod:`jetracer.camera.factory`) stands floors above and imports them.
 """
 import copy
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from .hardware.i2c import I2C_MODES
 from .hardware.outputs import OUTPUTS
@@ -30,7 +31,7 @@ def Key(kind: Any, *args: Any, **kwargs: Any) -> Field:  # noqa: N802 - reads as
     return Field(kind, *args, **kwargs)
 
 
-CAMERA_SOURCES = ("csi", "usb", "sim", "replay")
+CAMERA_SOURCES = ("csi", "usb", "sim", "replay")  # camera.factory builds each (its BUILDERS, tested to match)
 DRIVE_MODES = ("manual", "auto-steer", "auto")     # the drive loop's modes, in the order its mode button cycles
 
 # -- gamepad mappings ------------------------------------------------------------------------------
@@ -128,6 +129,131 @@ DISPLAY = {
     "height": Key(int, choices=(32, 64), default=32, doc="OLED panel height in pixels"),
     "i2c_address": Key(int, 0x03, 0x77, default=0x3C, doc="the SSD1306's 7-bit I2C address"),
 }
+
+# -- the sections, typed ---------------------------------------------------------------------------
+# One class per section: its fields are the section's keys, in order (a test holds them equal), and it
+# is built only by :func:`section_settings` from a validated, complete mapping. None of them has a
+# default: the defaults are the schema's. ``settings._replace(key=value)`` makes a changed copy
+# without validation (tests); a person's values go through ``Config.with_overrides``.
+
+class GamepadMapping(NamedTuple):
+    """A full gamepad mapping (a named one of :data:`GAMEPAD_MAPPINGS` with the keys set over it)."""
+
+    steering_axis: int
+    steering_invert: bool
+    throttle_axis: int
+    throttle_invert: bool
+    estop_button: Optional[int]
+    release_button: Optional[int]
+    mode_button: Optional[int]
+    record_button: Optional[int]
+    reverse_button: Optional[int]
+    deadzone: float
+    expo: float
+    throttle_limit: float
+
+
+class CameraSettings(NamedTuple):
+    """The ``camera:`` section (:data:`CAMERA`); None: the car profile's value (or not used)."""
+
+    source: str
+    path: Optional[str]
+    device: Optional[int]
+    realtime: bool
+    fps: Optional[float]
+    loop: bool
+    flip: Optional[str]
+    width: Optional[int]
+    height: Optional[int]
+    sensor_id: Optional[int]
+
+
+class SimSettings(NamedTuple):
+    """The ``sim:`` section (:data:`SIM`)."""
+
+    track: Union[str, int]
+    seed: int
+    fps: Optional[float]
+    randomize: bool
+
+
+class DriveSettings(NamedTuple):
+    """The ``drive:`` section (:data:`DRIVE`), its ``gamepad`` resolved to a :class:`GamepadMapping`."""
+
+    mode: str
+    model: Optional[str]
+    steering_gain: Optional[float]
+    steering_bias: float
+    steering_kd: float
+    throttle: float
+    throttle_mode: str
+    throttle_slowdown: float
+    max_frame_age_s: float
+    command_timeout_s: float
+    heartbeat_timeout_s: float
+    watchdog_s: float
+    supervisor_timeout_s: float
+    self_check_frames: int
+    self_check_timeout_s: float
+    gamepad: GamepadMapping
+    gamepad_device: Optional[str]
+    record_root: Optional[str]
+    record_category: str
+    publish_hz: float
+
+
+class DisplaySettings(NamedTuple):
+    """The ``display:`` section (:data:`DISPLAY`)."""
+
+    height: int
+    i2c_address: int
+
+
+SECTION_TYPES = {"camera": CameraSettings, "sim": SimSettings, "drive": DriveSettings, "display": DisplaySettings}
+
+
+def _typed(field: Field, value: Any) -> Any:
+    """An integer given for a number field as a float (YAML's ``throttle: 1``), else ``value``."""
+    kinds = field.kind if isinstance(field.kind, tuple) else (field.kind,)
+    if kinds == (float,) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def resolve_gamepad(spec: Any) -> GamepadMapping:
+    """The full mapping of a validated ``drive.gamepad`` value: a mapping name, or keys over their ``base``."""
+    if isinstance(spec, str):
+        name, keys = spec, {}  # type: Any, Dict[str, Any]
+    else:
+        keys = dict(spec)
+        name = keys.pop("base", DRIVE["gamepad"].default)
+    mapping = dict(GAMEPAD_MAPPINGS[name])
+    mapping.update((key, _typed(GAMEPAD_SCHEMA[key], value)) for key, value in keys.items())
+    return GamepadMapping(**mapping)
+
+
+def section_settings(name: str, data: Mapping[str, Any]) -> Any:
+    """Section ``name`` of a validated configuration (every key present) as its typed class."""
+    schema = CONFIG_SCHEMA[name].schema
+    values = dict((key, _typed(field, data[key])) for key, field in schema.items())
+    if name == "drive":
+        values["gamepad"] = resolve_gamepad(values["gamepad"])
+    return SECTION_TYPES[name](**values)
+
+
+def default_settings(name: str) -> Any:
+    """The defaults of section ``name``, typed (e.g. ``default_settings("drive").throttle``)."""
+    return section_settings(name, defaults(CONFIG_SCHEMA[name].schema))
+
+
+def section_data(value: Any) -> Any:
+    """A typed section (or a mapping holding one) back as plain mappings, as a config file holds it."""
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, Mapping):
+        return dict((key, section_data(item)) for key, item in value.items())
+    return value
+
 
 # -- devices on the bus ----------------------------------------------------------------------------
 # The display has no bus of its own: the OLED service opens the car's bus (``i2c_bus``, else the

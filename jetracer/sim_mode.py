@@ -27,7 +27,7 @@ _shared = None  # type: Optional[RealTimeWorld]
 
 def simulated(config: Any) -> bool:
     """True when the configured camera is the simulator's."""
-    return dict(config.camera).get("source") == "sim"
+    return config.camera.source == "sim"
 
 
 class RealTimeWorld(object):

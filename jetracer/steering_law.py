@@ -6,7 +6,7 @@ applied once, inside :class:`jetracer.racecar.Racecar` (upstream multiplied the 
 gain a second time).
 """
 import math
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 THROTTLE_MODES = ("constant", "slow-in-turns")  # the config schema's drive.throttle_mode choices
 
@@ -24,8 +24,8 @@ class SteeringLaw(object):
     Non-finite inputs raise ``ValueError``: the caller must stop the car, never steer on NaN.
     """
 
-    def __init__(self, gain: float = 0.75, bias: float = 0.0, kd: float = 0.0, throttle: float = 0.2,
-                 throttle_mode: str = "constant", slowdown: float = 0.5) -> None:
+    def __init__(self, gain: float, bias: float, kd: float, throttle: float, throttle_mode: str,
+                 slowdown: float) -> None:
         if throttle_mode not in THROTTLE_MODES:
             raise ValueError("throttle_mode must be one of %s, got %r" % (", ".join(THROTTLE_MODES), throttle_mode))
         if not 0.0 <= slowdown <= 1.0:
@@ -40,6 +40,14 @@ class SteeringLaw(object):
         self.throttle_mode = throttle_mode
         self.slowdown = float(slowdown)
         self._last = None  # type: Optional[Tuple[float, float]]
+
+    @classmethod
+    def from_settings(cls, drive: Any, gain: float) -> "SteeringLaw":
+        """The law of the ``drive`` settings (:class:`jetracer.config_schema.DriveSettings`, whose schema holds
+        the defaults) with ``gain``: the configured one resolved (``drive.steering_gain`` may be null, meaning
+        upstream's or the simulator's: see :func:`jetracer.driving.settings.steering_gain`)."""
+        return cls(gain, drive.steering_bias, drive.steering_kd, drive.throttle, drive.throttle_mode,
+                   drive.throttle_slowdown)
 
     def reset(self) -> None:
         """Forget the previous target (call after a pause so the derivative does not kick)."""

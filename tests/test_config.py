@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from jetracer.config import ConfigError, load_config, save_user_settings, sim_world_args
-from jetracer.config_schema import CONFIG_SCHEMA, DISPLAY, DRIVE, SECTIONS, SIM, config_defaults
+from jetracer.config_schema import (CONFIG_SCHEMA, DISPLAY, DRIVE, GAMEPAD_MAPPINGS, SECTIONS, SIM, config_defaults,
+                                    default_settings, section_data)
 
 
 def write(tmp_path, text, name="config.yaml"):
@@ -16,13 +17,12 @@ def write(tmp_path, text, name="config.yaml"):
 
 
 def test_the_defaults_are_the_schema_s_and_every_reader_sees_them():
-    from jetracer.driving.settings import DEFAULTS, drive_settings
-
     config = load_config(os.devnull, env={})
-    assert config.drive == DEFAULTS == drive_settings()
-    assert config.display == {"height": 32, "i2c_address": 0x3C}
-    assert config.sim == {"track": "oval", "seed": 0, "fps": None, "randomize": True}
-    assert config.camera["source"] == "csi" and config.profile_name == "latrax" and config.i2c == "hardware"
+    assert config.drive == default_settings("drive")
+    assert section_data(config.drive) == dict(config_defaults()["drive"], gamepad=GAMEPAD_MAPPINGS["standard"])
+    assert config.display._asdict() == {"height": 32, "i2c_address": 0x3C}
+    assert config.sim._asdict() == {"track": "oval", "seed": 0, "fps": None, "randomize": True}
+    assert config.camera.source == "csi" and config.profile_name == "latrax" and config.i2c == "hardware"
     assert set(config.data) == set(CONFIG_SCHEMA)
 
 
@@ -44,7 +44,8 @@ def test_a_gamepad_mapping_key_is_checked_in_the_config(tmp_path):
     with pytest.raises(ConfigError, match=r"drive\.gamepad: expected one of f710-dinput, standard, standard-two-stick"):
         load_config(write(tmp_path, "drive: {gamepad: xbox}\n"), env={})
     config = load_config(write(tmp_path, "drive: {gamepad: {base: standard-two-stick, deadzone: 0.1}}\n"), env={})
-    assert config.drive["gamepad"] == {"base": "standard-two-stick", "deadzone": 0.1}
+    assert config.data["drive"]["gamepad"] == {"base": "standard-two-stick", "deadzone": 0.1}
+    assert config.drive.gamepad._asdict() == dict(GAMEPAD_MAPPINGS["standard-two-stick"], deadzone=0.1)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -138,7 +139,7 @@ def test_saving_refuses_what_the_schema_refuses_and_writes_nothing(tmp_path):
     assert open(path).read() == "profile: latrax  # mine\n"
     save_user_settings({"display": {"height": 64}}, path)
     assert yaml.safe_load(open(path)) == {"profile": "latrax", "display": {"height": 64}}
-    assert load_config(path, env={}).display == {"height": 64, "i2c_address": 0x3C}
+    assert load_config(path, env={}).display._asdict() == {"height": 64, "i2c_address": 0x3C}
 
 
 def test_the_display_at_a_motor_chips_address_is_refused_naming_both_devices(tmp_path):
@@ -152,7 +153,7 @@ def test_the_display_at_a_motor_chips_address_is_refused_naming_both_devices(tmp
     assert "an SSD1306 is usually at 0x3C" in message and "\n" not in message
     # the same address on another profile's motor driver, from the environment or an option
     on_60 = write(tmp_path, "display: {i2c_address: 0x60}\n", "on60.yaml")
-    assert load_config(on_60, env={}).display["i2c_address"] == 0x60  # latrax has no chip at 0x60
+    assert load_config(on_60, env={}).display.i2c_address == 0x60  # latrax has no chip at 0x60
     with pytest.raises(ConfigError, match=r"^config file .*on60\.yaml: display\.i2c_address 0x60 is also the "
                                           r"waveshare_ai profile's throttle motor-driver PCA9685 on I2C bus 1"):
         load_config(on_60, env={"JETRACER_PROFILE": "waveshare_ai"})
@@ -175,7 +176,7 @@ def test_a_motor_chip_moved_onto_the_oled_or_the_all_call_address_is_refused(tmp
         load_config(write(tmp_path, "profile: waveshare_ai\ndisplay: {i2c_address: 0x70}\n", "allcall.yaml"), env={})
     # servo and ESC on one PCA9685 (every shipped profile but waveshare_ai) and the OLED at 0x3D are fine
     fine = load_config(write(tmp_path, "display: {i2c_address: 0x3D}\n", "ok.yaml"), env={})
-    assert fine.load_profile().name == "latrax" and fine.display["i2c_address"] == 0x3D
+    assert fine.load_profile().name == "latrax" and fine.display.i2c_address == 0x3D
 
 
 def test_saving_a_display_address_that_clashes_writes_nothing(tmp_path):
@@ -200,7 +201,7 @@ def test_the_simulator_is_built_from_the_config_one_way(tmp_path):
     assert (args["track"], args["seed"], args["randomize"], args["fps"], args["width"], args["height"]) == \
         ("twisty", 7, False, 15.0, 96, 64)
     cli = argparse.Namespace(track=None, track_seed=None, seed=None, fps=None, no_randomize=False)
-    camera = create_camera(config.with_overrides(camera=dict(config.camera, source="sim")))
+    camera = create_camera(config.with_overrides(camera=config.camera._replace(source="sim")))
     worlds = [build_world(config), SimWorld(**_world_args(cli, config)), camera.world]
     try:
         frames = [w.render() for w in worlds]

@@ -47,7 +47,7 @@ def test_user_config_overrides_the_profile(tmp_path):
 
 def test_environment_switches_to_the_emulated_bus(tmp_path):
     config = load_config(os.devnull, env={"JETRACER_I2C": "emulated", "JETRACER_CAMERA": "sim"})
-    assert config.i2c == "emulated" and config.camera["source"] == "sim"
+    assert config.i2c == "emulated" and config.camera.source == "sim"
     with pytest.raises(ConfigError, match="JETRACER_I2C=emulated"):
         load_config(os.devnull, env={"JETRACER_I2C": "fake"})
 

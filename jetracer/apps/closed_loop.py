@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..config_schema import default_settings
 from ..pilot import load_pilot
 from ..pilot.base import Pilot
 from ..pixels import to_pixel
@@ -65,7 +66,9 @@ def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, thr
         if world is None:
             raise ValueError("give a steering gain or the world whose car sets it")
         gain = pursuit_steering_gain(world)
-    return ModelPolicy(load_pilot(path), SteeringLaw(gain=gain, bias=bias, throttle=throttle, throttle_mode=throttle_mode))
+    law = SteeringLaw.from_settings(default_settings("drive")._replace(steering_bias=bias, throttle=throttle,
+                                                                       throttle_mode=throttle_mode), gain=gain)
+    return ModelPolicy(load_pilot(path), law)
 
 
 def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 300.0, out_dir: Optional[str] = None,

@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.neutral:
         report = put_at_neutral(config, state_file=args.state_file)
     else:
-        report = drive(config, sim=args.sim, model=args.model, mode=args.mode, duration_s=args.duration,
-                       fast=args.fast, state_file=args.state_file, seed=args.seed, arm=args.arm)
+        config = config.with_overrides(source="--model/--mode", drive={"model": args.model, "mode": args.mode})
+        report = drive(config, sim=args.sim, duration_s=args.duration, fast=args.fast, state_file=args.state_file,
+                       seed=args.seed, arm=args.arm)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:

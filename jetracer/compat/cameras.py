@@ -20,7 +20,7 @@ def upstream_camera(kind: str, *args: Any, **kwargs: Any) -> Any:
     if args:
         raise TypeError("jetcam cameras take keyword arguments only (width=..., height=...), got %r" % (args,))
     config = load_config()
-    source = dict(config.camera).get("source", "csi")
+    source = config.camera.source
     if source in ("csi", "usb"):
         raise JetcamMissing(MISSING % (source, config.path))
     size = {k: int(kwargs[k]) for k in ("width", "height") if k in kwargs}

@@ -31,15 +31,15 @@ def run_display(config: Any, refresh_s: float = 1.0, iterations: Optional[int] =
                 max_backoff_s: float = 30.0) -> Dict[str, int]:
     """Refresh the OLED every ``refresh_s`` seconds, ``iterations`` times (None: forever).
 
-    ``height`` defaults to ``config.display["height"]``. ``save_png`` writes each frame shown
+    ``height`` defaults to ``config.display.height``. ``save_png`` writes each frame shown
     (on the emulated bus: the panel's pixels as the chip holds them). Returns counts of ``frames``
     shown and ``faults`` survived.
     """
     from ..state import read_state
     from .stats import collect_stats
 
-    height = int(height or config.display["height"])  # the config holds every default (jetracer.config_schema)
-    address = int(config.display["i2c_address"])
+    height = int(height or config.display.height)  # the config holds every default (jetracer.config_schema)
+    address = config.display.i2c_address
     oled = None  # type: Optional[Oled]
     counts = {"frames": 0, "faults": 0}
     consecutive = 0

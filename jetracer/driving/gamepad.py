@@ -10,13 +10,12 @@ import logging
 import select
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Optional
 
 import traitlets
 
 from ..config import ConfigError
-from ..config_schema import GAMEPAD_MAPPINGS, GAMEPAD_SCHEMA
-from ..schema import validate
+from ..config_schema import DRIVE, GAMEPAD_MAPPINGS, GamepadMapping, gamepad_problems, resolve_gamepad
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +30,26 @@ class GamepadMappingError(ConfigError):
     """The mapping names an axis or button the pad does not have, or the pad has not registered yet."""
 
 
-def gamepad_mapping(spec: Union[str, Mapping[str, Any], None] = "standard", **overrides: Any) -> Dict[str, Any]:
-    """A full mapping: a name from :data:`MAPPINGS`, or a mapping of keys over its ``base`` (default "standard").
+def gamepad_mapping(spec: Any = None, **overrides: Any) -> GamepadMapping:
+    """A full mapping from code (a notebook, a test): a name from :data:`MAPPINGS`, or keys over their ``base``
+    (default the schema's ``drive.gamepad``), with ``overrides`` set over it.
 
+    Checked by the configuration's own rule (:func:`jetracer.config_schema.gamepad_problems`); a
+    :class:`GamepadMapping` (``config.drive.gamepad``, checked when the config loaded) passes as it is.
     A button key may be ``None`` (no such button). Unknown keys raise :class:`GamepadMappingError`.
     """
-    if spec is None or isinstance(spec, str):
-        name, extra = spec or "standard", {}  # type: Any, Dict[str, Any]
-    elif isinstance(spec, Mapping):
-        extra = dict(spec)
-        name = extra.pop("base", "standard")
-    else:
-        raise GamepadMappingError("drive.gamepad: expected a mapping name (%s) or a mapping of keys, found %r"
-                                  % (", ".join(sorted(MAPPINGS)), spec))
-    if name not in MAPPINGS:
-        raise GamepadMappingError("unknown gamepad mapping %r; known: %s" % (name, ", ".join(sorted(MAPPINGS))))
-    extra.update(overrides)
-    problems = validate(extra, GAMEPAD_SCHEMA, "drive.gamepad")
+    if isinstance(spec, GamepadMapping) and not overrides:
+        return spec
+    if spec is None:
+        spec = DRIVE["gamepad"].default
+    if isinstance(spec, GamepadMapping):
+        spec = spec._asdict()
+    if overrides:
+        spec = dict({"base": spec} if isinstance(spec, str) else spec, **overrides)
+    problems = gamepad_problems("drive.gamepad", spec)
     if problems:
         raise GamepadMappingError("; ".join(problems))
-    mapping = dict(MAPPINGS[name])
-    mapping.update(extra)
-    return mapping
+    return resolve_gamepad(spec)
 
 
 def shape_axis(value: float, deadzone: float = 0.05, expo: float = 0.3) -> float:
@@ -85,9 +82,9 @@ class Teleop(traitlets.HasTraits):
     steering = traitlets.Float(default_value=0.0, read_only=True)
     throttle = traitlets.Float(default_value=0.0, read_only=True)
 
-    def __init__(self, mapping: Optional[Mapping[str, Any]] = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, mapping: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         super(Teleop, self).__init__()
-        self.mapping = gamepad_mapping(mapping)
+        self.mapping = gamepad_mapping(mapping)  # type: GamepadMapping
         self.clock = clock
         self.stamp = float("-inf")
         self._was_neutral = True
@@ -99,10 +96,10 @@ class Teleop(traitlets.HasTraits):
     @traitlets.observe("steering_input", "throttle_input", "reverse_held")
     def _on_input(self, change: Any) -> None:
         m = self.mapping
-        steer = shape_axis(self.steering_input, m["deadzone"], m["expo"])
-        self.set_trait("steering", -steer if m["steering_invert"] else steer)
-        throttle = shape_axis(self.throttle_input, m["deadzone"], m["expo"])
-        throttle = (-throttle if m["throttle_invert"] else throttle) * m["throttle_limit"]
+        steer = shape_axis(self.steering_input, m.deadzone, m.expo)
+        self.set_trait("steering", -steer if m.steering_invert else steer)
+        throttle = shape_axis(self.throttle_input, m.deadzone, m.expo)
+        throttle = (-throttle if m.throttle_invert else throttle) * m.throttle_limit
         if throttle < 0 and not (self.reverse_held and (self._was_neutral or self.throttle < 0)):
             throttle = 0.0
         self._was_neutral = throttle == 0.0
@@ -137,25 +134,26 @@ def connect_controller(pad: Any, teleop: Teleop, car: Any = None, loop: Any = No
     """
     m = teleop.mapping
     for key in _AXIS_KEYS:
-        _check_index(pad, "axis", key, m[key])
+        _check_index(pad, "axis", key, getattr(m, key))
     for key in _BUTTON_KEYS:
-        _check_index(pad, "button", key, m[key])
+        _check_index(pad, "button", key, getattr(m, key))
     links = [
-        traitlets.dlink((pad.axes[m["steering_axis"]], "value"), (teleop, "steering_input")),
-        traitlets.dlink((pad.axes[m["throttle_axis"]], "value"), (teleop, "throttle_input")),
+        traitlets.dlink((pad.axes[m.steering_axis], "value"), (teleop, "steering_input")),
+        traitlets.dlink((pad.axes[m.throttle_axis], "value"), (teleop, "throttle_input")),
     ]
-    if m["reverse_button"] is not None:
-        links.append(traitlets.dlink((pad.buttons[m["reverse_button"]], "pressed"), (teleop, "reverse_held")))
+    if m.reverse_button is not None:
+        links.append(traitlets.dlink((pad.buttons[m.reverse_button], "pressed"), (teleop, "reverse_held")))
 
     def on_press(key: str, action: Optional[Callable[[], Any]]) -> None:
-        if m[key] is None or action is None:
+        index = getattr(m, key)
+        if index is None or action is None:
             return
 
         def handler(change: Any) -> None:
             if change["new"]:
                 action()
 
-        pad.buttons[m[key]].observe(handler, names="pressed")
+        pad.buttons[index].observe(handler, names="pressed")
 
     if car is not None:
         on_press("estop_button", lambda: car.estop("gamepad e-stop button"))

@@ -40,13 +40,13 @@ All ages are measured on ``clock`` (``time.monotonic`` in real time, simulated s
 import logging
 import math
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import traitlets
 
+from ..config_schema import DRIVE, DRIVE_MODES, DriveSettings
 from ..steering_law import SteeringLaw
 from .frames import LockstepFrames, ThreadedFrames
-from .settings import MODES
 
 logger = logging.getLogger(__name__)
 
@@ -57,36 +57,40 @@ STAGES = ("capture_age_ms", "wait_ms", "preprocess_ms", "inference_ms", "actuati
 
 
 class DriveLoop(traitlets.HasTraits):
-    """Drive ``car`` from ``camera`` frames through ``pilot`` (``pilot(frame_bgr) -> (x, y)``).
+    """Drive ``car`` from ``camera`` frames through ``pilot`` (``pilot(frame_bgr) -> (x, y)``) and ``law``.
 
-    ``teleop`` (see :class:`jetracer.driving.gamepad.Teleop`) supplies ``steering``, ``throttle`` and
-    ``stamp`` (its last input on ``clock``); ``heartbeat`` supplies ``send(now)``/``age_s(now)``;
-    ``recorder`` supplies ``record(frame, x, y)``. ``advance`` (lockstep only) is called after the car
-    is commanded, e.g. ``world.step``. ``publish(state)`` is called about ``publish_hz`` times a second
-    of wall time (e.g. :func:`jetracer.state.publish_state` for the OLED).
+    ``settings`` (:class:`jetracer.config_schema.DriveSettings`, e.g. ``config.drive``) gives the
+    starting ``mode``, the failsafe limits (``max_frame_age_s``, ``command_timeout_s``,
+    ``heartbeat_timeout_s``), the car's own ``watchdog_s`` and ``publish_hz``; the loop has no defaults
+    of its own for them. ``teleop`` (see :class:`jetracer.driving.gamepad.Teleop`) supplies ``steering``,
+    ``throttle`` and ``stamp`` (its last input on ``clock``); ``heartbeat`` supplies
+    ``send(now)``/``age_s(now)``; ``recorder`` supplies ``record(frame, x, y)``. ``advance`` (lockstep
+    only) is called after the car is commanded, e.g. ``world.step``. ``publish(state)`` is called about
+    ``publish_hz`` times a second of wall time (e.g. :func:`jetracer.state.publish_state` for the OLED).
     """
 
-    mode = traitlets.Enum(MODES, default_value="auto")
+    mode = traitlets.Enum(DRIVE_MODES, default_value=DRIVE["mode"].default)
     stop_reason = traitlets.Unicode(default_value="")
     target = traitlets.Tuple(default_value=(0.0, 0.0))
     fps = traitlets.Float(default_value=0.0)
     timing_ms = traitlets.Dict()
     iterations = traitlets.Int(default_value=0)
 
-    def __init__(self, car: Any, camera: Any, pilot: Optional[Callable[[Any], Any]] = None,
-                 law: Optional[SteeringLaw] = None, teleop: Any = None, heartbeat: Any = None, recorder: Any = None,
-                 mode: str = "auto", lockstep: bool = False, clock: Optional[Callable[[], float]] = None,
+    def __init__(self, car: Any, camera: Any, pilot: Optional[Callable[[Any], Any]], law: SteeringLaw,
+                 settings: DriveSettings, teleop: Any = None, heartbeat: Any = None, recorder: Any = None,
+                 lockstep: bool = False, clock: Optional[Callable[[], float]] = None,
                  advance: Optional[Callable[[], Any]] = None, period_s: float = 1.0 / 30,
-                 max_frame_age_s: float = 0.06, command_timeout_s: float = 0.06, heartbeat_timeout_s: float = 0.3,
-                 watchdog_s: float = 0.2, publish: Optional[Callable[[Dict[str, Any]], None]] = None,
-                 publish_hz: float = 2.0, armed: bool = False, supervisor: Any = None) -> None:
+                 publish: Optional[Callable[[Dict[str, Any]], None]] = None, armed: bool = False,
+                 supervisor: Any = None) -> None:
         super(DriveLoop, self).__init__()
-        if mode != "manual" and pilot is None:
-            raise ValueError("mode %r needs a pilot (a model: --model PATH); only manual mode drives without one" % mode)
+        if settings.mode != "manual" and pilot is None:
+            raise ValueError("mode %r needs a pilot (a model: --model PATH); only manual mode drives without one"
+                             % settings.mode)
         self.car = car
         self.camera = camera
         self.pilot = pilot
-        self.law = law or SteeringLaw()
+        self.law = law
+        self.settings = settings
         self.teleop = teleop
         self.heartbeat = heartbeat
         self.recorder = recorder
@@ -96,13 +100,13 @@ class DriveLoop(traitlets.HasTraits):
             clock = _LockstepClock(self.period_s) if lockstep else time.monotonic
         self.clock = clock
         self.advance = advance
-        self.max_frame_age_s = max_frame_age_s
-        self.command_timeout_s = command_timeout_s
-        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.max_frame_age_s = settings.max_frame_age_s
+        self.command_timeout_s = settings.command_timeout_s
+        self.heartbeat_timeout_s = settings.heartbeat_timeout_s
         self.publish = publish
-        self.publish_period_s = 1.0 / publish_hz
-        if not lockstep and watchdog_s > 0:
-            car.command_timeout_s = watchdog_s
+        self.publish_period_s = 1.0 / settings.publish_hz
+        if not lockstep and settings.watchdog_s > 0:
+            car.command_timeout_s = settings.watchdog_s
         self._frames = None  # type: Any
         self._last_id = -1
         self._stop_requested = False
@@ -119,7 +123,7 @@ class DriveLoop(traitlets.HasTraits):
         self.supervisor = supervisor
         self._last_beat_s = None  # type: Optional[float]
         self._gap_s = 0.0
-        self.mode = mode
+        self.mode = settings.mode
         if armed:
             self.arm()
         else:
@@ -157,7 +161,7 @@ class DriveLoop(traitlets.HasTraits):
 
     def next_mode(self, *args: Any) -> str:
         """Cycle manual -> auto-steer -> auto -> manual (modes needing a pilot are skipped without one)."""
-        modes = MODES if self.pilot is not None else ("manual",)
+        modes = DRIVE_MODES if self.pilot is not None else ("manual",)
         i = modes.index(self.mode) if self.mode in modes else -1
         self.mode = modes[(i + 1) % len(modes)]
         return self.mode
@@ -202,21 +206,7 @@ class DriveLoop(traitlets.HasTraits):
             self._last_id = frame_id
             self._processed += 1
         if mode != "manual" and fresh and not reason:
-            ts = time.perf_counter()
-            try:
-                x, y = self.pilot(frame)
-                x, y = float(x), float(y)
-                if not (math.isfinite(x) and math.isfinite(y)):
-                    raise ValueError("returned (%r, %r)" % (x, y))
-                steering, self._auto_throttle = self.law(x, stamp)
-                self.target = (x, y)
-            except Exception as e:  # noqa: BLE001 - any model failure must stop the car, not the program
-                reason = "model failed: %s" % (e,)
-                self._auto_throttle = 0.0
-            pilot_ms = 1000.0 * (time.perf_counter() - ts)
-            last = getattr(self.pilot, "last_timing_ms", None) or {}
-            timing["preprocess_ms"] = float(last.get("preprocess", last.get("preprocess_ms", 0.0)))
-            timing["inference_ms"] = pilot_ms - timing["preprocess_ms"]
+            steering, reason = self._run_pilot(frame, stamp, timing)
         if mode == "auto":
             throttle = self._auto_throttle
         else:
@@ -257,6 +247,28 @@ class DriveLoop(traitlets.HasTraits):
         timing["overhead_ms"] = max(0.0, timing["total_ms"] - timing["wait_ms"] - timing["preprocess_ms"]
                                     - timing["inference_ms"] - timing["actuation_ms"] - timing["advance_ms"])
         self._account(timing, reason)
+
+    def _run_pilot(self, frame: Any, stamp: float, timing: Dict[str, float]) -> Tuple[Optional[float], str]:
+        """``(steering, stop reason)`` from the pilot and the law on ``frame`` (the auto throttle is kept for
+        ``auto`` mode); its preprocess and inference times go into ``timing``."""
+        steering = None  # type: Optional[float]
+        reason = ""
+        ts = time.perf_counter()
+        try:
+            x, y = self.pilot(frame)
+            x, y = float(x), float(y)
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError("returned (%r, %r)" % (x, y))
+            steering, self._auto_throttle = self.law(x, stamp)
+            self.target = (x, y)
+        except Exception as e:  # noqa: BLE001 - any model failure must stop the car, not the program
+            reason = "model failed: %s" % (e,)
+            self._auto_throttle = 0.0
+        pilot_ms = 1000.0 * (time.perf_counter() - ts)
+        last = getattr(self.pilot, "last_timing_ms", None) or {}
+        timing["preprocess_ms"] = float(last.get("preprocess", last.get("preprocess_ms", 0.0)))
+        timing["inference_ms"] = pilot_ms - timing["preprocess_ms"]
+        return steering, reason
 
     def _wait_s(self) -> float:
         """How long to wait for a frame: a period, cut short where a freshness limit runs out."""

@@ -16,16 +16,17 @@ arm`` talks to, writes the state file, and speaks to systemd (``READY=1``, ``WAT
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..config import Config, ConfigError
+from ..config_schema import DriveSettings
 from ..pilot.limits import check_pilot_metadata
 from ..pixels import to_normalised
 from ..state import publish_state
 from ..steering_law import SteeringLaw
 from .failsafe import install_job_stop_handler, install_signal_handlers, self_check
 from .loop import DriveLoop
-from .settings import drive_settings, steering_gain
+from .settings import steering_gain
 
 logger = logging.getLogger(__name__)
 
@@ -154,10 +155,36 @@ class _Pacer(object):
                 time.sleep(delay)
 
 
-def _gamepad(settings: Dict[str, Any], teleop: Any, car: Any, loop: Any) -> Any:
+class DriveParts(NamedTuple):
+    """Stand-ins for what :func:`drive` builds from the configuration (tests and benchmarks inject faults through them).
+
+    ``pilot`` replaces the model file (a callable ``frame -> (x, y)``), ``camera`` the configured camera
+    (real-time branch only; the caller releases it), ``teleop`` the evdev gamepad, ``heartbeat`` adds a
+    heartbeat to watch; ``supervise=False`` runs without the supervisor process (not for a real car).
+    """
+
+    pilot: Any = None
+    camera: Any = None
+    teleop: Any = None
+    heartbeat: Any = None
+    supervise: bool = True
+
+
+class _Rig(NamedTuple):
+    """What a session drives: the car, its camera and pilot, the simulated world (or None), how the loop runs."""
+
+    car: Any
+    camera: Any
+    pilot: Any
+    world: Any
+    loop_options: Dict[str, Any]
+    check_frames: List[Any]
+
+
+def _gamepad(drive: DriveSettings, teleop: Any, car: Any, loop: Any) -> Any:
     from .gamepad import EvdevGamepad, connect_controller
 
-    pad = EvdevGamepad(settings["gamepad_device"])
+    pad = EvdevGamepad(drive.gamepad_device)
     connect_controller(pad, teleop, car=car, loop=loop)
     return pad
 
@@ -171,7 +198,7 @@ def _close_all(closers: List[Any]) -> None:
             logger.exception("cleanup failed")
 
 
-def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], sim: bool,
+def _start_supervisor(config: Config, profile: Any, drive: DriveSettings, sim: bool,
                       state_file: Optional[str]) -> Any:
     from ..runtime import runtime_dir
     from ..state import state_path
@@ -179,113 +206,150 @@ def _start_supervisor(config: Config, profile: Any, settings: Dict[str, Any], si
 
     chips = not sim or config.i2c == "emulated"
     return SupervisorLink.start(profile if chips else None, config.i2c, config.i2c_bus if chips else 1,
-                                timeout_s=settings["supervisor_timeout_s"], state_file=state_file or state_path(),
+                                timeout_s=drive.supervisor_timeout_s, state_file=state_file or state_path(),
                                 control_path=os.path.join(runtime_dir(), SOCKET_NAME))
 
 
-def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: Optional[str] = None,
-          duration_s: Optional[float] = None, fast: bool = False, state_file: Optional[str] = None,
-          seed: Optional[int] = None, self_check_frames: Optional[int] = None, arm: bool = False, pilot: Any = None,
-          supervise: bool = True, camera: Any = None, teleop: Any = None, heartbeat: Any = None) -> Dict[str, Any]:
-    """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
-
-    ``arm`` starts armed (a person at the terminal); otherwise the car waits at neutral for an arm.
-    ``pilot`` replaces the model file (a callable ``frame -> (x, y)``), ``camera`` the configured camera
-    (real-time branch only; the caller releases it), ``teleop`` the evdev gamepad, ``heartbeat`` adds a
-    heartbeat to watch (tests and benchmarks inject faults through them); ``supervise=False`` runs
-    without the supervisor process (not for a real car). ``report["supervisor_lost"]`` says why the
-    session ended when the supervisor went away (the CLI then exits non-zero so systemd restarts it).
-    Raises ``SelfCheckError`` (without moving the car) when the model's output is NaN or constant, and
-    ``SupervisorError`` when the supervisor cannot attach to the chips or another drive process runs.
-    """
-    settings = drive_settings(config.drive, model=model, mode=mode, self_check_frames=self_check_frames)
-    profile = config.load_profile()
-    expert = settings["model"] == "expert" and pilot is None
+def _choose_pilot(config: Config, drive: DriveSettings, sim: bool, pilot: Any) -> Tuple[Any, bool]:
+    """``(pilot, expert)``: the given pilot, the model file loaded and checked, or the simulator's label."""
+    expert = drive.model == "expert" and pilot is None
     if expert and not sim:
         raise ConfigError("--model expert (the simulator's label) only works with --sim; give a model file")
-    if settings["mode"] != "manual" and not settings["model"] and pilot is None:
+    if drive.mode != "manual" and not drive.model and pilot is None:
         raise ConfigError("drive mode %r needs a model: pass --model PATH or set drive.model in %s (or use "
-                          "--mode manual to drive with the gamepad)" % (settings["mode"], config.path))
-    if settings["model"] and not expert and pilot is None:
+                          "--mode manual to drive with the gamepad)" % (drive.mode, config.path))
+    if drive.model and not expert and pilot is None:
         from ..pilot.load import load_pilot
 
-        pilot = load_pilot(settings["model"])
+        pilot = load_pilot(drive.model)
     if pilot is not None and not expert:
         check_pilot_metadata(pilot)  # before anything is built: a model claiming 20000x20000 inputs never runs
-    closers = []  # type: List[Any]
-    if sim:
-        from ..sim_mode import build_world
+    return pilot, expert
 
-        driver = None
-        if config.i2c == "emulated":
-            from ..car import create_driver
 
-            driver = create_driver(config, profile)
-        world = build_world(config, seed=seed, driver=driver)
-        car = world.car
-        camera = WorldCamera(world)
-        if expert:
-            pilot = LabelPilot(world)
-        kwargs = dict(lockstep=True, clock=lambda: world.state.time_s, advance=_Pacer(world, not fast),
-                      period_s=1.0 / world.fps)  # type: Dict[str, Any]
-        check_frames = []
-        for _ in range(settings["self_check_frames"]):
-            check_frames.append(world.render())
-    else:
-        from ..camera import create_camera
-        from ..car import create_car
+def _sim_rig(config: Config, profile: Any, pilot: Any, expert: bool, seed: Optional[int], fast: bool) -> _Rig:
+    """The simulator, lockstep (paced to real time unless ``fast``); on emulated chips its car drives them too."""
+    from ..sim_mode import build_world
 
-        car = create_car(config)
-        if camera is None:
-            camera = create_camera(config)
-            closers.append(camera.release)
-        kwargs = dict(period_s=1.0 / profile.camera.capture_fps, watchdog_s=settings["watchdog_s"])
-        check_frames = [camera.read() for _ in range(settings["self_check_frames"])]
-    closers.append(car.close)
-    link = None  # type: Any
+    driver = None
+    if config.i2c == "emulated":
+        from ..car import create_driver
+
+        driver = create_driver(config, profile)
+    world = build_world(config, seed=seed, driver=driver)
+    options = dict(lockstep=True, clock=lambda: world.state.time_s, advance=_Pacer(world, not fast),
+                   period_s=1.0 / world.fps)  # type: Dict[str, Any]
+    frames = [world.render() for _ in range(config.drive.self_check_frames)]
+    return _Rig(world.car, WorldCamera(world), LabelPilot(world) if expert else pilot, world, options, frames)
+
+
+def _car_rig(config: Config, profile: Any, pilot: Any, camera: Any, closers: List[Any]) -> _Rig:
+    """The configured car and camera in real time (a camera it opens goes into ``closers``)."""
+    from ..camera import create_camera
+    from ..car import create_car
+
+    car = create_car(config)
+    if camera is None:
+        camera = create_camera(config)
+        closers.append(camera.release)
+    frames = [camera.read() for _ in range(config.drive.self_check_frames)]
+    return _Rig(car, camera, pilot, None, dict(period_s=1.0 / profile.camera.capture_fps), frames)
+
+
+def drive(config: Config, sim: bool = False, duration_s: Optional[float] = None, fast: bool = False,
+          state_file: Optional[str] = None, seed: Optional[int] = None, arm: bool = False,
+          parts: DriveParts = DriveParts()) -> Dict[str, Any]:
+    """Drive until ``duration_s`` (simulated seconds with ``sim``), a signal, or forever; return the report.
+
+    Everything else comes from ``config`` (``config.drive``: the model, mode, limits; command-line values
+    go in through ``config.with_overrides(drive={...})``). ``arm`` starts armed (a person at the
+    terminal); otherwise the car waits at neutral for an arm. ``parts`` (:class:`DriveParts`) replaces
+    what would be built from the configuration. ``report["supervisor_lost"]`` says why the session ended
+    when the supervisor went away (the CLI then exits non-zero so systemd restarts it). Raises
+    ``SelfCheckError`` (without moving the car) when the model's output is NaN or constant, and
+    ``SupervisorError`` when the supervisor cannot attach to the chips or another drive process runs.
+    """
+    session = _Session(config, sim, parts, state_file)
+    session.build(seed, fast)
     try:
-        if supervise:
-            link = _start_supervisor(config, profile, settings, sim, state_file)
-            closers.insert(0, link.close)
-    except BaseException:
-        _close_all(closers)
-        raise
-    law = SteeringLaw(steering_gain(settings, world if sim else None), settings["steering_bias"],
-                      settings["steering_kd"], settings["throttle"], settings["throttle_mode"],
-                      settings["throttle_slowdown"])
-    report = {"mode": settings["mode"], "sim": sim}  # type: Dict[str, Any]
-    recorder = None  # type: Any
-    try:
-        if pilot is not None and check_frames and not expert:
-            self_check(pilot, check_frames, timeout_s=settings["self_check_timeout_s"])
-        own_teleop = teleop is None and settings["mode"] != "auto"
+        session.run(arm, duration_s)
+    finally:
+        _close_all(session.closers)
+    return session.finish()
+
+
+class _Session(object):
+    """One :func:`drive`: what it runs on, what it must close (``closers``, in order), what it reports."""
+
+    def __init__(self, config: Config, sim: bool, parts: DriveParts, state_file: Optional[str]) -> None:
+        self.config = config
+        self.drive = config.drive
+        self.profile = config.load_profile()
+        self.sim = sim
+        self.parts = parts
+        self.state_file = state_file
+        self.closers = []  # type: List[Any]
+        self.link = None  # type: Any
+        self.recorder = None  # type: Any
+        self.expert = False
+        self.rig = None  # type: Any
+        self.report = {"mode": self.drive.mode, "sim": sim}  # type: Dict[str, Any]
+
+    def build(self, seed: Optional[int], fast: bool) -> None:
+        """The pilot, the car and camera (or the simulator) and the supervisor; all closed again if one fails."""
+        pilot, self.expert = _choose_pilot(self.config, self.drive, self.sim, self.parts.pilot)
+        if self.sim:
+            self.rig = _sim_rig(self.config, self.profile, pilot, self.expert, seed, fast)
+        else:
+            self.rig = _car_rig(self.config, self.profile, pilot, self.parts.camera, self.closers)
+        self.closers.append(self.rig.car.close)
+        try:
+            if self.parts.supervise:
+                self.link = _start_supervisor(self.config, self.profile, self.drive, self.sim, self.state_file)
+                self.closers.insert(0, self.link.close)
+        except BaseException:
+            _close_all(self.closers)
+            raise
+
+    def publish(self, state: Dict[str, Any]) -> None:
+        """The loop's state, with the emulated outputs, to the supervisor (which writes it) or the state file."""
+        state["outputs"] = emulated_outputs(self.config, self.profile)
+        if self.link is not None:
+            self.link.publish(state)
+        else:
+            publish_state(state, path=self.state_file)
+
+    def run(self, arm: bool, duration_s: Optional[float]) -> None:
+        """Self-check the pilot, build the loop with its gamepad and recorder, run it until it ends."""
+        drive, rig, parts = self.drive, self.rig, self.parts
+        if rig.pilot is not None and rig.check_frames and not self.expert:
+            self_check(rig.pilot, rig.check_frames, timeout_s=drive.self_check_timeout_s)
+        teleop = parts.teleop
+        own_teleop = teleop is None and drive.mode != "auto"
         if own_teleop:
             from .gamepad import Teleop
 
-            teleop = Teleop(settings["gamepad"], clock=kwargs.get("clock", time.monotonic))
-        if settings["record_root"]:
+            teleop = Teleop(drive.gamepad, clock=rig.loop_options.get("clock", time.monotonic))
+        if drive.record_root:
             from .recorder import Recorder
 
-            recorder = Recorder(settings["record_root"], settings["record_category"])
-            closers.insert(0, recorder.close)
-
-        def publish(state: Dict[str, Any]) -> None:
-            state["outputs"] = emulated_outputs(config, profile)
-            if link is not None:
-                link.publish(state)
-            else:
-                publish_state(state, path=state_file)
-
-        loop = DriveLoop(car, camera, pilot, law=law, teleop=teleop, recorder=recorder, mode=settings["mode"],
-                         max_frame_age_s=settings["max_frame_age_s"], command_timeout_s=settings["command_timeout_s"],
-                         heartbeat_timeout_s=settings["heartbeat_timeout_s"], publish=publish,
-                         publish_hz=settings["publish_hz"], armed=arm, supervisor=link, heartbeat=heartbeat, **kwargs)
+            self.recorder = Recorder(drive.record_root, drive.record_category)
+            self.closers.insert(0, self.recorder.close)
+        law = SteeringLaw.from_settings(drive, gain=steering_gain(drive, rig.world))
+        loop = DriveLoop(rig.car, rig.camera, rig.pilot, law, drive, teleop=teleop, recorder=self.recorder,
+                         publish=self.publish, armed=arm, supervisor=self.link, heartbeat=parts.heartbeat,
+                         **rig.loop_options)
         if own_teleop:
-            closers.insert(0, _gamepad(settings, teleop, car, loop).close)
+            self.closers.insert(0, _gamepad(drive, teleop, rig.car, loop).close)
+        self._run_loop(loop, duration_s)
+
+    def _run_loop(self, loop: DriveLoop, duration_s: Optional[float]) -> None:
+        """Run ``loop`` with the signal handlers in place; a signal's time and outputs go in the report."""
+        car, report = self.rig.car, self.report
 
         def on_signal(name: str) -> None:
             report["signal"] = {"name": name, "neutral_time": time.time(),
-                                "outputs": emulated_outputs(config, profile)}
+                                "outputs": emulated_outputs(self.config, self.profile)}
             loop.request_stop()
 
         restore = install_signal_handlers(car, on_signal)
@@ -295,22 +359,24 @@ def drive(config: Config, sim: bool = False, model: Optional[str] = None, mode: 
         finally:
             restore_job_stop()
             restore()
-        if link is not None and link.lost:
-            report["supervisor_lost"] = link.lost
-        if sim:
-            state = world.state
+        if self.link is not None and self.link.lost:
+            report["supervisor_lost"] = self.link.lost
+        if self.rig.world is not None:
+            state = self.rig.world.state
             report["sim_state"] = {"laps": state.laps, "distance_m": round(state.distance_m, 2),
                                    "offtrack": bool(state.offtrack), "time_s": round(state.time_s, 2)}
-    finally:
-        _close_all(closers)
-    if recorder is not None:  # closed above: every queued frame is written (or failed) by now
-        report.update(frames_recorded=recorder.saved, frames_record_failed=recorder.failed,
-                      frames_record_dropped=recorder.dropped)
-    report["outputs"] = emulated_outputs(config, profile)
-    if link is None:
-        try:
-            publish_state({"mode": "stopped", "armed": False, "stop_reason": "drive service ended",
-                           "outputs": report["outputs"]}, path=state_file)
-        except OSError:
-            logger.warning("could not publish the final drive state")
-    return report
+
+    def finish(self) -> Dict[str, Any]:
+        """The report once everything is closed: the recorder's counts, the outputs; "stopped" published."""
+        report, recorder = self.report, self.recorder
+        if recorder is not None:  # closed: every queued frame is written (or failed) by now
+            report.update(frames_recorded=recorder.saved, frames_record_failed=recorder.failed,
+                          frames_record_dropped=recorder.dropped)
+        report["outputs"] = emulated_outputs(self.config, self.profile)
+        if self.link is None:
+            try:
+                publish_state({"mode": "stopped", "armed": False, "stop_reason": "drive service ended",
+                               "outputs": report["outputs"]}, path=self.state_file)
+            except OSError:
+                logger.warning("could not publish the final drive state")
+        return report

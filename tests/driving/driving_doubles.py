@@ -9,6 +9,19 @@ import math
 import numpy as np
 
 from jetracer.camera.base import Camera
+from jetracer.config_schema import default_settings
+from jetracer.steering_law import SteeringLaw
+
+
+def settings(**changes):
+    """The drive settings a loop gets: the schema's defaults with ``changes`` (e.g. ``mode="manual"``)."""
+    return default_settings("drive")._replace(**changes)
+
+
+def law(gain=0.75, **changes):
+    """A steering law of the default drive settings with ``gain`` (upstream's 0.75 unless given) and
+    ``changes`` of its keys (``throttle=0.3``, ``steering_bias=0.2``...)."""
+    return SteeringLaw.from_settings(settings(**changes), gain=gain)
 
 
 def pulse(car, section):

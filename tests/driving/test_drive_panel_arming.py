@@ -1,13 +1,11 @@
 """The notebook drive panel: a loop started with arm=False stays at neutral until ARM; E-STOP disarms."""
 from jetracer.driving.loop import DriveLoop
 from jetracer.notebook.drive_panel import DrivePanel
-from jetracer.steering_law import SteeringLaw
-
-from driving_doubles import at_neutral, pulse
+from driving_doubles import at_neutral, law, pulse, settings
 
 
 def test_arm_button_arms_and_estop_disarms(car, camera, pilot):
-    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3))
+    loop = DriveLoop(car, camera, pilot, law(gain=0.8, throttle=0.3), settings(), lockstep=True)
     panel = DrivePanel(loop)
     metrics = panel.run(max_iterations=5, arm=False)
     assert metrics["stops"] == {"not armed": 5} and at_neutral(car)
@@ -26,7 +24,7 @@ def test_arm_button_arms_and_estop_disarms(car, camera, pilot):
 
 
 def test_running_the_panel_cell_arms_it(car, camera, pilot):
-    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3))
+    loop = DriveLoop(car, camera, pilot, law(gain=0.8, throttle=0.3), settings(), lockstep=True)
     metrics = DrivePanel(loop).run(max_iterations=5)
     assert metrics["stops"].get("not armed", 0) == 0 and metrics["stops"] == {}
     assert at_neutral(car), "the loop stops the car when it ends"
@@ -37,8 +35,8 @@ def test_the_panel_shows_the_browser_echo_age_next_to_the_heartbeat_limit(car, c
     from jetracer.driving.gamepad import BrowserHeartbeat
 
     heartbeat = BrowserHeartbeat()
-    loop = DriveLoop(car, camera, pilot, lockstep=True, law=SteeringLaw(gain=0.8, throttle=0.3), heartbeat=heartbeat,
-                     period_s=1.0 / 30, heartbeat_timeout_s=0.3)
+    loop = DriveLoop(car, camera, pilot, law(gain=0.8, throttle=0.3), settings(heartbeat_timeout_s=0.3), lockstep=True,
+                     heartbeat=heartbeat, period_s=1.0 / 30)
     heartbeat.pulse_out.observe(lambda change: setattr(heartbeat.pulse_in, "value", change["new"]), names="value")
     panel = DrivePanel(loop)
     panel.run(max_iterations=20)  # the browser's jsdlink, played at once: pulse_out -> pulse_in

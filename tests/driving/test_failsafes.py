@@ -4,17 +4,15 @@ from ipywidgets.widgets.widget_controller import Axis, Button, Controller
 
 from jetracer.driving.gamepad import BrowserHeartbeat, Teleop, connect_controller
 from jetracer.driving.loop import DriveLoop
-from jetracer.steering_law import SteeringLaw
-
-from driving_doubles import at_neutral, pulse
+from driving_doubles import at_neutral, law, pulse, settings
 
 PERIOD = 1.0 / 30
 
 
-def make_loop(car, camera, pilot, **kwargs):
-    kwargs.setdefault("law", SteeringLaw(gain=0.8, throttle=0.3))
-    return DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, max_frame_age_s=0.06, armed=True,
-                     command_timeout_s=0.06, heartbeat_timeout_s=0.06, **kwargs)
+def make_loop(car, camera, pilot, mode="auto", **kwargs):
+    limits = settings(mode=mode, max_frame_age_s=0.06, command_timeout_s=0.06, heartbeat_timeout_s=0.06)
+    return DriveLoop(car, camera, pilot, law(gain=0.8, throttle=0.3), limits, lockstep=True, period_s=PERIOD,
+                     armed=True, **kwargs)
 
 
 def neutral_delay(loop, car, inject, before=10, after=10, each_step=None):
@@ -146,7 +144,7 @@ def test_failsafe_clears_when_frames_return(car, camera, pilot):
 
 def test_a_new_loop_is_disarmed_until_the_pad_arms_it(car, camera, pilot):
     pad = pad_with()
-    loop = DriveLoop(car, camera, pilot, lockstep=True, period_s=PERIOD, law=SteeringLaw(gain=0.8, throttle=0.3))
+    loop = DriveLoop(car, camera, pilot, law(gain=0.8, throttle=0.3), settings(), lockstep=True, period_s=PERIOD)
     connect_controller(pad, Teleop("standard", clock=loop.clock), car=car, loop=loop)
     steering = []
     for _ in range(10):

@@ -24,9 +24,8 @@ from jetracer.apps.bench.safety import (DRIVING, NEUTRAL, Terminal, ThrottleScop
                                            process_state)
 from jetracer.driving.supervisor_link import SupervisorLink
 from jetracer.profiles import load_profile
-from jetracer.steering_law import SteeringLaw
 from production import drive_env, read_state, road_model, wait_for, write_frames
-from driving_doubles import at_neutral
+from driving_doubles import at_neutral, law, settings
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -155,7 +154,7 @@ def test_a_loop_stalled_longer_than_the_supervisor_timeout_latches_before_its_ne
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     link = SupervisorLink(ours, timeout_s=0.08, ack_timeout_s=30.0)  # the peer never answers: no trip message
     camera, pilot = StallingCamera(), StallingPilot()
-    loop = DriveLoop(car, camera, pilot, law=SteeringLaw(throttle=0.3), lockstep=True, armed=True, supervisor=link)
+    loop = DriveLoop(car, camera, pilot, law(throttle=0.3), settings(), lockstep=True, armed=True, supervisor=link)
     try:
         for _ in range(5):
             loop.step()

@@ -12,10 +12,12 @@ from jetracer.driving.frames import ThreadedFrames
 from jetracer.driving.loop import DriveLoop
 from jetracer.driving.recorder import Recorder
 
+from driving_doubles import law, settings
+
 
 def test_record_button_saves_the_frame_with_the_steering_target(car, camera, pilot, tmp_path):
     recorder = Recorder(str(tmp_path / "data"), "apex")
-    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder, armed=True)
+    loop = DriveLoop(car, camera, pilot, law(), settings(), lockstep=True, recorder=recorder, armed=True)
     for _ in range(3):
         loop.step()
     loop.request_record()
@@ -74,7 +76,7 @@ class ThreadCamera(object):
 
 def test_threaded_loop_never_processes_a_frame_twice(car, pilot):
     camera = ThreadCamera()
-    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=0.5, watchdog_s=0.0, armed=True)
+    loop = DriveLoop(car, camera, pilot, law(), settings(max_frame_age_s=0.5, watchdog_s=0.0), period_s=0.01, armed=True)
     metrics = loop.run(max_iterations=40)
     assert pilot.calls == metrics["frames_processed"] <= camera.frames
     assert metrics["iterations"] == 40
@@ -102,7 +104,7 @@ def test_frames_recorded_counts_files_written_not_frames_queued(car, camera, pil
 
     recorder = Recorder(str(tmp_path / "data"), "apex")
     folder = recorder.writer.folder
-    loop = DriveLoop(car, camera, pilot, lockstep=True, recorder=recorder, armed=True)
+    loop = DriveLoop(car, camera, pilot, law(), settings(), lockstep=True, recorder=recorder, armed=True)
     loop.request_record()
     loop.step()
     deadline = time.time() + 5
@@ -137,7 +139,7 @@ def test_a_camera_error_stops_the_car_with_its_message_and_a_recovered_camera_dr
             return np.full((8, 8, 3), self.frame_id % 256, np.uint8)
 
     camera = Flaky(width=8, height=8)
-    loop = DriveLoop(car, camera, pilot, period_s=0.01, max_frame_age_s=5.0, watchdog_s=0.0, armed=True)
+    loop = DriveLoop(car, camera, pilot, law(), settings(max_frame_age_s=5.0, watchdog_s=0.0), period_s=0.01, armed=True)
     loop.law.throttle = 0.3
     loop.run(max_iterations=10)
     assert loop.stop_reason == ""

@@ -6,7 +6,7 @@ from jetracer.driving.gamepad import GamepadMappingError, Teleop, connect_contro
 from jetracer.driving.loop import DriveLoop
 from jetracer.steering_law import SteeringLaw
 
-from driving_doubles import at_neutral, pulse
+from driving_doubles import at_neutral, law, pulse, settings
 
 
 def pad_with(n_axes, n_buttons=12, name="Logitech Gamepad F710"):
@@ -20,7 +20,7 @@ def pad_with(n_axes, n_buttons=12, name="Logitech Gamepad F710"):
 
 def test_bias_is_applied_once_by_the_car(car):
     """x = 0 with bias 0.2: car.steering is 0.2 and the servo gets steering_gain * 0.2 of its span, once."""
-    steering, _ = SteeringLaw(gain=0.8, bias=0.2)(0.0, 0.0)
+    steering, _ = law(gain=0.8, steering_bias=0.2)(0.0, 0.0)
     car.steering = steering
     s = car.profile.steering
     expected = s.center_us + car.steering_gain * 0.2 * (s.max_us - s.center_us if car.steering_gain * 0.2 > 0 else s.center_us - s.min_us)
@@ -30,19 +30,19 @@ def test_bias_is_applied_once_by_the_car(car):
 
 def test_target_right_of_image_turns_right_on_the_servo(car):
     """x > 0 (right) -> car.steering > 0 -> on the reference car a pulse below centre (gain is negative)."""
-    car.steering, _ = SteeringLaw(gain=0.8)(0.5, 0.0)
+    car.steering, _ = law(gain=0.8)(0.5, 0.0)
     assert car.steering == pytest.approx(0.4)
     assert pulse(car, "steering") < car.profile.steering.center_us - 50
 
 
 def test_derivative_term_and_slowdown():
-    law = SteeringLaw(gain=1.0, kd=0.1, throttle=0.4, throttle_mode="slow-in-turns", slowdown=0.5)
-    assert law(0.0, 0.0) == (0.0, 0.4)
-    steering, throttle = law(0.2, 0.1)  # dx/dt = 2 /s
+    pd = SteeringLaw(gain=1.0, bias=0.0, kd=0.1, throttle=0.4, throttle_mode="slow-in-turns", slowdown=0.5)
+    assert pd(0.0, 0.0) == (0.0, 0.4)
+    steering, throttle = pd(0.2, 0.1)  # dx/dt = 2 /s
     assert steering == pytest.approx(0.2 + 0.1 * 2.0)
     assert throttle == pytest.approx(0.4 * (1 - 0.5 * 0.2))
     with pytest.raises(ValueError):
-        law(float("nan"), 0.2)
+        pd(float("nan"), 0.2)
 
 
 def test_shape_axis_deadzone_and_expo():
@@ -65,7 +65,7 @@ def test_teleop_reverse_needs_the_button_and_neutral_first():
 
 def test_manual_mode_drives_the_servo_and_esc_from_the_pad(car, camera):
     pad = pad_with(4)
-    loop = DriveLoop(car, camera, pilot=None, mode="manual", lockstep=True, armed=True)
+    loop = DriveLoop(car, camera, None, law(), settings(mode="manual"), lockstep=True, armed=True)
     teleop = Teleop("standard", clock=loop.clock)
     loop.teleop = teleop
     connect_controller(pad, teleop, car=car, loop=loop)
@@ -100,7 +100,7 @@ def test_unknown_mapping_key_is_refused():
 
 def test_mode_button_cycles_modes(car, camera, pilot):
     pad = pad_with(4)
-    loop = DriveLoop(car, camera, pilot, mode="manual", lockstep=True, armed=True)
+    loop = DriveLoop(car, camera, pilot, law(), settings(mode="manual"), lockstep=True, armed=True)
     connect_controller(pad, Teleop(), car=car, loop=loop)
     modes = []
     for _ in range(3):

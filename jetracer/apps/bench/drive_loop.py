@@ -37,12 +37,17 @@ class _Pilot(object):
 def bench_loop_overhead(iterations: int = 3000, car: Any = None) -> Dict[str, Any]:
     """Mean/p99 per-iteration times in ms: loop overhead (total minus pilot) and actuation share."""
     from ...car import create_car
+    from ...config_schema import default_settings
     from ...driving.loop import DriveLoop
+    from ...driving.settings import steering_gain
+    from ...steering_law import SteeringLaw
 
     if car is None:
         os.environ["JETRACER_I2C"] = "emulated"
         car = create_car()
-    loop = DriveLoop(car, _Frames(), _Pilot(), lockstep=True)
+    drive = default_settings("drive")
+    loop = DriveLoop(car, _Frames(), _Pilot(), SteeringLaw.from_settings(drive, gain=steering_gain(drive)), drive,
+                     lockstep=True)
     totals = []
     for _ in range(iterations):
         t = time.perf_counter()

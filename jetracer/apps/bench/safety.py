@@ -425,7 +425,7 @@ def gone(pid: int) -> bool:
 def child(fault: str, out_dir: str) -> int:
     """The drive process of one run (``python -m jetracer.apps.bench.safety child FAULT DIR``)."""
     from ...config import load_config
-    from ...driving.session import drive
+    from ...driving.session import DriveParts, drive
 
     config = load_config()
     marker = os.path.join(out_dir, "fault.json")
@@ -444,9 +444,10 @@ def child(fault: str, out_dir: str) -> int:
     if fault in ("stale-frame", "stale-command", "browser-heartbeat"):
         threading.Thread(target=inject, daemon=True).start()
 
-    report = drive(config, pilot=pilot, camera=camera, teleop=teleop, heartbeat=heartbeat, arm=True,
-                   mode="auto-steer" if fault == "stale-command" else "auto", duration_s=DRIVE_S + 3.0,
-                   self_check_frames=0)
+    config = config.with_overrides(source="safety bench", drive={
+        "mode": "auto-steer" if fault == "stale-command" else "auto", "self_check_frames": 0})
+    report = drive(config, arm=True, duration_s=DRIVE_S + 3.0,
+                   parts=DriveParts(pilot=pilot, camera=camera, teleop=teleop, heartbeat=heartbeat))
     _write_json(os.path.join(out_dir, "observed.json"), {"report": report})
     return 0
 

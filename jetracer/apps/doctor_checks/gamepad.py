@@ -36,7 +36,7 @@ def check_gamepad(context: Context) -> Finding:
     except ImportError:
         return Finding("gamepad", "skipped", "evdev is not installed, so gamepads cannot be listed (the drive service "
                                              "needs it for the gamepad)", INSTALL)
-    wanted = context.config.drive.get("gamepad_device")
+    wanted = context.config.drive.gamepad_device
     if wanted and not os.path.exists(wanted):
         return Finding("gamepad", "warning", "drive.gamepad_device %s does not exist" % wanted,
                        "plug the gamepad's receiver in, or set drive.gamepad_device to null (the first gamepad found)")

@@ -159,7 +159,7 @@ def _describe(address: int, answer: str, names: Dict[int, str]) -> str:
 
 def _address_names(context: Context) -> Dict[int, str]:
     names = {0x3C: "OLED address", 0x3D: "OLED address", ALL_CALL: "PCA9685 All Call"}
-    display = int(context.config.display["i2c_address"])
+    display = context.config.display.i2c_address
     names[display] = "the OLED's, display.i2c_address"
     try:
         profile = context.config.load_profile()
@@ -307,7 +307,7 @@ def check_kit(context: Context) -> Finding:
     alike = [n for n, _, chips in signatures if n != name and set(chips) == set(mine)]
     same = "; %s use the same addresses" % ", ".join(alike) if alike else ""
     strays = sorted(a for a in answering if a not in known and a not in OLED_ADDRESSES and a != ALL_CALL
-                    and a != int(context.config.display["i2c_address"]))
+                    and a != context.config.display.i2c_address)
     stray = "; also answering: %s (not a chip of any kit profile)" % _hex(strays) if strays else ""
     return Finding("kit", "ok", "profile %s (%s) matches: its chips answer at %s (%s)%s%s%s"
                    % (name, _kit_name(configured), own_chips, rates_text(rates), same, stray, note))
@@ -331,7 +331,7 @@ def _missing_chips(context: Context, target: Target, name: str, mine: Dict[int, 
     finding = "no chip answers at %s, profile %s's; answering on %s: %s" % (roles, name, target.name, _hex(answering))
     known = set(a for _, _, chips in signatures for a in chips)
     strays = sorted(a for a in answering if a not in known and a not in OLED_ADDRESSES and a != ALL_CALL
-                    and a != int(context.config.display["i2c_address"]))
+                    and a != context.config.display.i2c_address)
     if strays:
         where = strays[0]
         sections = [s for a in missing for s in mine[a]]
@@ -408,7 +408,7 @@ def check_oled(context: Context) -> Finding:
     target, finding = bus_target(context)
     if target is None:
         return Finding("oled", "skipped", "not checked: no I2C bus (see i2c)")
-    address = int(context.config.display["i2c_address"])
+    address = context.config.display.i2c_address
     prober = Prober(target)
 
     def probe() -> Dict[int, Optional[str]]:

@@ -33,7 +33,7 @@ def probe_model(path: str) -> Dict[str, Any]:
 
 
 def model_path(context: Context) -> str:
-    return os.path.expanduser(str(context.config.drive.get("model") or ""))
+    return os.path.expanduser(str(context.config.drive.model or ""))
 
 
 def check_model(context: Context) -> Finding:

@@ -29,8 +29,8 @@ def check_config(context: Context) -> Finding:
     env = sorted(set(v for v in config.origin.values() if v.startswith("environment variable")))
     parts = ["%s%s" % (where, "" if exists else " (not there: the defaults apply)"),
              "profile %s (%s)" % (profile.get("name"), str(profile.get("description", "")).split(" (")[0]),
-             "I2C %s on bus %d" % (config.i2c, config.i2c_bus), "camera %s" % config.camera.get("source"),
-             "model %s" % (config.drive.get("model") or "not set")]
+             "I2C %s on bus %d" % (config.i2c, config.i2c_bus), "camera %s" % config.camera.source,
+             "model %s" % (config.drive.model or "not set")]
     if env:
         parts.append("overridden by %s" % ", ".join(e.replace("environment variable ", "") for e in env))
     return Finding("config", "ok", ", ".join(parts))
@@ -40,10 +40,10 @@ def data_folders(context: Context) -> List[Tuple[str, str]]:
     """``(what, folder)`` where data and models are written: the model's folder, the record root, home."""
     drive = context.config.drive
     out = []
-    if drive.get("model"):
-        out.append(("models", os.path.dirname(os.path.abspath(os.path.expanduser(drive["model"])))))
-    if drive.get("record_root"):
-        out.append(("recordings", os.path.abspath(os.path.expanduser(drive["record_root"]))))
+    if drive.model:
+        out.append(("models", os.path.dirname(os.path.abspath(os.path.expanduser(drive.model)))))
+    if drive.record_root:
+        out.append(("recordings", os.path.abspath(os.path.expanduser(drive.record_root))))
     out.append(("home", os.path.expanduser("~")))
     return out
 
