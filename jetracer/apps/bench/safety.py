@@ -70,6 +70,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ...config_schema import default_settings
 from ...hardware.base import DRIVING, NEUTRAL
 from ...hardware.outputs import OUTPUTS
 
@@ -499,8 +500,11 @@ def start_child(fault: str, out_dir: str, env: Dict[str, str]) -> Any:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
 
 
-LIMIT_S = {"stale-frame": 0.06, "stale-command": 0.06, "browser-heartbeat": 0.3, "hung-model": 0.08,
-           "gil-model": 0.08, "sigstop": 0.08, "sigstop-group": 0.08}
+_DRIVE = default_settings("drive")  # the child drives on the schema's defaults: its limits are these
+LIMIT_S = {"stale-frame": _DRIVE.max_frame_age_s, "stale-command": _DRIVE.command_timeout_s,
+           "browser-heartbeat": _DRIVE.heartbeat_timeout_s, "hung-model": _DRIVE.supervisor_timeout_s,
+           "gil-model": _DRIVE.supervisor_timeout_s, "sigstop": _DRIVE.supervisor_timeout_s,
+           "sigstop-group": _DRIVE.supervisor_timeout_s}
 
 
 NOTEBOOK = ("from jetracer.nvidia_racecar import NvidiaRacecar\n"
