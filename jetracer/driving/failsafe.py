@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from ..config_schema import DRIVE
 from ..pilot.limits import MAX_INPUT_SIDE, MAX_OUTPUTS, SelfCheckError, check_pilot_metadata  # noqa: F401 (also here)
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ def _variants(frame: np.ndarray) -> List[np.ndarray]:
 
 
 def self_check(pilot: Callable[[np.ndarray], Tuple[float, float]], frames: Iterable[np.ndarray],
-               min_spread: float = 1e-4, timeout_s: float = 30.0, mirror_tol: float = 0.005) -> List[Tuple[float, float]]:
+               min_spread: float = 1e-4, timeout_s: float = DRIVE["self_check_timeout_s"].default,
+               mirror_tol: float = 0.005) -> List[Tuple[float, float]]:
     """Run ``pilot`` on ``frames`` and on a mirrored, a brighter and a darker copy of each; return the outputs.
 
     Raises :class:`SelfCheckError`, and the car never moves, when the model:

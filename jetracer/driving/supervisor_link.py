@@ -13,10 +13,11 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..config_schema import DRIVE
 from ..errors import Failure
 
 SOCKET_NAME = "drive.sock"
-DEFAULT_TIMEOUT_S = 0.08
+DEFAULT_TIMEOUT_S = DRIVE["supervisor_timeout_s"].default  # the schema's drive.supervisor_timeout_s
 MAX_MESSAGE = 65536
 
 
