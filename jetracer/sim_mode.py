@@ -19,13 +19,16 @@ import logging
 import threading
 from typing import Any, Optional
 
+from .config import Config, load_config, sim_world_args
+from .racecar import Racecar
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _shared = None  # type: Optional[RealTimeWorld]
 
 
-def simulated(config: Any) -> bool:
+def simulated(config: Config) -> bool:
     """True when the configured camera is the simulator's."""
     return config.camera.source == "sim"
 
@@ -63,20 +66,18 @@ class RealTimeWorld(object):
         self.stepper.stop()
 
 
-def build_world(config: Any, **overrides: Any) -> Any:
+def build_world(config: Config, **overrides: Any) -> Any:
     """A fresh :class:`SimWorld` from the configuration (:func:`jetracer.config.sim_world_args`)."""
-    from .config import sim_world_args
     from .sim.world import SimWorld
     return SimWorld(**sim_world_args(config, **overrides))
 
 
-def shared_world(config: Any = None) -> RealTimeWorld:
+def shared_world(config: Optional[Config] = None) -> RealTimeWorld:
     """The process's simulated world (built from ``config``, default the user's, on first use), stepping."""
     global _shared
     with _lock:
         if _shared is None:
             if config is None:
-                from .config import load_config
                 config = load_config()
             world = build_world(config)
             world.render()  # rasterise the track now, so a camera's first frame comes one step after it starts
@@ -85,7 +86,7 @@ def shared_world(config: Any = None) -> RealTimeWorld:
         return _shared
 
 
-def attach_car(car: Any, config: Any = None) -> RealTimeWorld:
+def attach_car(car: Racecar, config: Optional[Config] = None) -> RealTimeWorld:
     """Make ``car`` the one that drives the shared world (from its next step on); returns the world."""
     shared = shared_world(config)
     world = shared.world

@@ -4,9 +4,9 @@ The settings arrive validated and typed (``config.camera``, a :class:`jetracer.c
 each source of :data:`jetracer.config_schema.CAMERA_SOURCES` has its builder in :data:`BUILDERS` (a test
 holds the two equal).
 """
-from typing import Any, Callable, Dict, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple, Optional
 
-from ..config import ConfigError, load_config
+from ..config import Config, ConfigError, load_config
 from ..config_schema import CAMERA, CAMERA_SOURCES, CameraSettings
 from ..errors import UserError
 from .base import Camera, CameraError
@@ -25,7 +25,7 @@ class CameraSettingsError(UserError, CameraError):
 class _Asked(NamedTuple):
     """What a builder gets: the configuration, its camera settings and the size and flip they resolve to."""
 
-    config: Any
+    config: Config
     settings: CameraSettings
     profile_camera: Any
     width: int
@@ -73,7 +73,7 @@ def _sim(asked: _Asked) -> Camera:
 BUILDERS = {"csi": _csi, "usb": _usb, "replay": _replay, "sim": _sim}  # type: Dict[str, Callable[[_Asked], Camera]]
 
 
-def create_camera(config: Any = None, world: Any = None, **overrides: Any) -> Camera:
+def create_camera(config: Optional[Config] = None, world: Any = None, **overrides: Any) -> Camera:
     """The camera that ``config.camera.source`` names (csi | usb | sim | replay).
 
     ``config`` defaults to :func:`jetracer.config.load_config`. Sizes, capture mode and flip come from

@@ -10,7 +10,7 @@ import logging
 import select
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import traitlets
 
@@ -18,6 +18,8 @@ from ..config import ConfigError
 from ..config_schema import DRIVE, GAMEPAD_MAPPINGS, GamepadMapping, gamepad_problems, resolve_gamepad
 
 logger = logging.getLogger(__name__)
+
+MappingSpec = Union[None, str, Mapping[str, Any], GamepadMapping]  # what gamepad_mapping accepts
 
 # The mappings are configuration data (``drive.gamepad``): see :mod:`jetracer.config_schema`.
 MAPPINGS = GAMEPAD_MAPPINGS
@@ -30,7 +32,7 @@ class GamepadMappingError(ConfigError):
     """The mapping names an axis or button the pad does not have, or the pad has not registered yet."""
 
 
-def gamepad_mapping(spec: Any = None, **overrides: Any) -> GamepadMapping:
+def gamepad_mapping(spec: MappingSpec = None, **overrides: Any) -> GamepadMapping:
     """A full mapping from code (a notebook, a test): a name from :data:`MAPPINGS`, or keys over their ``base``
     (default the schema's ``drive.gamepad``), with ``overrides`` set over it.
 
@@ -82,7 +84,7 @@ class Teleop(traitlets.HasTraits):
     steering = traitlets.Float(default_value=0.0, read_only=True)
     throttle = traitlets.Float(default_value=0.0, read_only=True)
 
-    def __init__(self, mapping: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, mapping: MappingSpec = None, clock: Callable[[], float] = time.monotonic) -> None:
         super(Teleop, self).__init__()
         self.mapping = gamepad_mapping(mapping)  # type: GamepadMapping
         self.clock = clock

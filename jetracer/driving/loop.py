@@ -45,6 +45,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import traitlets
 
 from ..config_schema import DRIVE, DRIVE_MODES, DriveSettings
+from ..racecar import Racecar
 from ..steering_law import SteeringLaw
 from .frames import LockstepFrames, ThreadedFrames
 
@@ -76,7 +77,7 @@ class DriveLoop(traitlets.HasTraits):
     timing_ms = traitlets.Dict()
     iterations = traitlets.Int(default_value=0)
 
-    def __init__(self, car: Any, camera: Any, pilot: Optional[Callable[[Any], Any]], law: SteeringLaw,
+    def __init__(self, car: Racecar, camera: Any, pilot: Optional[Callable[[Any], Any]], law: SteeringLaw,
                  settings: DriveSettings, teleop: Any = None, heartbeat: Any = None, recorder: Any = None,
                  lockstep: bool = False, clock: Optional[Callable[[], float]] = None,
                  advance: Optional[Callable[[], Any]] = None, period_s: float = 1.0 / 30,

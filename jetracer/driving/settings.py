@@ -7,6 +7,7 @@ The ``drive`` section itself arrives validated and typed (``config.drive``, a
 from typing import Any
 
 from ..config import ConfigError
+from ..config_schema import DriveSettings
 
 UPSTREAM_STEERING_GAIN = 0.75
 
@@ -15,7 +16,7 @@ class DriveSettingsError(ConfigError):
     """Kept for callers' excepts: a wrong ``drive`` value is a :class:`ConfigError`, raised where it enters."""
 
 
-def steering_gain(settings: Any, world: Any = None) -> float:
+def steering_gain(settings: DriveSettings, world: Any = None) -> float:
     """The configured gain (``settings.steering_gain``), else the simulator's pure-pursuit gain for ``world``,
     else upstream's 0.75 (tuned on real cars for hand-clicked targets)."""
     if settings.steering_gain is not None:
