@@ -1,7 +1,7 @@
 """The SSD1306 OLED through Adafruit_SSD1306 on the configured I2C provider (real or emulated)."""
 from typing import Any
 
-from ..hardware.i2c import i2c_errors
+from ..hardware.i2c import I2CProvider, i2c_errors
 
 DEFAULT_ADDRESS = 0x3C
 
@@ -16,7 +16,7 @@ class Oled(object):
     Raises :class:`jetracer.hardware.I2CError` naming bus and address when the panel does not answer.
     """
 
-    def __init__(self, provider: Any, height: int = 32, address: int = DEFAULT_ADDRESS) -> None:
+    def __init__(self, provider: I2CProvider, height: int = 32, address: int = DEFAULT_ADDRESS) -> None:
         import Adafruit_SSD1306
 
         if height not in (32, 64):

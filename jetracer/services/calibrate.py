@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, Generator, Optional, Sequence, Tuple
 
 from ..config import Config, save_user_settings
 from ..errors import Failure
+from ..hardware.i2c import I2CProvider
 
 Step = namedtuple("Step", "section key text")
 Step.__doc__ = """One calibration step: the profile ``section`` (steering/throttle), the pulse ``key`` it sets, what to say."""
@@ -64,7 +65,8 @@ class PulseChannel(object):
     schema's range for a servo.
     """
 
-    def __init__(self, provider: Any, section: Any, window: Tuple[float, float] = (LOWEST_US, HIGHEST_US)) -> None:
+    def __init__(self, provider: I2CProvider, section: Any,
+                 window: Tuple[float, float] = (LOWEST_US, HIGHEST_US)) -> None:
         from ..hardware.pca9685_servo import PulseOutput, open_pca9685
 
         pwm = open_pca9685(provider, section.i2c_address, section.pwm_frequency_hz, "the calibration PCA9685")
@@ -222,7 +224,8 @@ def _starting_profile(config: Config, say: Callable[[str], None]) -> Any:
 
 
 def calibrate(config: Config, ask: Callable[[str], str] = input, say: Callable[[str], None] = print,
-              provider: Any = None, save_path: Optional[str] = None, throttle: bool = True) -> Dict[str, Any]:
+              provider: Optional[I2CProvider] = None, save_path: Optional[str] = None,
+              throttle: bool = True) -> Dict[str, Any]:
     """Walk through :data:`STEPS`, save the pulses as profile overrides, return them.
 
     The throttle steps are skipped for a DC-motor profile (no ESC pulses) or with ``throttle=False``.

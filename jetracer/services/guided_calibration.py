@@ -44,6 +44,7 @@ from collections import namedtuple
 from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequence, Tuple
 
 from ..config import Config, save_user_settings
+from ..hardware.i2c import I2CProvider
 from ..profiles import ProfileError, deep_merge, profile_from_mapping
 from .calibrate import (MARGIN_US, STEPS, CalibrationAborted, PulseChannel, Prompt, Step, _clip, _starting_profile,
                         drive, pulse_step, step_range, throttle_window)
@@ -77,7 +78,7 @@ class Session(object):
     with them applied, so a later step drives the outputs as the car would with what is saved.
     """
 
-    def __init__(self, config: Config, profile: Any, provider: Any, path: str, say: Callable[[str], None],
+    def __init__(self, config: Config, profile: Any, provider: I2CProvider, path: str, say: Callable[[str], None],
                  timing: Timing, replace: Optional[Dict[str, Any]] = None) -> None:
         self.config = config
         self.profile = profile
@@ -568,7 +569,7 @@ class GuidedCalibration(object):
     question is asked for.
     """
 
-    def __init__(self, config: Config, say: Callable[[str], None] = print, provider: Any = None,
+    def __init__(self, config: Config, say: Callable[[str], None] = print, provider: Optional[I2CProvider] = None,
                  save_path: Optional[str] = None, throttle: bool = True, steps: Sequence[GuidedStep] = GUIDED_STEPS,
                  blip_s: float = BLIP_S, arm_s: float = ARM_S, hold_s: float = HOLD_S,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
@@ -639,7 +640,7 @@ class GuidedCalibration(object):
         return {"path": self.path, "saved": session.saved, "confirmed": session.confirmed}
 
 
-def _open_motors(provider: Any, section: Any) -> Any:
+def _open_motors(provider: I2CProvider, section: Any) -> Any:
     """The motor driver's chip and every motor on it, as the car drives them."""
     from ..hardware.motorhat_dc import DCMotorOutput, motor_specs, open_motor_driver, pair_specs
 
