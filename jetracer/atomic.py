@@ -10,7 +10,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import IO, Any, Iterator, List
+from typing import IO, Any, Iterator, List, Optional, Sequence, Type
+
+from .errors import UserError
 
 
 @contextlib.contextmanager
@@ -92,3 +94,47 @@ def same_file(path: str, other: str) -> bool:
         return os.path.samefile(path, other)
     except OSError:  # one of them does not exist
         return False
+
+
+class OutputFileError(UserError):
+    """An output file named where it cannot be written: a folder, a wrong suffix, a missing or read-only folder."""
+
+
+def _shown(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes of a name as \xNN
+
+
+def check_output_file(path: str, option: Optional[str] = None, suffixes: Sequence[str] = (), what: str = "file",
+                      example: Optional[str] = None, default_name: Optional[str] = None, make_folder: bool = False,
+                      error: Type[Exception] = OutputFileError) -> str:
+    """``path`` (``~`` expanded; a folder becomes ``path/default_name`` when that is set) once a file can be
+    written there, checked before any work starts, so minutes of work are not lost at the end.
+
+    Refused with ``error``, one line naming ``option`` (when given), the path and the fix: a folder; a name
+    without one of ``suffixes`` (any name when empty); a folder that does not exist (with ``make_folder``,
+    as for writers that create it, the nearest existing folder is checked instead); a folder this process
+    cannot write in, probed with a temporary file (which also catches a read-only file system).
+    """
+    path = os.path.expanduser(path)
+    if default_name and os.path.isdir(path):
+        path = os.path.join(path, default_name)
+    lead = "%s %s" % (option, _shown(path)) if option else _shown(path)
+    if os.path.isdir(path):
+        raise error("%s is a folder; name the %s to write%s" % (lead, what, ", e.g. %s%s" % (
+            option + " " if option else "", _shown(os.path.join(path, example))) if example else ""))
+    if suffixes and not path.lower().endswith(tuple(s.lower() for s in suffixes)):
+        raise error("%s: expected a %s file name%s" % (lead, " or ".join(suffixes), " (or a folder, to write %s in it)"
+                                                       % default_name if default_name else ""))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not make_folder and not os.path.isdir(folder):
+        raise error("%s: the folder %s does not exist; create it first" % (lead, _shown(folder)))
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".jetracer-write-test.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise error("%s: cannot write in %s (%s); pick a folder you can write to" % (lead, _shown(folder),
+                                                                                    e.strerror or e))
+    return path

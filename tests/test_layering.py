@@ -109,8 +109,8 @@ def cycles(edges):
 # Lowest first; a module may import only rooms on its own floor or lower (docs/architecture.md draws them).
 # "jetracer" is the package face (jetracer/__init__.py: ``jetracer.Racecar``).
 FLOORS = [
-    ("errors", "atomic", "bounded_file", "runtime", "pixels", "yaml_file", "schema", "throttle_ramp", "steering_law",
-     "hardware"),
+    ("errors", "compute", "atomic", "bounded_file", "runtime", "pixels", "yaml_file", "schema", "throttle_ramp",
+     "steering_law", "hardware"),
     ("profiles", "racecar", "state", "dataset", "pilot", "jetracer"),
     ("config_schema", "config_edit", "config", "display"),
     ("car", "services"),

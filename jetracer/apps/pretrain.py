@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ..atomic import atomic_write
+from ..errors import UserError
 
 PRESETS = {
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
@@ -39,12 +40,16 @@ FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; neve
 EVAL_TRACKS = ("twisty", 7)             # a built-in track and a procedural one the starter never saw
 
 
+class PretrainError(UserError):
+    """What pretrain was asked cannot be: an unknown preset or preset key, a --data folder that holds files."""
+
+
 def pick_preset(preset: Optional[str], device: str) -> str:
-    """``preset`` if given (ValueError when unknown), else ``gpu`` on a CUDA device, else ``cpu``."""
+    """``preset`` if given (PretrainError when unknown), else ``gpu`` on a CUDA device, else ``cpu``."""
     if preset is None:
         return "gpu" if device.startswith("cuda") else "cpu"
     if preset not in PRESETS:
-        raise ValueError("unknown preset %r; choose one of %s" % (preset, ", ".join(sorted(PRESETS))))
+        raise PretrainError("unknown preset %r; choose one of %s" % (preset, ", ".join(sorted(PRESETS))))
     return preset
 
 
@@ -70,7 +75,7 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
     """
     if os.path.isdir(out_dir) and os.listdir(out_dir):
         # pretrain trains on everything in it and removes it at the end: only a folder it made itself
-        raise ValueError("%s already holds a dataset or other files; pretrain collects into a new or empty folder "
+        raise PretrainError("%s already holds a dataset or other files; pretrain collects into a new or empty folder "
                          "and removes it at the end (pick another --data)" % out_dir)
     parts = os.path.join(out_dir, ".parts")
     counts = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
@@ -148,7 +153,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     cfg = dict(PRESETS[name], **(overrides or {}))
     unknown = sorted(set(cfg) - set(PRESETS["cpu"]))
     if unknown:
-        raise ValueError("unknown preset key(s) %s" % ", ".join(unknown))
+        raise PretrainError("unknown preset key(s) %s" % ", ".join(unknown))
     out = os.fspath(out)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     data_dir = data_dir or os.path.splitext(out)[0] + "_data"

@@ -19,7 +19,9 @@ import sys
 from typing import Any, Dict, List, Tuple
 
 from .errors import UsageError
-from .options import FPS, IMAGE_SIDE, THREADS, add_config_option, check_tracks, config_with_profile, integer, number
+from .options import (ARCHS, FPS, IMAGE_SIDE, THREADS, add_config_option, add_device_option, add_json_option,
+                      add_profile_option, add_threads_option, check_tracks, checked_device, config_with_profile, integer,
+                      number)
 
 BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer")
 
@@ -66,25 +68,25 @@ def run_bare(args: argparse.Namespace) -> int:
 # -- inference ---------------------------------------------------------------------------------------
 
 def add_inference_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_device_option(p, default="cpu")
+    add_json_option(p)
     p.add_argument("--runs", type=integer(1, 100000), default=100, help="timed calls per backend (1-100000)")
     p.add_argument("--warmup", type=integer(0, 10000), default=20, help="untimed calls before timing")
     p.add_argument("--input-size", type=IMAGE_SIDE, default=224, help="model input (square, 16-1024), when no checkpoint")
-    p.add_argument("--arch", default="resnet18", help="model (random weights) when no checkpoint")
+    p.add_argument("--arch", choices=ARCHS, default="resnet18", metavar="ARCH",
+                   help="model (random weights) when no checkpoint: %(choices)s (default resnet18)")
     p.add_argument("--checkpoint", help="time this checkpoint instead of a random model")
-    p.add_argument("--threads", type=THREADS, help="ONNX Runtime intra-op threads (default: physical cores)")
-    p.add_argument("--only", nargs="+", metavar="KEY", help="measure only these, e.g. onnxruntime-int8")
+    add_threads_option(p, "onnxruntime")
+    p.add_argument("--only", nargs="+", metavar="KEY", help="measure only these, e.g. onnxruntime-int8 (an unknown key "
+                   "lists those measured on the device)")
     p.set_defaults(func=run_inference)
 
 
 def run_inference(args: argparse.Namespace) -> int:
     from ..apps.bench.inference import format_report, run_bench
-    try:
-        report = run_bench(device=args.device, runs=args.runs, warmup=args.warmup, input_size=args.input_size,
-                           arch=args.arch, checkpoint=args.checkpoint, threads=args.threads, only=args.only)
-    except ValueError as e:  # run_bench's refusals of what was asked (no GPU, an unknown --only key)
-        raise UsageError(str(e))
+    report = run_bench(device=checked_device(args, resolve=True), runs=args.runs, warmup=args.warmup,
+                       input_size=args.input_size, arch=args.arch, checkpoint=args.checkpoint, threads=args.threads,
+                       only=args.only)
     print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
     if report["failed"]:
         print("jetracer bench inference: %d backend(s) failed: %s"
@@ -96,7 +98,7 @@ def run_inference(args: argparse.Namespace) -> int:
 # -- hardware, drive loop ----------------------------------------------------------------------------
 
 def add_hardware_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="latrax", help="car profile name or YAML path (default latrax)")
+    add_profile_option(p, default="latrax")
     p.add_argument("-n", type=integer(1, 10000000), default=2000, help="commands per run (default 2000)")
     p.add_argument("--shared-file", help="run on the file-backed shared bus at this path")
     p.set_defaults(func=run_hardware)
@@ -139,8 +141,8 @@ def add_safety_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=integer(1, 1000), default=5, help="runs per failure (default 5)")
     p.add_argument("--faults", type=_faults, default=None,
                    help="comma-separated failures to time (default: all; an unknown name lists them)")
-    p.add_argument("--profile", default="latrax", help="the car profile the drive process runs (default latrax)")
-    p.add_argument("--json", action="store_true")
+    add_profile_option(p, default="latrax")
+    add_json_option(p)
     p.set_defaults(func=run_safety)
 
 
@@ -158,7 +160,7 @@ def add_heartbeat_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=number(0.0, 3600.0, open_lo=True), default=20.0,
                    help="pulses for this long per load (default 20)")
     p.add_argument("--fps", type=FPS, default=30.0, help="the loop's rate: one pulse per iteration (default 30)")
-    p.add_argument("--json", action="store_true")
+    add_json_option(p, "the rows")
     p.set_defaults(func=run_heartbeat)
 
 
@@ -172,26 +174,26 @@ def run_heartbeat(args: argparse.Namespace) -> int:
 # -- simulator ---------------------------------------------------------------------------------------
 
 def _sizes(text: str) -> List[Tuple[int, int]]:
-    """``224,64`` -> [(224, 224), (64, 64)]: square image sides of 16-1024 pixels."""
+    """``224,64`` -> [(224, 224), (64, 64)]: square image sides, each in :data:`IMAGE_SIDE`'s range."""
     try:
-        sides = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        sides = []
-    if not sides or any(not 16 <= n <= 1024 for n in sides):
-        raise argparse.ArgumentTypeError("expected comma-separated image sides of 16-1024 pixels, e.g. 224,64; got %r" % text)
+        sides = [IMAGE_SIDE(part.strip()) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError("expected comma-separated image sides, e.g. 224,64: %s" % e)
+    if not sides:
+        raise argparse.ArgumentTypeError("expected comma-separated image sides, e.g. 224,64; got %r" % text)
     return [(n, n) for n in sides]
 
 
 def add_sim_options(p: argparse.ArgumentParser) -> None:
     """The options of ``jetracer bench sim``, which ``jetracer sim bench`` shares."""
     add_config_option(p)
-    p.add_argument("--profile", default=None, help="car profile (default: the configured one)")
+    add_profile_option(p)
     p.add_argument("--track", default="twisty")
     p.add_argument("--steps", type=integer(1, 100000), default=1000, help="steps per run (default 1000)")
     p.add_argument("--runs", type=integer(1, 100), default=5, help="runs; the median is reported (default 5)")
     p.add_argument("--sizes", type=_sizes, default=None, metavar="N[,N...]",
                    help="square image sides to time, e.g. 224,64 (64: the CPU demo preset's model input; default 224)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p, "the result")
     p.set_defaults(func=run_sim)
 
 

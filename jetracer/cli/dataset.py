@@ -4,7 +4,8 @@ import json
 import logging
 from typing import Any, Dict
 
-from .options import integer
+from .errors import UsageError
+from .options import add_json_option, integer
 
 
 def add_parser(subparsers: Any) -> None:
@@ -13,10 +14,14 @@ def add_parser(subparsers: Any) -> None:
     verbs = parser.add_subparsers(dest="dataset_verb", metavar="COMMAND")
     info = verbs.add_parser("info", help="counts per category and session, label histogram, problem files")
     info.add_argument("dirs", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
-    info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_json_option(info, "the summary")
     info.add_argument("--bins", type=integer(1, 1000), default=10, help="histogram bins over [-1, 1], 1-1000 (default 10)")
     info.set_defaults(func=run)
-    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+    parser.set_defaults(func=run_bare)
+
+
+def run_bare(args: argparse.Namespace) -> int:
+    raise UsageError("name a command: jetracer dataset info")
 
 
 def _bar(counts: Any, edges: Any) -> str:

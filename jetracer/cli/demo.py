@@ -1,9 +1,10 @@
 """``jetracer demo``: collect in the simulator, train, optimize, drive laps, print the metrics."""
 import argparse
 import json
+import logging
 from typing import Any
 
-from .options import IMAGE_SIDE, SEED, integer
+from .options import IMAGE_SIDE, SEED, add_device_option, checked_device, integer
 
 
 def add_parser(subparsers: Any) -> None:
@@ -12,7 +13,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", default="runs/demo", help="folder for the dataset, model, plot and video (default runs/demo)")
     p.add_argument("--track", default="twisty", help="built-in track to drive (oval, twisty, narrow; default twisty)")
     p.add_argument("--laps", type=integer(1, 100), default=3)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_device_option(p)
     p.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds, not a good driver)")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--frames", type=integer(10, 1000000), help="override the preset's number of training frames")
@@ -26,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from ..sim.tracks_builtin import load_track
 
     load_track(args.track)  # an unknown track is refused now, not after collecting and training
+    checked_device(args)  # so is a GPU this machine does not have
+    if not getattr(args, "verbose", False):  # the demo says each step and epoch once; the trainer's log would repeat it
+        logging.getLogger("jetracer.learning").setLevel(logging.WARNING)
 
     overrides = dict((k, v) for k, v in (("frames", args.frames), ("epochs", args.epochs),
                                           ("input_size", args.input_size)) if v is not None)

@@ -1,10 +1,9 @@
 """``jetracer display``: show IP address, load, memory and drive state on the car's OLED."""
 import argparse
-import os
-from typing import Any, Optional
+from typing import Any
 
-from .errors import CommandFailed, UsageError
-from .options import add_config_option, integer, load_config_from, number
+from .errors import CommandFailed
+from .options import DISPLAY_HEIGHTS, add_config_option, integer, load_config_from, number, output_file
 
 PNG_NAME = "oled.png"
 
@@ -14,36 +13,20 @@ def add_parser(subparsers: Any) -> None:
                                    description=__doc__.splitlines()[0].replace("``", ""))
     add_config_option(parser)
     parser.add_argument("--once", action="store_true", help="draw one frame and exit")
-    parser.add_argument("--height", type=int, choices=(32, 64), default=None, help="panel height in pixels (default: config display.height or 32)")
+    parser.add_argument("--height", type=int, choices=DISPLAY_HEIGHTS, default=None, metavar="PIXELS",
+                        help="panel height in pixels, %(choices)s (default: config display.height or 32)")
     parser.add_argument("--iterations", type=integer(1, 10 ** 9), default=None, help="refresh this many times, then exit")
     parser.add_argument("--refresh-s", type=number(0.05, 3600.0), default=1.0, help="seconds between refreshes (default 1)")
     parser.add_argument("--save-png", metavar="PATH", default=None,
+                        type=output_file((".png",), what="PNG file", default_name=PNG_NAME),
                         help="also write each frame shown to this PNG file (a folder: PATH/%s)" % PNG_NAME)
     parser.set_defaults(func=run)
-
-
-def png_path(path: Optional[str]) -> Optional[str]:
-    """Where ``--save-png`` writes: the file named, or ``oled.png`` in the folder named; its folder must exist."""
-    if not path:
-        return None
-    path = os.path.expanduser(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, PNG_NAME)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError("--save-png %s: the folder %s does not exist; create it or name a PNG file in an existing "
-                         "folder" % (path, folder))
-    if not path.lower().endswith(".png"):
-        raise UsageError("--save-png %s: expected a .png file name (or a folder, to write %s in it)" % (path, PNG_NAME))
-    if not os.access(folder, os.W_OK):
-        raise UsageError("--save-png %s: the folder %s is not writable" % (path, folder))
-    return path
 
 
 def run(args: argparse.Namespace) -> int:
     from ..display.service import run_display
 
-    save_png = png_path(args.save_png)
+    save_png = args.save_png  # the file named, or oled.png in the folder named (checked while parsing)
     config = load_config_from(args)
     iterations = 1 if args.once else args.iterations
     try:

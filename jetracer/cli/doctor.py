@@ -2,7 +2,7 @@
 import argparse
 from typing import Any
 
-from .options import add_config_option
+from .options import add_config_option, add_json_option
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -12,8 +12,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                           "and a gamepad. Each line: ok, warning, fail or skipped, what was found and "
                                           "the fix. Nothing is written to the car. Exit code 1 when a check fails.")
     add_config_option(p)
-    p.add_argument("--json", action="store_true", help='print one JSON object {"checks": [{name, status, finding, '
-                                                       'fix}, ...]} instead of lines')
+    add_json_option(p, 'the checks ({"checks": [{name, status, finding, fix}, ...]})')
     p.set_defaults(func=run)
     return p
 

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from .errors import UsageError
-from .options import SEED, add_config_option, load_config_from, number
+from .options import DRIVE_MODES, SEED, add_config_option, add_json_option, load_config_from, number
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="drive the simulator instead of the camera (lockstep)")
     p.add_argument("--fast", action="store_true", help="with --sim: do not pace to real time")
     p.add_argument("--model", help="pilot file (checkpoint, .onnx, *_trt.pth), or \"expert\" with --sim (the simulator's label); default drive.model")
-    p.add_argument("--mode", choices=("auto", "auto-steer", "manual"), help="default drive.mode (auto)")
+    p.add_argument("--mode", choices=DRIVE_MODES, metavar="MODE", help="%(choices)s (default drive.mode, auto)")
     p.add_argument("--arm", action="store_true", help="start armed: you are at this terminal and the car may drive "
                                                       "at once (refused under systemd). Ctrl-C ends the drive; Ctrl-Z "
                                                       "stops the car too, and after fg it waits at neutral for "
@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                         "the runtime directory)")
     p.add_argument("--neutral", action="store_true", help="only put throttle at neutral and steering centred, then exit "
                                                           "(the service's ExecStartPre and ExecStopPost)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_option(p)
     p.set_defaults(func=run)
     return p
 

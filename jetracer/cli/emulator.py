@@ -13,7 +13,7 @@ them never is.
 import argparse
 from typing import Any
 
-from .options import add_config_option, load_config_from, number
+from .options import add_config_option, add_profile_option, load_config_from, number
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
                                    description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("action", choices=("show",))
     add_config_option(parser)
-    parser.add_argument("--profile", default=None, help="car profile name or YAML path (default: configured)")
+    add_profile_option(parser)
     parser.add_argument("--steering", type=number(-1.0, 1.0), default=None, help="car.steering in [-1, 1] (default 0)")
     parser.add_argument("--throttle", type=number(-1.0, 1.0), default=None, help="car.throttle in [-1, 1] (default 0)")
     parser.set_defaults(func=run)

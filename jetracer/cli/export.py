@@ -3,7 +3,7 @@ import argparse
 import json
 from typing import Any
 
-from .options import integer
+from .options import add_json_option, integer
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--upstream", required=True, metavar="OUT.pth", help="where to write the upstream state dict")
     p.add_argument("--check-frames", type=integer(0, 1000), default=16, metavar="N",
                    help="synthetic road frames to measure the difference on (0: skip)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_option(p, "the result")
     p.set_defaults(func=run)
     return p
 

@@ -80,8 +80,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # a bare `jetracer`: usage, like any other mistake, on stderr
+        parser.print_help(sys.stderr)
         sys.exit(USAGE)
     before = _abandoned_self_checks()
     code = run_verb(args.func, args, verbose=args.verbose)

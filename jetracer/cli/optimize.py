@@ -3,8 +3,8 @@ import argparse
 import json
 from typing import Any
 
-from .errors import UsageError
-from .options import THREADS, number
+from .options import (OPTIMIZE_BACKENDS, OPTIMIZE_PRECISIONS, add_device_option, add_json_option, add_threads_option,
+                      number, output_file)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -14,17 +14,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "checkpoint on held-out frames exceeds --tolerance. Without --backend/--precision the best "
                     "available here is used.")
     p.add_argument("checkpoint", metavar="CKPT", help="jetracer checkpoint or upstream resnet18 state dict (.pth)")
-    p.add_argument("--backend", choices=["tensorrt", "onnxruntime", "torch"], help="default: best available here")
-    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="default: best for the backend")
-    p.add_argument("--out", help="output file (default: next to CKPT, e.g. model_int8.onnx, model_fp16_trt.pth)")
+    p.add_argument("--backend", choices=OPTIMIZE_BACKENDS, metavar="BACKEND",
+                   help="%(choices)s (default: the best available here)")
+    p.add_argument("--precision", choices=OPTIMIZE_PRECISIONS, metavar="PRECISION",
+                   help="%(choices)s (default: the best for the backend)")
+    p.add_argument("--out", type=output_file(what="model file", make_folder=True),
+                   help="output file (default: next to CKPT, e.g. model_int8.onnx, model_fp16_trt.pth)")
     p.add_argument("--calib-dataset", nargs="+", metavar="DIR",
                    help="dataset folders: the checkpoint's test sessions check parity, its training sessions "
                         "calibrate int8 (default: the dataset recorded in the checkpoint)")
     p.add_argument("--tolerance", type=number(0.0, 2.0, open_lo=True), default=0.02,
                    help="largest max |dx| accepted (normalised units, (0, 2])")
-    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
-    p.add_argument("--threads", type=THREADS, help="ONNX Runtime intra-op threads (default: physical cores)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_device_option(p)
+    add_threads_option(p, "onnxruntime")
+    add_json_option(p, "the result")
     p.set_defaults(func=run)
     return p
 
@@ -33,18 +36,14 @@ def run(args: argparse.Namespace) -> int:
     from jetracer.learning.optimize import SUPPORTED, best_backend, optimize
     from jetracer.learning.parity import format_parity
     backend, precision = args.backend, args.precision
+    device = None if args.device == "auto" else args.device  # optimize's default: CUDA when there is a GPU
     if backend is None:
-        backend, best_precision = best_backend(args.device)
+        backend, best_precision = best_backend(device)
         precision = precision or best_precision
     elif precision is None:
-        precision = "fp16" if "fp16" in SUPPORTED[backend] and (args.device or "") != "cpu" else "fp32"
-    try:
-        result = optimize(args.checkpoint, backend, precision, out=args.out, calib_dataset=args.calib_dataset,
-                          tolerance=args.tolerance, device=args.device, intra_op_threads=args.threads)
-    except ValueError as e:  # optimize's plain ValueErrors refuse what was asked (backend/precision/device, no dataset)
-        if type(e) is not ValueError:
-            raise  # ParityError, CheckpointError...: typed, reported by the CLI's error path
-        raise UsageError(str(e))
+        precision = "fp16" if "fp16" in SUPPORTED[backend] and (device or "") != "cpu" else "fp32"
+    result = optimize(args.checkpoint, backend, precision, out=args.out, calib_dataset=args.calib_dataset,
+                      tolerance=args.tolerance, device=device, intra_op_threads=args.threads)
     if args.json:
         print(json.dumps(result.as_dict(), indent=1, sort_keys=True))
     else:

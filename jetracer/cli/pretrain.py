@@ -8,8 +8,8 @@ import argparse
 import json
 from typing import Any
 
-from .errors import UsageError
-from .options import SEED, THREADS, integer
+from .options import (IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
+                      checked_device, integer)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -18,23 +18,23 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, help="starter checkpoint to write")
     parser.add_argument("--force", action="store_true", help="replace an existing OUT when training finishes (the old "
                         "one is kept as OUT.prev)")
-    parser.add_argument("--preset", choices=["cpu", "gpu", "quick"], default=None,
-                        help="gpu: resnet18 at 224x224 on 40,000 frames; cpu: about 15 minutes on 2 cores; quick: a "
-                        "smoke run (default: gpu when CUDA is present, else cpu)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto: CUDA when present)")
+    parser.add_argument("--preset", choices=PRETRAIN_PRESETS, default=None, metavar="PRESET",
+                        help="%(choices)s; gpu: resnet18 at 224x224 on 40,000 frames; cpu: about 15 minutes on 2 cores; "
+                        "quick: a smoke run (default: gpu when CUDA is present, else cpu)")
+    add_device_option(parser)
     parser.add_argument("--data", default=None, help="folder for the collected frames (default OUT_data; removed at "
                         "the end unless --keep-data)")
     parser.add_argument("--keep-data", action="store_true", help="keep the collected frames")
     parser.add_argument("--processes", type=integer(1, 256), default=None,
                         help="collection processes (default: one per core beyond the first two)")
-    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads for training")
+    add_threads_option(parser, "torch")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of collection, split and training (default 0)")
     parser.add_argument("--frames", type=integer(1, 10000000), default=None, help="override the preset's number of frames")
     parser.add_argument("--epochs", type=integer(1, 100000), default=None, help="override the preset's epochs")
-    parser.add_argument("--input-size", type=integer(16, 1024), default=None, help="override the preset's input size (N for NxN)")
+    parser.add_argument("--input-size", type=IMAGE_SIDE, default=None, help="override the preset's input size (N for NxN)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_json_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,16 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from jetracer.apps.pretrain import format_report, pretrain
     from jetracer.learning.train import check_output
     check_output(args.out, overwrite=args.force)  # before minutes of collection
+    checked_device(args)
     overrides = {k: v for k, v in (("frames", args.frames), ("epochs", args.epochs),
                                    ("input_size", args.input_size)) if v is not None}
     say = (lambda s: None) if args.json else print
-    try:
-        report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
-                          processes=args.processes, threads=args.threads, eval_datasets=args.eval,
-                          keep_data=args.keep_data, say=say, overrides=overrides)
-    except ValueError as e:  # pretrain's plain ValueErrors refuse what was asked (preset, --data folder)
-        if type(e) is not ValueError:
-            raise  # TrainError, EvalError, CheckpointError...: typed, reported by the CLI's error path
-        raise UsageError(str(e))
+    report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
+                      processes=args.processes, threads=args.threads, eval_datasets=args.eval,
+                      keep_data=args.keep_data, say=say, overrides=overrides)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0

@@ -17,8 +17,10 @@ from typing import Any, Dict, List
 
 from .bench import add_sim_options
 from .errors import CommandFailed, UsageError
-from .options import (FPS, IMAGE_SIDE, SEED, add_config_option, check_tracks, config_with_profile, integer, number,
-                      track_seeds)
+from .options import (FPS, IMAGE_SIDE, SEED, add_config_option, add_json_option, add_profile_option, check_tracks,
+                      config_with_profile, from_schema, integer, number, output_file, output_folder, track_seeds)
+
+SUB_VERBS = ("collect", "drive", "bench", "track")
 
 MAX_FRAMES = 1000000
 
@@ -31,7 +33,7 @@ def _category(text: str) -> str:
 
 def _add_world_args(p: argparse.ArgumentParser, seeds: bool = False) -> None:
     add_config_option(p)
-    p.add_argument("--profile", default=None, help="car profile name or YAML path (default: the configured one)")
+    add_profile_option(p)
     p.add_argument("--track", default=None, help=("built-in track name(s), comma separated" if seeds else "built-in "
                                                   "track name") + ": oval, twisty, narrow (default: sim.track, oval)")
     if seeds:
@@ -52,7 +54,8 @@ def add_parser(subparsers: Any) -> None:
     _add_world_args(c, seeds=True)
     c.add_argument("--frames", type=integer(1, MAX_FRAMES), required=True,
                    help="number of images to write, at most %d (split over the tracks)" % MAX_FRAMES)
-    c.add_argument("--out", required=True, help="dataset folder; images go to OUT/CATEGORY/<u>_<v>_<uuid>.jpg")
+    c.add_argument("--out", required=True, type=output_folder("the dataset"),
+                   help="dataset folder; images go to OUT/CATEGORY/<u>_<v>_<uuid>.jpg")
     c.add_argument("--category", type=_category, default="apex", help="category sub-folder (default apex)")
     c.add_argument("--size", type=IMAGE_SIDE, nargs=2, default=None, metavar=("W", "H"),
                    help="image size, 16-1024 a side (default: camera.width/height, else the profile's)")
@@ -67,13 +70,15 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--laps", type=integer(1, 1000), default=3, help="laps to drive (default 3)")
     d.add_argument("--max-seconds", type=number(0.0, 3600.0, open_lo=True), default=300.0,
                    help="simulated time limit, at most 3600 (default 300)")
-    d.add_argument("--out", default=None, help="folder for trajectory.png, camera.avi and result.json")
+    d.add_argument("--out", default=None, type=output_folder("trajectory.png, camera.avi and result.json"),
+                   help="folder for trajectory.png, camera.avi and result.json")
     d.add_argument("--no-video", action="store_true", help="do not write camera.avi")
-    d.add_argument("--json", action="store_true", help="print only the JSON object")
-    d.add_argument("--gain", type=number(-10.0, 10.0), default=None,
+    add_json_option(d, "only the result")
+    d.add_argument("--gain", type=from_schema("drive", "steering_gain"), default=None,
                    help="steering = gain * x + bias (model only; default: the pure-pursuit gain of this car and camera)")
-    d.add_argument("--bias", type=number(-1.0, 1.0), default=0.0, help="steering bias (model only)")
-    d.add_argument("--throttle", type=number(-1.0, 1.0), default=0.2, help="throttle command (model only, default 0.2)")
+    d.add_argument("--bias", type=from_schema("drive", "steering_bias"), default=0.0, help="steering bias (model only)")
+    d.add_argument("--throttle", type=from_schema("drive", "throttle"), default=0.2,
+                   help="throttle command (model only, default 0.2)")
     d.add_argument("--no-randomize", action="store_true", help="clean frames and the nominal camera")
     d.set_defaults(func=run_drive)
 
@@ -83,10 +88,15 @@ def add_parser(subparsers: Any) -> None:
     add_config_option(t)
     t.add_argument("--track", default=None)
     t.add_argument("--track-seed", type=SEED, default=None)
-    t.add_argument("--profile", default=None, help="car profile (default: the configured one)")
-    t.add_argument("--out", required=True, help="PNG file to write")
+    add_profile_option(t)
+    t.add_argument("--out", required=True, type=output_file((".png", ".jpg", ".jpeg"), what="PNG file"),
+                   help="PNG file to write (or .jpg)")
     t.set_defaults(func=run_track)
-    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+    parser.set_defaults(func=run_bare)
+
+
+def run_bare(args: argparse.Namespace) -> int:
+    raise UsageError("name a command: jetracer sim %s" % "|".join(SUB_VERBS))
 
 
 def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str, Any]:
@@ -97,17 +107,6 @@ def _world_args(args: argparse.Namespace, config: Any, **extra: Any) -> Dict[str
                    randomize=False if getattr(args, "no_randomize", False) else None)
     options.update(extra)
     return sim_world_args(config, **options)
-
-
-def _writable_file(path: str, option: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError("%s %s is a folder; name the file to write" % (option, path))
-    if not os.path.isdir(folder):
-        raise UsageError("%s %s: the folder %s does not exist; create it first" % (option, path, folder))
-    if not path.lower().endswith((".png", ".jpg", ".jpeg")):
-        raise UsageError("%s %s: expected a .png (or .jpg) file name" % (option, path))
-    return path
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -121,8 +120,6 @@ def run_collect(args: argparse.Namespace) -> int:
     if not tracks:
         tracks = [world["track"]]
     check_tracks(tracks)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError("--out %s is a file; name a dataset folder" % args.out)
     result = collect(args.out, args.frames, tracks=tracks, profile=world["profile"], seed=world["seed"],
                      category=args.category, fps=world["fps"], width=world["width"], height=world["height"],
                      randomize=world["randomize"], progress=sys.stderr.isatty())
@@ -136,8 +133,6 @@ def run_drive(args: argparse.Namespace) -> int:
     from ..pilot.limits import check_pilot_metadata
     from ..sim.world import SimWorld
 
-    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError("--out %s is a file; name a folder for trajectory.png, camera.avi and result.json" % args.out)
     world = SimWorld(**_world_args(args, config_with_profile(args)))
     try:
         if args.expert:
@@ -164,11 +159,10 @@ def run_track(args: argparse.Namespace) -> int:
 
     from ..sim.world import SimWorld
 
-    out = _writable_file(args.out, "--out")
     world = SimWorld(**_world_args(args, config_with_profile(args), randomize=False))
     try:
-        if not cv2.imwrite(out, world.top_down()):
-            raise CommandFailed("OpenCV could not write %s" % out)
+        if not cv2.imwrite(args.out, world.top_down()):
+            raise CommandFailed("OpenCV could not write %s" % args.out)
         t = world.track
         print(json.dumps({"track": t.name, "length_m": round(t.length_m, 2), "width_m": t.width_m,
                           "min_radius_m": round(t.min_radius_m(), 3), "size_m": [round(v, 2) for v in t.size_m()]}))

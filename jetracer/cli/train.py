@@ -8,7 +8,7 @@ the new one replaces it at the end); CKPT.partial holds the resume state (after 
 import argparse
 from typing import Any, Dict
 
-from .options import SEED, THREADS, integer, number
+from .options import ARCHS, SEED, add_device_option, add_threads_option, checked_device, integer, number
 
 MAX_INPUT_SIDE = 1024
 
@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-weights", type=_weights, default=None, metavar="W1,W2,...",
                         help="share of every epoch per dataset folder, in order (default: equal shares, so a small "
                         "real folder is not drowned by a large simulator one); 'size' shares by frame count")
-    parser.add_argument("--arch", default=None, help="torchvision backbone (resnet18, resnet34, resnet50, "
-                        "mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, ...; default resnet18, or --init's)")
+    parser.add_argument("--arch", choices=ARCHS, default=None, metavar="ARCH",
+                        help="torchvision backbone: %(choices)s (default resnet18, or --init's)")
     parser.add_argument("--epochs", type=integer(1, 100000), default=None, help="epochs (default 30, more for a tiny dataset so that "
                         "training makes at least 300 steps)")
     parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="images per step and per process (default 32)")
@@ -70,10 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "measured no better than trained on real frames so far; default trained)")
     parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_option(parser)
     parser.add_argument("--workers", type=integer(0, 64), default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
-    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads (default: torch's choice; "
-                        "on a machine busy with other work 1 can be several times faster)")
+    add_threads_option(parser, "torch")
     parser.add_argument("--seed", type=SEED, default=0, help="seed for the split, initialisation and augmentation")
     parser.add_argument("--patience", type=integer(0, 100000), default=None, help="stop after this many epochs without a better "
                         "validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
@@ -115,6 +114,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from jetracer.dataset import shown_path
     from jetracer.learning.train import train
+    checked_device(args)  # a GPU this machine does not have: one line before any work
     result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
     if result.rank == 0:
         print("checkpoint %s (%s, %dx%d input%s; %s epoch %d of %d%s), loss curve %s" % (

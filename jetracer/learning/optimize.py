@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..compute import check_device
 from ..errors import UserError
 from .parity import DEFAULT_TOLERANCE, check, compare, dataset_frames, dataset_paths_from_meta, format_parity
 
@@ -40,11 +41,11 @@ class OptimizeError(UserError):
 
 
 def check_out(ckpt: str, out: str, backend: str, precision: str) -> None:
-    """OptimizeError when writing ``out`` (or its TensorRT sidecar) would replace ``ckpt``, or ``out`` is a folder."""
-    from ..atomic import same_file
+    """OptimizeError when writing ``out`` (or its TensorRT sidecar) would replace ``ckpt``, or ``out`` is a folder
+    or in a place that cannot be written."""
+    from ..atomic import check_output_file, same_file
     from ..pilot.tensorrt_backend import sidecar_path
-    if os.path.isdir(out):
-        raise OptimizeError("--out %s is a folder; name the model file to write" % out)
+    check_output_file(out, "--out", what="model file", make_folder=True, error=OptimizeError)
     for target in (out, sidecar_path(out) if out.endswith("_trt.pth") else None):
         if target and same_file(target, ckpt):
             raise OptimizeError("--out %s would write over the checkpoint %s it is made from; choose another --out "
@@ -107,12 +108,12 @@ def default_out(ckpt: str, backend: str, precision: str) -> str:
 
 
 def check_request(backend: str, precision: str) -> None:
-    """ValueError for an unknown backend/precision or a pair that backend cannot run."""
+    """OptimizeError for an unknown backend/precision or a pair that backend cannot run."""
     if backend not in BACKENDS:
-        raise ValueError("unknown backend %r; choose one of %s" % (backend, ", ".join(BACKENDS)))
+        raise OptimizeError("unknown backend %r; choose one of %s" % (backend, ", ".join(BACKENDS)))
     if precision not in SUPPORTED[backend]:
         hint = {"int8": "--backend onnxruntime or tensorrt", "fp16": "--backend torch or tensorrt on a GPU"}
-        raise ValueError("the %s backend runs %s, not %s; for %s use %s" % (
+        raise OptimizeError("the %s backend runs %s, not %s; for %s use %s" % (
             backend, "/".join(SUPPORTED[backend]), precision, precision, hint.get(precision, "fp32")))
 
 
@@ -124,13 +125,13 @@ def _frames(meta: Dict[str, Any], ckpt: str, calib_dataset: Optional[Sequence[st
     paths = list(calib_dataset or []) or dataset_paths_from_meta(meta)
     paths = [p for p in paths if os.path.isdir(p)]
     if not paths:
-        raise ValueError("%s: no dataset to check the optimized model on; pass --calib-dataset DIR (the folders "
+        raise OptimizeError("%s: no dataset to check the optimized model on; pass --calib-dataset DIR (the folders "
                          "it was trained on, with its test sessions)" % ckpt)
     heldout, calib, note = dataset_frames(meta, paths)
     if frames is not None:
         heldout, note = list(frames), "%d given frames" % len(frames)
     if need_calib and not calib:
-        raise ValueError("int8 needs calibration frames but %s has no training frames" % ", ".join(paths))
+        raise OptimizeError("int8 needs calibration frames but %s has no training frames" % ", ".join(paths))
     return heldout, (list(calib_frames) if calib_frames is not None else calib), note
 
 
@@ -173,8 +174,9 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
     (default: the dataset recorded in the checkpoint's train_args). int8 calibration uses the training
     sessions (or ``calib_frames``). ``frame_size`` (H, W): the camera frame size the ONNX graph takes
     (an integer multiple of the model input; default the input size).
-    Raises ValueError (bad request, no frames), MissingBackendError (torch2trt/onnxruntime missing,
-    with how to install it), ParityError (max |dx| > ``tolerance``; nothing written).
+    Raises OptimizeError (bad request, no frames), DeviceError (a GPU this machine does not have),
+    MissingBackendError (torch2trt/onnxruntime missing, with how to install it), ParityError (max |dx| >
+    ``tolerance``; nothing written).
     """
     from ..pilot.checkpoint import load_checkpoint
     from ..pilot.load import default_device
@@ -188,10 +190,11 @@ def optimize(ckpt: str, backend: str, precision: str, out: Optional[str] = None,
         from ..pilot.tensorrt_backend import import_torch2trt
         import_torch2trt()
         if not device.startswith("cuda"):
-            raise ValueError("TensorRT runs on the GPU; use --device cuda (or --backend onnxruntime on a CPU)")
+            raise OptimizeError("TensorRT runs on the GPU; use --device cuda (or --backend onnxruntime on a CPU)")
     elif backend == "onnxruntime":
         from ..pilot.onnx_backend import import_onnxruntime
         import_onnxruntime()
+    check_device(device)
     model, meta = load_checkpoint(str(ckpt))
     heldout, calib, note = _frames(meta, str(ckpt), calib_dataset, frames, calib_frames, precision == "int8")
     reference = TorchPilot(copy.deepcopy(model), meta, device="cpu")

@@ -55,9 +55,10 @@ def test_usage_and_failure_exit_codes(tmp_path):
     one_line_error(jetracer(["arm"], env), 1, "no drive process is running")
 
 
-def test_jetracer_without_a_verb_prints_help_and_exits_2(tmp_path):
+def test_jetracer_without_a_verb_prints_usage_on_stderr_and_exits_2(tmp_path):
     proc = jetracer([], cli_env(tmp_path))
-    assert proc.returncode == 2 and "usage: jetracer" in proc.stdout
+    assert proc.returncode == 2 and proc.stderr.startswith("usage: jetracer") and proc.stdout == ""
+    assert "train" in proc.stderr and "drive" in proc.stderr  # the verbs are named
 
 
 def test_bench_without_a_benchmark_names_them_in_one_line(tmp_path):

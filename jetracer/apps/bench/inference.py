@@ -23,6 +23,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ...compute import check_device
+from . import BenchError
+
 logger = logging.getLogger(__name__)
 
 TOLERANCE = 0.02
@@ -125,15 +128,20 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
     """Measure every candidate on ``device``; returns the JSON-able report described in the module docstring.
 
     ``threads``: ONNX Runtime intra-op threads (default physical cores); torch keeps its own default.
-    ``only``: keys to measure (e.g. ["onnxruntime-int8"]). Raises ValueError for CUDA without a GPU.
+    ``only``: keys to measure (e.g. ["onnxruntime-int8"]). Raises DeviceError for a GPU this machine does not
+    have, BenchError for a key of ``only`` that is not measured on ``device``.
     """
+    check_device(device)
+    keys = [key for key, _, _, _ in candidates(device)]
+    unknown = [key for key in only or () if key not in keys]
+    if unknown:
+        raise BenchError("--only %s: not measured on %s; the keys there: %s" % (" ".join(unknown), device,
+                                                                                  ", ".join(keys)))
     import torch
     from ...learning.parity import compare
     from ...pilot.onnx_backend import physical_cores
     from ...pilot.preprocess import normalization_meta
     from ...pilot.torch_backend import TorchPilot
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked but torch sees no GPU (torch %s)" % torch.__version__)
     if checkpoint:
         from ...pilot.checkpoint import load_checkpoint
         model, meta = load_checkpoint(checkpoint)
