@@ -133,6 +133,28 @@ def test_threads_has_one_range_in_every_verb(tmp_path, args):
                    "argument --threads: expected an integer in [1, 256], got 0")
 
 
+@pytest.mark.parametrize("args", [["eval", "DATA", "--model", "NONE"], ["sim", "drive", "--model", "NONE", "--laps", "1"],
+                                  ["optimize", "NONE", "--backend", "torch", "--device", "cpu"],
+                                  ["export", "NONE", "--upstream", "OUT"], ["bench", "inference", "--checkpoint", "NONE"],
+                                  ["train", "DATA", "--init", "NONE", "--out", "OUT"]],
+                         ids=["eval", "sim drive", "optimize", "export", "bench inference", "train --init"])
+def test_a_model_file_that_does_not_exist_is_a_failure_in_every_verb(tmp_path, args):
+    _labelled_frames(tmp_path)
+    none = str(tmp_path / "none.pth")
+    proc = jetracer([none if a == "NONE" else a for a in _args(args, tmp_path)], cli_env(tmp_path), timeout_s=120)
+    one_line_error(proc, 1, none)
+    assert not os.path.exists(str(tmp_path / "out.pth"))
+
+
+@pytest.mark.parametrize("args", [["train", "NODATA", "--out", "OUT"], ["eval", "NODATA", "--model", "M"],
+                                  ["dataset", "info", "NODATA"]], ids=["train", "eval", "dataset info"])
+def test_a_dataset_folder_that_does_not_exist_is_a_failure_in_every_verb(tmp_path, args):
+    (tmp_path / "m.pth").write_bytes(b"not looked at")
+    nodata = str(tmp_path / "nodata")
+    proc = jetracer([nodata if a == "NODATA" else a for a in _args(args, tmp_path)], cli_env(tmp_path), timeout_s=120)
+    one_line_error(proc, 1, "dataset folder %s does not exist" % nodata)
+
+
 def test_the_demo_says_each_epoch_once(tmp_path):
     out = tmp_path / "demo"
     proc = jetracer(["demo", "--quick", "--frames", "20", "--epochs", "2", "--laps", "1", "--out", str(out)],
