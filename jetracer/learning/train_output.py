@@ -6,8 +6,8 @@ loss curve. :func:`check_output` refuses, before any data is read, an ``out`` th
 or would lose work.
 """
 import os
-import tempfile
 
+from ..atomic import check_output_file
 from ..dataset import shown_path
 from .train_options import TrainError
 
@@ -56,17 +56,8 @@ def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None
 
 
 def _check_writable(out: str) -> None:
-    """TrainError for ``out`` naming a folder, or in a folder this process cannot create or write in."""
-    shown = shown_path(out)
-    if os.path.isdir(out):
-        raise TrainError("--out %s is a folder; name the checkpoint file, e.g. --out %s"
-                         % (shown, shown_path(os.path.join(out, "model.pth"))))
-    folder = os.path.dirname(os.path.abspath(out))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".jetracer-write-test.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise TrainError("--out %s: cannot write in %s (%s); pick a folder you can write to"
-                         % (shown, shown_path(folder), e.strerror or e))
+    """TrainError for ``out`` naming a folder, or in a folder this process cannot create or write in (the CLI's
+    one output-file rule, :func:`jetracer.atomic.check_output_file`); then makes the folder, where the resume
+    state goes after the first epoch."""
+    check_output_file(out, "--out", what="checkpoint file", example="model.pth", make_folder=True, error=TrainError)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
