@@ -3,9 +3,12 @@
 Also runs under ``torchrun --nproc_per_node=N -m jetracer train ...`` for DistributedDataParallel.
 An existing CKPT is refused before anything runs unless ``--force`` (it is then kept as CKPT.prev when
 the new one replaces it at the end); CKPT.partial holds the resume state (after the first epoch, then at most every 30 s) and
-``--resume`` continues an interrupted run from it.
+``--resume`` continues an interrupted run from it. With ``--init`` and fewer than 200 frames the guard
+(``jetracer.learning.few_shot``) holds back the last 20 % of the frames by time and keeps fine-tuning only
+where it beats MODEL on them, else OUT is a copy of MODEL (``--no-guard``: plain fine-tuning).
 """
 import argparse
+import os
 from typing import Any, Dict
 
 from .options import ARCHS, SEED, add_device_option, add_threads_option, checked_device, integer, number
@@ -52,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from this model (a jetracer checkpoint, e.g. from `jetracer pretrain`, or an upstream "
                         "resnet18 state dict): its architecture, input size and normalisation are kept, with the "
                         "fine-tuning recipe (peak lr 3e-4, short warm-up)")
+    guard = parser.add_mutually_exclusive_group()
+    guard.add_argument("--guard", dest="guard", action="store_true", default=None,
+                       help="with --init: hold back the last 20%% of the frames by time, and keep fine-tuning only if "
+                       "it beats MODEL on them (else OUT is a copy of MODEL); the default below 200 frames")
+    guard.add_argument("--no-guard", dest="guard", action="store_false", help="fine-tune without the guard")
     parser.add_argument("--dataset-weights", type=_weights, default=None, metavar="W1,W2,...",
                         help="share of every epoch per dataset folder, in order (default: equal shares, so a small "
                         "real folder is not drowned by a large simulator one); 'size' shares by frame count")
@@ -111,11 +119,37 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "freeze_bn": args.batch_norm == "frozen"}
 
 
+def _guarded(args: argparse.Namespace) -> bool:
+    """``--guard``, ``--no-guard``, or by default: with ``--init``, not resuming, one process, few frames."""
+    from jetracer.learning.few_shot import guard_by_default
+    from jetracer.learning.train import TrainError
+    if args.guard is None:
+        return bool(args.init) and not args.resume and int(os.environ.get("WORLD_SIZE", "1")) == 1 \
+            and guard_by_default(args.dataset)
+    if args.guard and not args.init:
+        raise TrainError("--guard compares fine-tuning with the model it starts from: add --init MODEL")
+    if args.guard and args.resume:
+        raise TrainError("--guard runs two trainings and cannot --resume one; run it again without --resume, or "
+                         "resume the plain run with --no-guard")
+    return bool(args.guard)
+
+
 def run(args: argparse.Namespace) -> int:
     from jetracer.dataset import shown_path
     from jetracer.learning.train import train
     checked_device(args)  # a GPU this machine does not have: one line before any work
-    result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
+    if _guarded(args):
+        from jetracer.learning.few_shot import guarded_finetune
+        options = options_from_args(args)
+        guard = guarded_finetune(args.dataset, args.out, init=options.pop("init"), overwrite=args.force, **options)
+        print(guard.summary)
+        if guard.train_result is None:
+            if guard.previous:
+                print("the checkpoint it replaced is kept as %s" % shown_path(guard.previous))
+            return 0
+        result = guard.train_result
+    else:
+        result = train(args.dataset, args.out, overwrite=args.force, resume=args.resume, **options_from_args(args))
     if result.rank == 0:
         print("checkpoint %s (%s, %dx%d input%s; %s epoch %d of %d%s), loss curve %s" % (
             result.checkpoint, result.arch, result.input_size[0], result.input_size[1],
