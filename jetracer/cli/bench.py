@@ -6,7 +6,8 @@
 * ``safety``: wall-clock time from each failure to the throttle at neutral, on the wire;
 * ``heartbeat``: the browser heartbeat's echo age through a real Jupyter kernel;
 * ``sim``: simulator frames/s and steps/s on one core (also ``jetracer sim bench``);
-* ``transfer``: from the simulator to real frames (also ``jetracer transfer-bench``).
+* ``transfer``: from the simulator to real frames (also ``jetracer transfer-bench``);
+* ``backbones``: GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size.
 
 The benchmarks live in :mod:`jetracer.apps.bench`, one module each; this module holds their options.
 """
@@ -21,9 +22,9 @@ from typing import Any, Dict, List, Tuple
 from .errors import UsageError
 from .options import (ARCHS, FPS, IMAGE_SIDE, THREADS, add_config_option, add_device_option, add_json_option,
                       add_profile_option, add_threads_option, check_tracks, checked_device, config_with_profile, integer,
-                      number)
+                      number, set_torch_threads)
 
-BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer")
+BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -51,9 +52,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "Jupyter kernel (needs the notebook extras)."))
     add_sim_options(verbs.add_parser("sim", help="render_fps and step_fps on one core (as `jetracer sim bench`)"))
     add_transfer_options(verbs.add_parser(
-        "transfer", help="from the simulator to real frames: zero-shot and fine-tuned r(x)",
-        description="From the simulator to a real track, measured: a starter model zero-shot and fine-tuned on K "
-                    "real frames, against K frames alone."))
+        "transfer", help="from the simulator to real frames: zero-shot, K-shot (time and random splits), laps",
+        description="From the simulator to a real track, measured: a starter model zero-shot, fine-tuned on K real "
+                    "frames (plain and guarded) against K frames alone, split by time and at random, and its laps "
+                    "in the simulator's randomised worlds."))
+    add_backbones_options(verbs.add_parser(
+        "backbones", help="GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size",
+        description="The backbone table that chooses the car's default model: GFLOPs, CPU latency here (ratios to "
+                    "resnet18@224 measured in the same run), a Nano estimate from a stated model, and real-frame "
+                    "r(x) from --results."))
     p.set_defaults(func=run_bare)
     add_transfer_options(subparsers.add_parser(
         "transfer-bench", help="the same as `jetracer bench transfer`",
@@ -209,29 +216,50 @@ def run_sim(args: argparse.Namespace) -> int:
 
 # -- simulator to real frames ------------------------------------------------------------------------
 
+def _csv_of(kind: Any, what: str) -> Any:
+    """An argparse ``type``: comma-separated values of ``kind`` (``what`` names them in the error)."""
+    def parse(text: str) -> List[Any]:
+        try:
+            values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except (ValueError, argparse.ArgumentTypeError):
+            values = []
+        if not values:
+            raise argparse.ArgumentTypeError("expected comma-separated %s, got %r" % (what, text))
+        return values
+    parse.__name__ = what
+    return parse
+
+
 def add_transfer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real", default=None, help="folder of real sets (default $JETRACER_REALFRAMES or "
-                   "/work/shared/realframes)")
+                   "/work/shared/realframes); every subfolder with a labels.csv is measured, a known set missing is said")
     p.add_argument("--starter", default=None, help="starter model; default: train one with `jetracer pretrain`")
     p.add_argument("--preset", default=None, help="pretrain preset when no --starter (default: gpu on CUDA, else cpu)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    p.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads")
-    p.add_argument("--sets", default=None, help="comma-separated real sets (default: every known one present)")
-    p.add_argument("--ks", default=None, help="comma-separated K values (default 25,100,400)")
-    p.add_argument("--seeds", type=integer(1, 1000), default=3, help="K-frame draws per K (default 3; medians reported)")
-    p.add_argument("--arms", default=None, help="comma-separated, of finetune, alone, mix, mix_size, "
-                   "finetune_mix (default finetune,alone; the mix arms need --sim: mix gives the simulator and the K "
-                   "frames equal shares of every epoch, mix_size shares them by frame count, finetune_mix mixes and "
-                   "starts from the starter)")
-    p.add_argument("--sim", default=None, help="simulator dataset folder for the mix arms")
+    add_device_option(p)
+    add_threads_option(p, "torch")
+    p.add_argument("--sets", type=_csv_of(str, "set names"), default=None,
+                   help="comma-separated real sets (default: every one present)")
+    p.add_argument("--ks", type=_csv_of(integer(1, 100000), "K values"), default=None,
+                   help="comma-separated K values (default 10,25,100; a K needs 20 more frames to test on)")
+    p.add_argument("--splits", type=_csv_of(str, "splits"), default=None,
+                   help="time (the first K frames train, the rest test), random (--seeds draws of K frames), or "
+                   "both (default time,random)")
+    p.add_argument("--seeds", type=integer(1, 1000), default=2, help="random draws per K (default 2; medians reported)")
+    p.add_argument("--arms", type=_csv_of(str, "arms"), default=None,
+                   help="comma-separated, of finetune (the product's recipe), guard (the few-shot guard), alone (K "
+                   "frames from scratch), mix, mix_size, finetune_mix (default finetune,guard,alone; the mix arms need "
+                   "--mix-data: mix gives the simulator and the K frames equal shares of every epoch, mix_size shares "
+                   "them by frame count, finetune_mix mixes and starts from the starter)")
+    p.add_argument("--mix-data", default=None, metavar="DIR", help="simulator dataset folder for the mix arms")
+    p.add_argument("--no-sim", action="store_true", help="skip the starter's laps in the simulator")
+    p.add_argument("--laps", type=integer(1, 100), default=2, help="simulator laps per track (default 2)")
     p.add_argument("--epochs", type=integer(1, 100000), default=None, help="epochs per training (default: the product's)")
-    p.add_argument("--finetune-lr", type=float, default=None, help="peak lr of the arms that start from the "
-                   "starter (default: the product's fine-tuning recipe)")
+    p.add_argument("--finetune-lr", type=number(0.0, 10.0, open_lo=True), default=None,
+                   help="peak lr of the arms that start from the starter (default: the product's fine-tuning recipe)")
     p.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
                    help="batch norm of the arms that start from the starter, as `jetracer train --batch-norm`")
-    p.add_argument("--eval-share", type=float, default=0.3, help="last share of each set held out (default 0.3)")
     p.add_argument("--keep", default=None, help="keep the temporary datasets and models in this folder")
-    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    add_json_option(p)
     p.set_defaults(func=run_transfer)
 
 
@@ -242,25 +270,58 @@ def run_transfer(args: argparse.Namespace) -> int:
     real = args.real or os.environ.get("JETRACER_REALFRAMES", transfer.DEFAULT_REAL)
     if not os.path.isdir(real):
         raise UsageError("real frames not found at %s: pass --real DIR (a folder holding %s), or set "
-                         "$JETRACER_REALFRAMES" % (real, " and/or ".join(sorted(transfer.READERS))))
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)  # evaluation too, not only training
+                         "$JETRACER_REALFRAMES" % (real, ", ".join(transfer.KNOWN_SETS)))
+    device = checked_device(args)
+    set_torch_threads(args)  # evaluation too, not only training
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(logging.WARNING)  # the report and `say` lines, not every library's info
-    logging.getLogger("jetracer.learning.train").setLevel(logging.ERROR)
+    logging.getLogger("jetracer.learning").setLevel(logging.ERROR)
     try:
-        options = dict(sets=args.sets.split(",") if args.sets else None, seeds=args.seeds, eval_share=args.eval_share,
-                       threads=args.threads, epochs=args.epochs, sim=args.sim, keep=args.keep,
+        options = dict(sets=args.sets, seeds=args.seeds, threads=args.threads, epochs=args.epochs,
+                       mix_data=args.mix_data, keep=args.keep, sim=not args.no_sim, sim_laps=args.laps,
                        finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
                                      **({"lr": args.finetune_lr} if args.finetune_lr else {})))  # type: Dict[str, Any]
-        if args.ks:
-            options["ks"] = [int(k) for k in args.ks.split(",")]
-        if args.arms:
-            options["arms"] = args.arms.split(",")
+        for key in ("ks", "arms", "splits"):
+            if getattr(args, key):
+                options[key] = getattr(args, key)
         with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
-            report = transfer.bench(real, args.starter, preset=args.preset, device=args.device, say=say, **options)
+            report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
     except (FileNotFoundError, ValueError) as e:  # a set, starter or K that cannot be used: the user's to fix
         raise UsageError(str(e))
     print(json.dumps(report, indent=1) if args.json else transfer.format_report(report))
+    return 0
+
+
+# -- backbones ---------------------------------------------------------------------------------------
+
+def _arch_at(text: str) -> Tuple[str, int]:
+    arch, _, size = text.partition("@")
+    return arch.strip(), IMAGE_SIDE(size or "224")
+
+
+def add_backbones_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", type=_csv_of(_arch_at, "ARCH@SIZE values"), default=None, metavar="ARCH@SIZE,...",
+                   help="these rows only, e.g. resnet18@128,mobilenet_v3_large@224 (resnet18@224, the reference, is "
+                   "always measured; default: resnet18@224/160/128/96, mobilenet_v3_large@224/160, mobilenet_v2@224, "
+                   "efficientnet_b0@224 and every other architecture at 224)")
+    p.add_argument("--runs", type=integer(1, 100000), default=20, help="timed CPU calls per row (default 20; the median)")
+    p.add_argument("--warmup", type=integer(0, 10000), default=5, help="untimed calls first (default 5)")
+    p.add_argument("--threads", type=THREADS, default=1, metavar="N",
+                   help="CPU threads, 1-256: sets torch's CPU threads for the timing (default 1)")
+    p.add_argument("--results", nargs="+", default=None, metavar="JSON",
+                   help="real-frame r(x) to fill the table: `jetracer bench transfer --json` reports, or the issue-20 "
+                   "research's results*.json")
+    p.add_argument("--depthwise-penalty", type=number(1.0, 1000.0), default=None,
+                   help="how many dense FLOPs one depthwise FLOP costs in the Nano estimate (default 10)")
+    add_json_option(p, "the table")
+    p.set_defaults(func=run_backbones)
+
+
+def run_backbones(args: argparse.Namespace) -> int:
+    from ..apps.bench import backbones
+
+    report = backbones.run_bench(only=args.only, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                                 results=args.results,
+                                 depthwise_penalty=args.depthwise_penalty or backbones.DEPTHWISE_PENALTY)
+    print(json.dumps(report, indent=1) if args.json else backbones.format_report(report))
     return 0
