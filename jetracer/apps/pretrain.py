@@ -23,11 +23,23 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional
 
 from ..atomic import atomic_write
 from ..errors import UserError
+from ..learning.train_options import MAX_INPUT_SIDE, MIN_INPUT_SIDE, TRAIN
+from ..schema import Field, validate
 
+# What a preset sets, on the schema engine; the keys it shares with training take training's ranges.
+PRESET = {
+    "frames": Field(int, 1, 10000000, doc="randomised simulator frames to collect"),
+    "tracks": Field(int, 1, 10000, doc="procedural tracks to collect them over"),
+    "epochs": Field(int, TRAIN["epochs"].lo, TRAIN["epochs"].hi, doc="training epochs at most"),
+    "input_size": Field(int, MIN_INPUT_SIDE, MAX_INPUT_SIDE, doc="model input N, for NxN"),
+    "arch": Field(str, choices=TRAIN["arch"].choices, doc="torchvision backbone"),
+    "batch_size": Field(int, TRAIN["batch_size"].lo, TRAIN["batch_size"].hi, doc="images per step"),
+    "eval_laps": Field(int, 1, 100, doc="closed-loop laps of each unseen track"),
+}
 PRESETS = {
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
             "eval_laps": 3},
@@ -36,6 +48,7 @@ PRESETS = {
     "quick": {"frames": 600, "tracks": 12, "epochs": 2, "input_size": 64, "arch": "resnet18", "batch_size": 32,
               "eval_laps": 1},
 }
+PRESET_NAME = Field(str, choices=tuple(PRESETS))
 FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; never the evaluation tracks below
 EVAL_TRACKS = ("twisty", 7)             # a built-in track and a procedural one the starter never saw
 
@@ -44,13 +57,35 @@ class PretrainError(UserError):
     """What pretrain was asked cannot be: an unknown preset or preset key, a --data folder that holds files."""
 
 
+class Preset(NamedTuple):
+    """A preset with its overrides, validated against :data:`PRESET` (fields: its keys)."""
+    frames: int
+    tracks: int
+    epochs: int
+    input_size: int
+    arch: str
+    batch_size: int
+    eval_laps: int
+
+
 def pick_preset(preset: Optional[str], device: str) -> str:
     """``preset`` if given (PretrainError when unknown), else ``gpu`` on a CUDA device, else ``cpu``."""
     if preset is None:
         return "gpu" if device.startswith("cuda") else "cpu"
-    if preset not in PRESETS:
-        raise PretrainError("unknown preset %r; choose one of %s" % (preset, ", ".join(sorted(PRESETS))))
+    problems = validate(preset, PRESET_NAME, "preset")
+    if problems:
+        raise PretrainError("; ".join(problems))
     return preset
+
+
+def preset_settings(name: str, overrides: Optional[Mapping[str, Any]] = None) -> Preset:
+    """Preset ``name`` with ``overrides`` (any of its keys), validated: PretrainError naming every unknown key
+    (with the likely one meant) and every value out of its range."""
+    values = dict(PRESETS[name], **(overrides or {}))
+    problems = validate(values, PRESET, top="preset")
+    if problems:
+        raise PretrainError("preset %s: %s" % (name, "; ".join(problems)))
+    return Preset(**values)
 
 
 def default_processes(tracks: int) -> int:
@@ -140,24 +175,17 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     input_size, arch, batch_size, eval_laps). ``eval_datasets``: labelled real folders to report
     ``jetracer eval`` figures on.
     """
-    from ..dataset import scan_dataset
-    from ..learning.evaluate import EvalError, evaluate_model, no_labelled_images_message
-    from ..learning.train import pick_device, train
+    from ..learning.evaluate import evaluate_model
+    from ..learning.train import pick_device
 
-    for d in eval_datasets or []:  # a wrong --eval folder is found now, not after the training
-        index = scan_dataset(d)
-        if not index.entries:
-            raise EvalError("--eval: " + no_labelled_images_message([d], index.problems))
+    _check_eval_datasets(eval_datasets or [])  # a wrong --eval folder is found now, not after the training
     torch_device = str(pick_device(device))
     name = pick_preset(preset, torch_device)
-    cfg = dict(PRESETS[name], **(overrides or {}))
-    unknown = sorted(set(cfg) - set(PRESETS["cpu"]))
-    if unknown:
-        raise PretrainError("unknown preset key(s) %s" % ", ".join(unknown))
+    cfg = preset_settings(name, overrides)
     out = os.fspath(out)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     data_dir = data_dir or os.path.splitext(out)[0] + "_data"
-    tracks = list(range(FIRST_TRACK_SEED, FIRST_TRACK_SEED + int(cfg["tracks"])))
+    tracks = list(range(FIRST_TRACK_SEED, FIRST_TRACK_SEED + cfg.tracks))
     procs = processes or default_processes(len(tracks))
     timings = {}  # type: Dict[str, float]
     t_all = time.time()
@@ -165,34 +193,26 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         say("note: the gpu preset on %s will take hours; the cpu preset finishes in about 15 minutes" % torch_device)
 
     say("[1/3] collecting %d randomised simulator frames over %d procedural tracks (%d process%s) -> %s"
-        % (cfg["frames"], len(tracks), procs, "" if procs == 1 else "es", data_dir))
+        % (cfg.frames, len(tracks), procs, "" if procs == 1 else "es", data_dir))
     t0 = time.time()
-    collected = collect_dataset(data_dir, int(cfg["frames"]), tracks, seed=seed, processes=procs)
+    collected = collect_dataset(data_dir, cfg.frames, tracks, seed=seed, processes=procs)
     timings["collect_s"] = round(time.time() - t0, 1)
 
     say("[2/3] training %s at %dx%d on %s for up to %d epochs -> %s" % (
-        cfg["arch"], cfg["input_size"], cfg["input_size"], torch_device, cfg["epochs"], out))
+        cfg.arch, cfg.input_size, cfg.input_size, torch_device, cfg.epochs, out))
     t0 = time.time()
-    info = {"starter": {"preset": name, "frames": collected["frames"], "tracks": collected["tracks"],
-                        "track_seeds": [tracks[0], tracks[-1]], "sessions": len(collected["sessions"]),
-                        "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)"}}
-    trained = train([data_dir], out, arch=cfg["arch"], input_size=int(cfg["input_size"]), epochs=int(cfg["epochs"]),
-                    batch_size=int(cfg["batch_size"]), device=torch_device, seed=seed, pretrained=True,
-                    progress=False, threads=threads, info=info,
-                    callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px" % (
-                        r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),
-                        r["val"].get("mean_abs_du_px", float("nan")))))
+    trained = _train_starter(data_dir, out, name, cfg, collected, tracks, torch_device, seed, threads, say)
     timings["train_s"] = round(time.time() - t0, 1)
 
     say("[3/3] driving %d lap(s) of each unseen track (%s)" % (
-        cfg["eval_laps"], ", ".join(t if isinstance(t, str) else "procedural seed %d" % t for t in EVAL_TRACKS)))
+        cfg.eval_laps, ", ".join(t if isinstance(t, str) else "procedural seed %d" % t for t in EVAL_TRACKS)))
     t0 = time.time()
-    closed_loop = drive_check(out, int(cfg["eval_laps"]), seed=seed)
+    closed_loop = drive_check(out, cfg.eval_laps, seed=seed)
     timings["drive_s"] = round(time.time() - t0, 1)
 
     report = {
-        "model": os.path.abspath(out), "preset": name, "device": torch_device, "arch": cfg["arch"],
-        "input_size": [int(cfg["input_size"])] * 2, "epochs": int(cfg["epochs"]), "epochs_run": trained.epochs_run,
+        "model": os.path.abspath(out), "preset": name, "device": torch_device, "arch": cfg.arch,
+        "input_size": [cfg.input_size] * 2, "epochs": cfg.epochs, "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch, "frames": collected["frames"], "tracks": collected["tracks"],
         "sessions": len(collected["sessions"]), "collect_processes": procs,
         "val": _short(trained.metrics.get("val")), "test": _short(trained.metrics.get("test")),
@@ -216,6 +236,32 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         json.dump(report, f, indent=1)
     report["report"] = os.path.abspath(path)
     return report
+
+
+def _check_eval_datasets(folders: List[str]) -> None:
+    """EvalError for an ``--eval`` folder without labelled frames (FileNotFoundError for a missing one)."""
+    from ..dataset import scan_dataset
+    from ..learning.evaluate import EvalError, no_labelled_images_message
+    for d in folders:
+        index = scan_dataset(d)
+        if not index.entries:
+            raise EvalError("--eval: " + no_labelled_images_message([d], index.problems))
+
+
+def _train_starter(data_dir: str, out: str, name: str, cfg: Preset, collected: Dict[str, Any], tracks: List[int],
+                   device: str, seed: int, threads: Optional[int], say: Callable[[str], Any]) -> Any:
+    """Train the starter on the collected frames, saying each epoch; its checkpoint's ``info.starter``
+    records what it was trained on (the notebook's starter field shows it)."""
+    from ..learning.train import train
+    info = {"starter": {"preset": name, "frames": collected["frames"], "tracks": collected["tracks"],
+                        "track_seeds": [tracks[0], tracks[-1]], "sessions": len(collected["sessions"]),
+                        "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)"}}
+    return train([data_dir], out, arch=cfg.arch, input_size=cfg.input_size, epochs=cfg.epochs,
+                 batch_size=cfg.batch_size, device=device, seed=seed, pretrained=True,
+                 progress=False, threads=threads, info=info,
+                 callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px" % (
+                     r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),
+                     r["val"].get("mean_abs_du_px", float("nan")))))
 
 
 def _short(metrics: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
