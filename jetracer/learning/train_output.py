@@ -56,8 +56,13 @@ def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None
 
 
 def _check_writable(out: str) -> None:
-    """TrainError for ``out`` naming a folder, or in a folder this process cannot create or write in (the CLI's
-    one output-file rule, :func:`jetracer.atomic.check_output_file`); then makes the folder, where the resume
-    state goes after the first epoch."""
-    check_output_file(out, "--out", what="checkpoint file", example="model.pth", make_folder=True, error=TrainError)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    """TrainError for ``out`` naming a folder, or in a folder this process cannot create or write in
+    (:func:`jetracer.atomic.check_output_file`, the one check of every output file); makes the folder."""
+    check_output_file(out, option="--out", what="checkpoint file", example="model.pth", make_folder=True,
+                      error=TrainError)
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise TrainError("--out %s: cannot write in %s (%s); pick a folder you can write to"
+                         % (shown_path(out), shown_path(folder), e.strerror or e))
