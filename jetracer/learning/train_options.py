@@ -11,6 +11,7 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
+from ..compute import DEVICE_FORMS, DeviceError, parse_device
 from ..errors import UserError
 from ..pilot.limits import MAX_INPUT_SIDE
 from ..pilot.model import ARCHS
@@ -59,6 +60,14 @@ def _names_problems(where: str, value: Any) -> List[str]:
     return ["%s: expected one or more category names, found %r" % (where, list(value))]
 
 
+def _device_problems(where: str, value: Any) -> List[str]:
+    try:
+        parse_device(value)
+    except DeviceError:
+        return ["%s: expected %s, found %r" % (where, DEVICE_FORMS, value)]
+    return []
+
+
 def _positive(where: str, value: Any) -> List[str]:
     return [] if value > 0 else ["%s: expected a value in (0, 10], found %r" % (where, value)]
 
@@ -73,7 +82,7 @@ TRAIN = {
     "lr": Field(float, 0.0, 10.0, nullable=True, check=_positive, doc="peak learning rate of AdamW"),
     "warmup": Field(float, 0.0, 0.99, nullable=True, doc="share of the steps the learning rate ramps up over"),
     "weight_decay": Field(float, 0.0, 10.0, default=1e-4, doc="AdamW weight decay"),
-    "device": Field(str, default="auto", doc="auto, cpu, cuda or cuda:N"),
+    "device": Field(str, default="auto", check=_device_problems),
     "workers": Field(int, 0, 64, nullable=True, doc="DataLoader workers; default 0 on CPU, up to 8 on CUDA"),
     "seed": Field(int, 0, MAX_SEED, default=0, doc="seed of the split, initialisation and augmentation"),
     "patience": Field(int, 0, 100000, nullable=True, doc="epochs without a better validation loss; 0: never stop"),

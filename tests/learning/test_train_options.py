@@ -30,6 +30,7 @@ def test_the_options_object_has_exactly_the_schema_s_keys_and_its_defaults():
     ({"dataset_weights": "sizes"}, ["dataset_weights", "'size'"]),
     ({"pretrained": 1}, ["pretrained", "true or false"]),
     ({"categories": []}, ["categories", "category names"]),
+    ({"device": "tpu"}, ["device", "auto, cpu, cuda or cuda:N", "'tpu'"]),
 ])
 def test_a_bad_value_names_the_option_and_what_it_takes(options, needles):
     with pytest.raises(TrainError) as caught:
