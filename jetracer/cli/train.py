@@ -9,40 +9,61 @@ where it beats MODEL on them, else OUT is a copy of MODEL (``--no-guard``: plain
 """
 import argparse
 import os
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
-from .options import ARCHS, SEED, add_device_option, add_threads_option, checked_device, integer, number
+from .options import ARCHS, Vocabulary, add_device_option, add_threads_option, checked_device, number
 
-MAX_INPUT_SIDE = 1024
+
+def _field(key: str) -> Any:
+    from jetracer.learning.train_options import TRAIN
+    return TRAIN[key]
+
+
+def _ranged(key: str, open_lo: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type`` for training option ``key``: its type and range are the training schema's
+    (``jetracer.learning.train_options.TRAIN``), read when a value is parsed, so the command line refuses
+    what the library would; ``open_lo``: the low end itself is refused (a learning rate of 0)."""
+    def parse(text: str) -> Any:
+        field = _field(key)
+        return number(field.lo, field.hi, integer=field.kind is int, open_lo=open_lo)(text)
+
+    parse.__name__ = key
+    return parse
 
 
 def _input_size(text: str) -> Any:
+    from jetracer.learning.train_options import MAX_INPUT_SIDE, MIN_INPUT_SIDE
     parts = text.lower().replace(",", "x").split("x")
     try:
         size = [int(p) for p in parts]
     except ValueError:
         size = []
-    if len(size) not in (1, 2) or min(size) < 16 or max(size) > MAX_INPUT_SIDE:
-        raise argparse.ArgumentTypeError("input size is N or HxW with sides in [16, %d] (e.g. 224 or 120x160), got %r"
-                                         % (MAX_INPUT_SIDE, text))
+    if len(size) not in (1, 2) or min(size) < MIN_INPUT_SIDE or max(size) > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError("input size is N or HxW with sides in [%d, %d] (e.g. 224 or 120x160), got %r"
+                                         % (MIN_INPUT_SIDE, MAX_INPUT_SIDE, text))
     return size[0] if len(size) == 1 else tuple(size)
 
 
 def _weights(text: str) -> Any:
-    if text.strip().lower() in ("size", "proportional"):
+    from jetracer.learning.train_options import WEIGHTS_BY_SIZE
+    if text.strip().lower() in WEIGHTS_BY_SIZE:
         return "size"
     try:
         weights = [float(w) for w in text.split(",")]
     except ValueError:
         weights = []
-    if not weights or min(weights) < 0 or not all(w < float("inf") for w in weights):
+    if not weights or _field("dataset_weights").check("", weights):
         raise argparse.ArgumentTypeError("dataset weights are non-negative numbers, one per folder (e.g. 1,1 or "
                                          "0.3,0.7), or 'size'; got %r" % text)
     return weights
 
 
+SCHEDULES = Vocabulary(lambda: _field("schedule").choices)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training arguments of ``jetracer train``."""
+    """The training arguments of ``jetracer train``: types, ranges and choices from the training schema;
+    an option left out is None, so the schema's default (or the recipe's choice) applies."""
     parser.add_argument("dataset", nargs="+", help="dataset folder(s) in the upstream layout <dataset>/<category>/<u>_<v>_<id>.jpg")
     parser.add_argument("--out", required=True, help="checkpoint file to write when training finishes (a loss-curve "
                         "PNG goes next to it; OUT.partial holds the resume state meanwhile)")
@@ -65,29 +86,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "real folder is not drowned by a large simulator one); 'size' shares by frame count")
     parser.add_argument("--arch", choices=ARCHS, default=None, metavar="ARCH",
                         help="torchvision backbone: %(choices)s (default resnet18, or --init's)")
-    parser.add_argument("--epochs", type=integer(1, 100000), default=None, help="epochs (default 30, more for a tiny dataset so that "
-                        "training makes at least 300 steps)")
-    parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="images per step and per process (default 32)")
+    parser.add_argument("--epochs", type=_ranged("epochs"), default=None, help="epochs (default 30, more for a tiny "
+                        "dataset so that training makes at least 300 steps)")
+    parser.add_argument("--batch-size", type=_ranged("batch_size"), default=None,
+                        help="images per step and per process (default 32)")
     parser.add_argument("--input-size", type=_input_size, default=None,
                         help="model input N or HxW pixels (default 224, or --init's)")
-    parser.add_argument("--lr", type=number(0.0, 10.0, open_lo=True), default=None, help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
-    parser.add_argument("--warmup", type=number(0.0, 0.99), default=None, help="share of the steps the learning rate ramps up "
-                        "over (default 0.3; 0.1 with --init)")
+    parser.add_argument("--lr", type=_ranged("lr", open_lo=True), default=None,
+                        help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
+    parser.add_argument("--warmup", type=_ranged("warmup"), default=None, help="share of the steps the learning rate "
+                        "ramps up over (default 0.3; 0.1 with --init)")
     parser.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
                         help="frozen keeps the batch-norm statistics of the model it starts from (for a few dozen frames; "
                         "measured no better than trained on real frames so far; default trained)")
-    parser.add_argument("--weight-decay", type=number(0.0, 10.0), default=1e-4, help="AdamW weight decay (default 1e-4)")
-    parser.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle", help="learning-rate schedule")
+    parser.add_argument("--weight-decay", type=_ranged("weight_decay"), default=None,
+                        help="AdamW weight decay (default 1e-4)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None, metavar="SCHEDULE",
+                        help="learning-rate schedule: %(choices)s (default onecycle)")
     add_device_option(parser)
-    parser.add_argument("--workers", type=integer(0, 64), default=None, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
+    parser.add_argument("--workers", type=_ranged("workers"), default=None,
+                        help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
     add_threads_option(parser, "torch")
-    parser.add_argument("--seed", type=SEED, default=0, help="seed for the split, initialisation and augmentation")
-    parser.add_argument("--patience", type=integer(0, 100000), default=None, help="stop after this many epochs without a better "
-                        "validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
-    parser.add_argument("--val-fraction", type=number(0.0, 0.9), default=None, help="share of sessions for validation (default "
-                        "0.1; 0: no validation, the final weights are kept)")
-    parser.add_argument("--test-fraction", type=number(0.0, 0.9), default=None, help="share of sessions for test (default 0.1; 0: "
-                        "none). With neither fraction given, a folder of fewer than 50 images is all used for training")
+    parser.add_argument("--seed", type=_ranged("seed"), default=None,
+                        help="seed for the split, initialisation and augmentation (default 0)")
+    parser.add_argument("--patience", type=_ranged("patience"), default=None, help="stop after this many epochs "
+                        "without a better validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
+    parser.add_argument("--val-fraction", type=_ranged("val_fraction"), default=None, help="share of sessions for "
+                        "validation (default 0.1; 0: no validation, the final weights are kept)")
+    parser.add_argument("--test-fraction", type=_ranged("test_fraction"), default=None, help="share of sessions for "
+                        "test (default 0.1; 0: none). With neither fraction given, a folder of fewer than 50 images is "
+                        "all used for training")
     parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
     parser.add_argument("--no-pretrained", action="store_true", help="do not try ImageNet weights")
     parser.add_argument("--no-augment", action="store_true", help="no flips, affine or colour jitter")

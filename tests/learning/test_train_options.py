@@ -53,3 +53,35 @@ def test_train_refuses_a_bad_option_before_it_reads_or_writes_anything(tmp_path)
     with pytest.raises(TrainError, match="epochs: expected a value in"):
         train([str(tmp_path / "no-such-dataset")], str(out), epochs=0)
     assert not os.path.exists(str(tmp_path / "run"))
+
+
+def _parse(*args):
+    from jetracer.cli.main import build_parser
+    return build_parser().parse_args(["train", "data", "--out", "m.pth"] + list(args))
+
+
+NUMERIC = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "warmup": "--warmup",
+           "weight_decay": "--weight-decay", "workers": "--workers", "seed": "--seed", "patience": "--patience",
+           "val_fraction": "--val-fraction", "test_fraction": "--test-fraction"}
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC))
+def test_jetracer_train_takes_the_range_of_the_schema(key, capsys):
+    from jetracer.cli.train import options_from_args
+    field, flag = TRAIN[key], NUMERIC[key]
+    shown = (lambda v: "%d" % v) if field.kind is int else repr
+    assert options_from_args(_parse(flag, shown(field.hi)))[key] == field.hi
+    with pytest.raises(SystemExit):
+        _parse(flag, shown(field.hi * 2 + 1))
+    if key != "lr":
+        assert options_from_args(_parse(flag, shown(field.lo)))[key] == field.lo
+    else:  # a learning rate of 0 trains nothing: refused by both
+        with pytest.raises(SystemExit):
+            _parse(flag, "0")
+    assert flag in capsys.readouterr().err
+
+
+def test_jetracer_train_adds_no_defaults_of_its_own():
+    from jetracer.cli.train import options_from_args
+    assert check_options(options_from_args(_parse())) == check_options({})
+    assert options_from_args(_parse("--schedule", "cosine"))["schedule"] == "cosine"
