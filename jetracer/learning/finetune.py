@@ -14,7 +14,8 @@ from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, input_h
 from .train_options import TrainError
 
 
-def load_init(path: str, arch: Optional[str] = None, input_size: Any = None) -> Tuple[Any, Dict[str, Any]]:
+def load_init(path: str, arch: Optional[str] = None,
+              input_size: Any = None) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """``(model, meta)`` of the model file to fine-tune from (``load_checkpoint``'s kinds).
 
     ValueError (naming the file, what it is and what to do) when it is not a checkpoint, or when
@@ -48,7 +49,8 @@ def _head_keys(arch: str) -> List[str]:
     return [k for k in a if a[k].shape != b[k].shape]
 
 
-def adapt_head(model: Any, meta: Dict[str, Any], categories: Sequence[str]) -> Tuple[Any, str]:
+def adapt_head(model: torch.nn.Module, meta: Dict[str, Any],
+               categories: Sequence[str]) -> Tuple[torch.nn.Module, str]:
     """``model`` with one (x, y) output pair per category of ``categories``, and a note ("" if unchanged).
 
     The same categories (or one category each) keep the model as it is. Otherwise each category takes

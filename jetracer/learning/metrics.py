@@ -14,7 +14,7 @@ def select_outputs(outputs: torch.Tensor, category_idx: torch.Tensor) -> torch.T
     return outputs.gather(1, idx)
 
 
-def _errors(model: Any, loader: Any, preprocess: Preprocessor, device: torch.device) -> torch.Tensor:
+def _errors(model: torch.nn.Module, loader: Any, preprocess: Preprocessor, device: torch.device) -> torch.Tensor:
     model.eval()
     errors = []
     with torch.no_grad():
@@ -64,7 +64,7 @@ class EvalSet(object):
     def __init__(self, loaders: List[Tuple[int, str, Any]], shares: Optional[List[float]], input_size: Any) -> None:
         self.loaders, self.shares, self.input_size = loaders, shares, input_size
 
-    def __call__(self, model: Any, preprocess: Preprocessor, device: torch.device) -> Dict[str, Any]:
+    def __call__(self, model: torch.nn.Module, preprocess: Preprocessor, device: torch.device) -> Dict[str, Any]:
         parts = [(name, g, _errors(model, loader, preprocess, device)) for g, name, loader in self.loaders]
         parts = [p for p in parts if p[2].shape[0]]
         if not parts:

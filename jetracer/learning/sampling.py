@@ -35,7 +35,8 @@ def dataset_shares(weights: Any, dirs: Sequence[str], train_counts: Sequence[int
     return [w / total for w in weights]
 
 
-def epoch_sampler(groups: Sequence[int], shares: Sequence[float], num_samples: int, seed: int = 0) -> Any:
+def epoch_sampler(groups: Sequence[int], shares: Sequence[float], num_samples: int,
+                  seed: int = 0) -> torch.utils.data.WeightedRandomSampler:
     """A sampler drawing ``num_samples`` training indices per epoch, with replacement, so that folder ``g``
     (``groups[i]`` is the folder of sample i) makes up ``shares[g]`` of them on average."""
     counts = np.bincount(np.asarray(groups, dtype=np.int64), minlength=len(shares))
@@ -52,7 +53,7 @@ def _worker_init(_: int) -> None:
 
 
 def make_loader(dataset: RoadDataset, batch_size: int, workers: int, device: torch.device, shuffle: bool,
-                sampler: Any = None, seed: int = 0, drop_last: bool = False) -> Any:
+                sampler: Any = None, seed: int = 0, drop_last: bool = False) -> torch.utils.data.DataLoader:
     """A DataLoader with its own seeded generator (its draws are part of the resume state)."""
     # no persistent_workers: workers left alive until interpreter exit took ~2 minutes to reap (torch 2.11)
     generator = torch.Generator()

@@ -77,9 +77,9 @@ def _grad_scaler(device: torch.device, enabled: bool) -> Any:
     return torch.cuda.amp.GradScaler()
 
 
-def train_one_epoch(model: Any, loader: Any, optimizer: Any, scheduler: Any, preprocess: Preprocessor,
-                    device: torch.device, scaler: Any = None, epoch: int = 1, progress: bool = True,
-                    freeze_bn: bool = False) -> Dict[str, float]:
+def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
+                    preprocess: Preprocessor, device: torch.device, scaler: Any = None, epoch: int = 1,
+                    progress: bool = True, freeze_bn: bool = False) -> Dict[str, float]:
     """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}.
 
     ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a

@@ -60,14 +60,14 @@ def _shown_value(value: Any) -> str:
     return "default" if value is None else str(value)
 
 
-def rng_state(generators: Sequence[Any]) -> Dict[str, Any]:
+def rng_state(generators: Sequence[torch.Generator]) -> Dict[str, Any]:
     """Every random state training draws from: Python's, NumPy's, torch's and the loaders' ``generators``."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"python": random.getstate(), "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
             "torch": torch.get_rng_state(), "generators": [g.get_state() for g in generators]}
 
 
-def set_rng_state(saved: Dict[str, Any], generators: Sequence[Any]) -> None:
+def set_rng_state(saved: Dict[str, Any], generators: Sequence[torch.Generator]) -> None:
     """Put back what :func:`rng_state` saved, so the next epoch draws what it drew in the killed run."""
     version, internal, gauss = saved["python"]
     random.setstate((version, tuple(internal), gauss))
