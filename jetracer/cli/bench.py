@@ -276,18 +276,15 @@ def run_transfer(args: argparse.Namespace) -> int:
     if not getattr(args, "verbose", False):
         logging.getLogger().setLevel(logging.WARNING)  # the report and `say` lines, not every library's info
     logging.getLogger("jetracer.learning").setLevel(logging.ERROR)
-    try:
-        options = dict(sets=args.sets, seeds=args.seeds, threads=args.threads, epochs=args.epochs,
-                       mix_data=args.mix_data, keep=args.keep, sim=not args.no_sim, sim_laps=args.laps,
-                       finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
-                                     **({"lr": args.finetune_lr} if args.finetune_lr else {})))  # type: Dict[str, Any]
-        for key in ("ks", "arms", "splits"):
-            if getattr(args, key):
-                options[key] = getattr(args, key)
-        with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
-            report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
-    except (FileNotFoundError, ValueError) as e:  # a set, starter or K that cannot be used: the user's to fix
-        raise UsageError(str(e))
+    options = dict(sets=args.sets, seeds=args.seeds, threads=args.threads, epochs=args.epochs,
+                   mix_data=args.mix_data, keep=args.keep, sim=not args.no_sim, sim_laps=args.laps,
+                   finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
+                                 **({"lr": args.finetune_lr} if args.finetune_lr else {})))  # type: Dict[str, Any]
+    for key in ("ks", "arms", "splits"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
+        report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
     print(json.dumps(report, indent=1) if args.json else transfer.format_report(report))
     return 0
 

@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ...pixels import pixel_label, to_pixel
+from . import BenchError
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def read_set(folder: str) -> List[RealFrame]:
         return read_donkey_set(folder)
     if "x" in header:
         return read_clicked_set(folder)
-    raise ValueError("%s/labels.csv has neither an x nor an angle column" % folder)
+    raise BenchError("%s/labels.csv has neither an x nor an angle column" % folder)
 
 
 def find_sets(real: str, sets: Optional[Sequence[str]] = None) -> Tuple[List[str], List[str]]:
@@ -202,7 +203,7 @@ class Bench(object):
                                pretrained=self._imagenet(), dataset_weights="size"), {}
         if name == "finetune_mix":
             return self._train([self.mix_data, kdir], seed, init=self.starter, **self.finetune), {}
-        raise ValueError("unknown arm %r; arms: %s" % (name, ", ".join(ARMS)))
+        raise BenchError("unknown arm %r; arms: %s" % (name, ", ".join(ARMS)))
 
 
 def _brief(result: Dict[str, Any]) -> Dict[str, Any]:
@@ -241,13 +242,13 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
     for name in missing:
         say("%s: not under %s; skipped" % (name, real))
     if not names:
-        raise FileNotFoundError("none of the real sets %s is under %s" % (", ".join(missing), real))
+        raise BenchError("none of the real sets %s is under %s" % (", ".join(missing), real))
     unknown = [a for a in arms if a not in ARMS] + [s for s in splits if s not in SPLITS]
     if unknown:
-        raise ValueError("unknown arm(s) or split(s) %s; arms: %s; splits: %s" % (
+        raise BenchError("unknown arm(s) or split(s) %s; arms: %s; splits: %s" % (
             ", ".join(unknown), ", ".join(ARMS), ", ".join(SPLITS)))
     if any("mix" in a for a in arms) and not mix_data:
-        raise ValueError("the mix arms need --mix-data DIR (a simulator dataset folder)")
+        raise BenchError("the mix arms need --mix-data DIR (a simulator dataset folder)")
     tmp = keep or tempfile.mkdtemp(prefix="jetracer-transfer-")
     os.makedirs(tmp, exist_ok=True)
     start = time.time()
