@@ -3,9 +3,10 @@
 The backends (``torch_backend``, ``onnx_backend``, ``tensorrt_backend``) build on this module; the
 loader :mod:`jetracer.pilot.load` picks one of them for a file. This module imports none of them.
 """
+import math
 import os
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +22,48 @@ ACCEPTED_KINDS = (
 )
 
 
+OBSTACLE_OUTPUTS = ("blocked_logit", "distance_m")  # what a model's obstacle head may carry, in this order
+
+
+class Prediction(NamedTuple):
+    """One frame's reading: the road target ``(x, y)`` (normalised, see :mod:`jetracer.pilot.load`), the
+    probability in [0, 1] that the way ahead is blocked and the predicted distance to what blocks it (m),
+    each None when the model has no such output."""
+
+    x: float
+    y: float
+    blocked_p: Optional[float]
+    distance_m: Optional[float]
+
+
+def sigmoid(logit: float) -> float:
+    """The probability of a logit, without overflow for any finite or infinite value (NaN stays NaN)."""
+    logit = float(logit)
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    z = math.exp(logit)
+    return z / (1.0 + z)
+
+
+def obstacle_outputs(meta: Dict[str, Any]) -> List[str]:
+    """The obstacle outputs a model file declares (``meta["obstacle_outputs"]``, after the road outputs):
+    [], ["blocked_logit"] or ["blocked_logit", "distance_m"]; ValueError for anything else."""
+    names = list(meta.get("obstacle_outputs") or [])
+    if names != list(OBSTACLE_OUTPUTS[:len(names)]):
+        raise ValueError("obstacle_outputs must be %s or a prefix of it, not %r" % (list(OBSTACLE_OUTPUTS), names))
+    return names
+
+
+def predict_frame(pilot: Any, frame_bgr: np.ndarray) -> Prediction:
+    """``pilot.predict(frame)`` where the pilot has it, else its ``(x, y)`` with no obstacle reading: one call
+    for every pilot a drive can hold (a model, the simulator's label, a test's function)."""
+    predict = getattr(pilot, "predict", None)
+    if predict is not None:
+        return predict(frame_bgr)
+    x, y = pilot(frame_bgr)
+    return Prediction(x, y, None, None)
+
+
 class PilotLoadError(Failure, ValueError):
     """A model file that cannot be used: wrong kind, corrupt, or built for another runtime."""
 
@@ -34,7 +77,8 @@ class MissingBackendError(Failure, ImportError):
 
 
 class Pilot(object):
-    """A loaded model: ``pilot(frame_bgr) -> (x, y)`` for a BGR uint8 HxWx3 frame.
+    """A loaded model: ``pilot(frame_bgr) -> (x, y)`` and ``pilot.predict(frame_bgr) -> Prediction`` for a BGR
+    uint8 HxWx3 frame, from one forward pass (backends implement ``outputs`` only).
 
     Attributes: ``backend`` ("torch", "onnxruntime", "tensorrt"), ``precision`` ("fp32", "fp16",
     "int8"), ``input_size`` (H, W), ``color_order`` (the model's input channel order: "RGB" for
@@ -43,6 +87,9 @@ class Pilot(object):
     A file claiming an impossible input size or output count (a 20000x20000 input: 1.2 GB a frame) raises
     ``SelfCheckError`` here, before any backend allocates for it.
     With several categories the outputs are (x, y) pairs per category; ``category`` picks the pair.
+    A model with an obstacle head (``has_obstacle_output``) has its outputs after the pairs, as the file's
+    ``obstacle_outputs`` names them: the blocked logit (``predict`` gives its sigmoid) and optionally the
+    distance in metres; road-only models and upstream's have none (``blocked_p`` and ``distance_m`` None).
     """
 
     backend = ""
@@ -55,6 +102,16 @@ class Pilot(object):
         self.input_size = input_hw(meta.get("input_size", 224))
         self.categories = list(meta.get("categories") or [])
         self.num_outputs = int(meta.get("num_outputs", 2))
+        try:
+            self.obstacle_outputs = obstacle_outputs(meta)
+        except ValueError as e:
+            raise PilotLoadError("%s: %s; re-export it with jetracer optimize or retrain it" % (path or "the model", e))
+        self.road_outputs = self.num_outputs - len(self.obstacle_outputs)
+        if self.obstacle_outputs and self.road_outputs != 2 * max(1, len(self.categories)):
+            raise PilotLoadError("%s declares %d outputs: %d (x, y) pairs and %s do not add up to that; re-export it "
+                                 "with jetracer optimize or retrain it" % (path or "the model", self.num_outputs,
+                                                                           max(1, len(self.categories)),
+                                                                           ", ".join(self.obstacle_outputs)))
         norm = meta.get("normalization") or {}
         from .preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, check_color_order
         self.mean = tuple(norm.get("mean", IMAGENET_MEAN))
@@ -67,9 +124,26 @@ class Pilot(object):
         """All model outputs for one frame as a float32 vector; sets ``last_timing_ms``."""
         raise NotImplementedError
 
-    def __call__(self, frame_bgr: np.ndarray, category: int = 0) -> Tuple[float, float]:
+    @property
+    def has_obstacle_output(self) -> bool:
+        """True when the model itself says whether the way is blocked (one forward pass for both)."""
+        return bool(self.obstacle_outputs)
+
+    def predict(self, frame_bgr: np.ndarray, category: int = 0) -> Prediction:
+        """The road target of ``category`` and, where the model has them, the obstacle readings."""
         out = self.outputs(frame_bgr)
-        return float(out[2 * category]), float(out[2 * category + 1])
+        blocked_p = distance_m = None  # type: Optional[float]
+        if self.obstacle_outputs:
+            blocked_p = sigmoid(out[self.road_outputs])
+            if len(self.obstacle_outputs) > 1:
+                distance_m = float(out[self.road_outputs + 1])
+                if distance_m < 0.0:  # a regression may undershoot; NaN stays NaN for the self-check
+                    distance_m = 0.0
+        return Prediction(float(out[2 * category]), float(out[2 * category + 1]), blocked_p, distance_m)
+
+    def __call__(self, frame_bgr: np.ndarray, category: int = 0) -> Tuple[float, float]:
+        p = self.predict(frame_bgr, category)
+        return p.x, p.y
 
     def __repr__(self) -> str:
         return "<%s backend=%s precision=%s input_size=%s path=%s>" % (
