@@ -3,7 +3,10 @@
 Parity is measured on held-out frames: the checkpoint's test sessions (``split["test"]``, whole
 sessions or ``"<session>[a:b]"`` time blocks) found in the dataset folders. Calibration frames for
 int8 come from the training sessions, never from the test ones. Numbers are in normalised units
-(``x``, ``y`` in [-1, 1]); ``dx`` is over every x output (even indices), ``dy`` over every y output.
+(``x``, ``y`` in [-1, 1]); ``dx`` is over every x output (even indices of the road outputs), ``dy`` over every
+y output. A model with an obstacle head is also compared on it: ``dp``, the blocked probability (sigmoid of
+the logit, so a far-out logit that both call certain does not count), and ``dd``, the distance in metres; the
+same tolerance refuses a candidate whose max |dp| exceeds it.
 """
 import re
 from typing import Any, Dict, List, Sequence, Tuple
@@ -25,32 +28,55 @@ class ParityError(Failure, ValueError):
 
 
 def compare(reference: Any, candidate: Any, frames: Sequence[np.ndarray]) -> Dict[str, Any]:
-    """Run both pilots (``outputs(frame)``) on ``frames``; max/mean |dx|, |dy| and the frame count.
+    """Run both pilots (``outputs(frame)``) on ``frames``; max/mean |dx|, |dy| and the frame count, and for a
+    model with an obstacle head max/mean |dp| (blocked probability) and |dd| (distance, m).
 
     Raises ValueError when ``frames`` is empty: a parity check on nothing would pass anything.
     """
     if not len(frames):
         raise ValueError("no frames to check parity on; pass dataset folders with the checkpoint's test sessions")
-    diffs = np.stack([np.abs(np.asarray(candidate.outputs(f), np.float64) - np.asarray(reference.outputs(f), np.float64))
-                      for f in frames])
+    ref = np.stack([np.array(reference.outputs(f), np.float64) for f in frames])
+    cand = np.stack([np.array(candidate.outputs(f), np.float64) for f in frames])
+    if ref.shape != cand.shape:
+        raise ValueError("the candidate gives %d outputs a frame, the checkpoint %d" % (cand.shape[1], ref.shape[1]))
+    road = int(getattr(reference, "road_outputs", ref.shape[1]))
+    diffs = np.abs(cand[:, :road] - ref[:, :road])
     dx, dy = diffs[:, 0::2], diffs[:, 1::2]
-    return {"max_abs_dx": float(dx.max()), "mean_abs_dx": float(dx.mean()),
-            "max_abs_dy": float(dy.max()), "mean_abs_dy": float(dy.mean()), "frames": int(len(frames))}
+    out = {"max_abs_dx": float(dx.max()), "mean_abs_dx": float(dx.mean()),
+           "max_abs_dy": float(dy.max()), "mean_abs_dy": float(dy.mean()), "frames": int(len(frames))}
+    if ref.shape[1] > road:
+        dp = np.abs(_sigmoid(cand[:, road]) - _sigmoid(ref[:, road]))
+        out.update({"max_abs_dp": float(dp.max()), "mean_abs_dp": float(dp.mean())})
+    if ref.shape[1] > road + 1:
+        dd = np.abs(cand[:, road + 1] - ref[:, road + 1])
+        out.update({"max_abs_dd_m": float(dd.max()), "mean_abs_dd_m": float(dd.mean())})
+    return out
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * logits))  # no overflow for any logit
 
 
 def format_parity(parity: Dict[str, Any]) -> str:
-    """One line: ``max |dx| 0.0031 mean |dx| 0.0008, max |dy| ... over N frames``."""
-    return ("max |dx| %.4g mean |dx| %.4g, max |dy| %.4g mean |dy| %.4g over %d frames"
-            % (parity["max_abs_dx"], parity["mean_abs_dx"], parity["max_abs_dy"], parity["mean_abs_dy"],
+    """One line: ``max |dx| 0.0031 mean |dx| 0.0008, max |dy| ... [, max |dp| ...] over N frames``."""
+    obstacle = ""
+    if "max_abs_dp" in parity:
+        obstacle = ", max |dp| %.4g mean |dp| %.4g" % (parity["max_abs_dp"], parity["mean_abs_dp"])
+    if "max_abs_dd_m" in parity:
+        obstacle += ", max |dd| %.4g m" % parity["max_abs_dd_m"]
+    return ("max |dx| %.4g mean |dx| %.4g, max |dy| %.4g mean |dy| %.4g%s over %d frames"
+            % (parity["max_abs_dx"], parity["mean_abs_dx"], parity["max_abs_dy"], parity["mean_abs_dy"], obstacle,
                parity["frames"]))
 
 
 def check(parity: Dict[str, Any], tolerance: float, what: str) -> None:
-    """Raise ParityError (with the numbers) when ``max_abs_dx`` exceeds ``tolerance``."""
-    if parity["max_abs_dx"] > tolerance:
-        raise ParityError("%s is refused: %s vs the fp32 checkpoint exceeds the tolerance %.4g (max |dx|). "
+    """Raise ParityError (with the numbers) when ``max_abs_dx`` or, for an obstacle head, ``max_abs_dp``
+    exceeds ``tolerance``."""
+    worst = max((parity["max_abs_dx"], "max |dx|"), (parity.get("max_abs_dp", 0.0), "max |dp|"))
+    if worst[0] > tolerance:
+        raise ParityError("%s is refused: %s vs the fp32 checkpoint exceeds the tolerance %.4g (%s). "
                           "Use a higher precision (fp16/fp32), more calibration frames, or --tolerance."
-                          % (what, format_parity(parity), tolerance), parity)
+                          % (what, format_parity(parity), tolerance, worst[1]), parity)
 
 
 def _sides(entries: Sequence[Any], specs: Sequence[str]) -> List[Any]:

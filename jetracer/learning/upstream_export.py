@@ -17,6 +17,10 @@ border it is not: zero there now stands for upstream's normalised zero (the mean
 instead of the model's, which differs by ``b`` on the red and blue channels (0.35 in normalised
 units for an RGB model with ImageNet statistics). The effect on (x, y) is small and measured by
 :func:`border_difference` (and reported by ``jetracer export``).
+
+The export is road-only: upstream's road_following notebooks build ``fc`` 512 -> 2k and have no obstacle
+output, so a model's obstacle rows (the blocked logit, the distance) are left out and the notes say so; on
+upstream's code the car follows the road and does not stop. Drive the jetracer checkpoint itself to stop.
 """
 import collections
 import os
@@ -97,6 +101,11 @@ def export_upstream(checkpoint: str, out: str) -> Dict[str, Any]:
     _check_exportable(meta, state_dict, str(checkpoint))
     norm = meta["normalization"]
     folded = fold_to_upstream(state_dict, norm)
+    road = 2 * len(meta["categories"])
+    obstacle = list(meta.get("obstacle_outputs") or [])
+    if obstacle:  # upstream's fc has the road rows only
+        folded["fc.weight"] = folded["fc.weight"][:road].clone()
+        folded["fc.bias"] = folded["fc.bias"][:road].clone()
     if os.path.dirname(os.path.abspath(out)):
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with atomic_write(str(out)) as f:
@@ -106,6 +115,10 @@ def export_upstream(checkpoint: str, out: str) -> Dict[str, Any]:
     if size != [224, 224]:
         notes.append("trained at %dx%d: upstream's notebooks feed 224x224 frames, so give the camera "
                      "width=%d, height=%d" % (size[0], size[1], size[1], size[0]))
+    if obstacle:
+        notes.append("road outputs only: upstream's notebooks have no obstacle output, so the model's %s (%s) are "
+                     "left out and the car will not stop for obstacles on upstream's code" % (
+                         "outputs" if len(obstacle) > 1 else "output", ", ".join(obstacle)))
     if len(meta["categories"]) > 1:
         notes.append("%d categories: upstream reads (x, y) of category i from outputs 2i, 2i+1 (%s)"
                      % (len(meta["categories"]), ", ".join(meta["categories"])))
@@ -123,12 +136,15 @@ def border_difference(checkpoint: str, frames: Sequence[Any]) -> Dict[str, float
     from ..pilot.torch_backend import TorchPilot
     model, meta = load_checkpoint(str(checkpoint))
     pilot = TorchPilot(model, meta, device="cpu")
-    exported = _upstream_model(fold_to_upstream(model.state_dict(), meta["normalization"]), meta["num_outputs"])
+    road = 2 * len(meta["categories"])
+    folded = fold_to_upstream(model.state_dict(), meta["normalization"])
+    folded["fc.weight"], folded["fc.bias"] = folded["fc.weight"][:road], folded["fc.bias"][:road]
+    exported = _upstream_model(folded, road)
     diffs = []
     for frame in frames:
         with torch.no_grad():
             up = exported(upstream_preprocess(frame, meta["input_size"]))[0].numpy()
-        diffs.append(np.abs(up - pilot.outputs(frame)))
+        diffs.append(np.abs(up - pilot.outputs(frame)[:road]))
     d = np.stack(diffs)
     return {"max_abs_dx": float(d[:, 0::2].max()), "max_abs_dy": float(d[:, 1::2].max()), "frames": len(frames)}
 

@@ -3,7 +3,8 @@
 Format (``torch.save`` of a dict, written atomically)::
 
     {"format": "jetracer.checkpoint", "version": 1, "arch": "resnet18", "input_size": [H, W],
-     "categories": ["apex"], "num_outputs": 2 * len(categories),
+     "categories": ["apex"], "num_outputs": 2 * len(categories) + len(obstacle_outputs),
+     "obstacle_outputs": [] | ["blocked_logit"] | ["blocked_logit", "distance_m"],
      "normalization": {"mean": [...], "std": [...], "color_order": "RGB"},
      "state_dict": ..., "train_args": {...}, "split": {"train": [...], "val": [...], "test": [...]},
      "metrics": {"val": {...}, "test": {...}}, "epoch": int, "optimizer": optional,
@@ -13,7 +14,9 @@ Format (``torch.save`` of a dict, written atomically)::
 224x224, ImageNet normalisation, colour order BGR: upstream trained on ``cv2.imread`` frames and fed
 the camera's BGR frame to ``to_tensor`` unswapped, so ImageNet's R statistics apply to the blue
 channel) and a DDP state dict (``module.`` prefixes). jetracer checkpoints record their own order
-(``normalization.color_order``, RGB; files written before it was recorded are RGB).
+(``normalization.color_order``, RGB; files written before it was recorded are RGB). ``obstacle_outputs``
+names the obstacle head's outputs, which follow the road outputs (absent or empty: a road-only model, as every
+file written before the head existed and every upstream road model).
 
 Every file is read through the allow-listed, bounded unpickler of :mod:`jetracer.pilot.safe_load`: a file
 that is not a regular file, is too large or declares more than it holds is refused before anything is allocated.
@@ -59,17 +62,22 @@ def _atomic_torch_save(obj: Any, path: str) -> None:
 def save_checkpoint(path: str, model: Any, arch: str, input_size: Any, categories: Sequence[str],
                     train_args: Optional[Dict[str, Any]] = None, split: Optional[Dict[str, Any]] = None,
                     metrics: Optional[Dict[str, Any]] = None, epoch: int = 0, optimizer: Any = None,
-                    normalization: Optional[Dict[str, Any]] = None, **extra: Any) -> str:
+                    normalization: Optional[Dict[str, Any]] = None, obstacle_outputs: Sequence[str] = (),
+                    **extra: Any) -> str:
     """Write a checkpoint atomically (temp file + ``os.replace``); returns ``path``.
 
-    ``model`` may be wrapped in DistributedDataParallel; tensors are stored on the CPU. ``extra``
-    keys are stored as JSON-like metadata.
+    ``model`` may be wrapped in DistributedDataParallel; tensors are stored on the CPU. ``obstacle_outputs``:
+    the obstacle head's outputs after the road ones (see the module docstring). ``extra`` keys are stored as
+    JSON-like metadata.
     """
     import torch
+    from .base import obstacle_outputs as check_obstacle_outputs
     model = getattr(model, "module", model)
+    obstacle = check_obstacle_outputs({"obstacle_outputs": list(obstacle_outputs)})
     ckpt = {
         "format": FORMAT, "version": VERSION, "arch": arch, "input_size": list(input_hw(input_size)),
-        "categories": list(categories), "num_outputs": 2 * len(categories),
+        "categories": list(categories), "num_outputs": 2 * len(categories) + len(obstacle),
+        "obstacle_outputs": obstacle,
         "normalization": plain_data(normalization or normalization_meta()),
         "train_args": plain_data(train_args or {}), "split": plain_data(split or {}), "metrics": plain_data(metrics or {}),
         "epoch": int(epoch), "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -147,7 +155,12 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str
         meta = _upstream_meta(state_dict, path)
     else:
         raise CheckpointError("%s is a dict with keys %s; expected %s" % (path, sorted(obj)[:6], EXPECTED))
-    meta.setdefault("num_outputs", 2 * len(meta["categories"]))
+    from .base import obstacle_outputs
+    try:
+        meta["obstacle_outputs"] = obstacle_outputs(meta)
+    except ValueError as e:
+        raise CheckpointError("%s: %s; expected %s" % (path, e, EXPECTED))
+    meta.setdefault("num_outputs", 2 * len(meta["categories"]) + len(meta["obstacle_outputs"]))
     meta["normalization"] = dict(normalization_meta(), **(meta.get("normalization") or {}))
     try:
         model = build_model(meta["arch"], int(meta["num_outputs"]), pretrained=False)
@@ -167,8 +180,10 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Tuple[Any, Dict[str
 
 def checkpoint_summary(meta: Dict[str, Any]) -> List[str]:
     """A few human lines about a checkpoint's meta (arch, input, categories, test metrics)."""
-    lines = ["%s %s input %sx%s categories %s" % (meta.get("format"), meta.get("arch"), meta["input_size"][0],
-                                                  meta["input_size"][1], ",".join(meta.get("categories", [])))]
+    lines = ["%s %s input %sx%s categories %s%s" % (meta.get("format"), meta.get("arch"), meta["input_size"][0],
+                                                    meta["input_size"][1], ",".join(meta.get("categories", [])),
+                                                    " obstacle outputs %s" % ",".join(meta["obstacle_outputs"])
+                                                    if meta.get("obstacle_outputs") else "")]
     test = meta.get("metrics", {}).get("test")
     if test:
         lines.append("test: " + ", ".join("%s=%.4g" % (k, v) for k, v in sorted(test.items())

@@ -4,13 +4,19 @@ The default, ``resnet18`` with ``fc = Linear(512, 2 * len(categories))``, is ups
 road_following layout, so upstream state dicts load. Output ``2*i`` is ``x`` and ``2*i + 1`` is ``y``
 of category ``i``. Works with torchvision 0.11 (``pretrained=``) and newer (``weights=``).
 
+The obstacle head sits on the same backbone as more rows of the same last layer, after the road rows: the
+blocked logit, then optionally the distance in metres (``output_count``; the checkpoint's
+``obstacle_outputs`` names them). It reads the same pooled features as the steering, so the car pays for one
+forward pass and a few hundred multiply-adds more (upstream JetBot's collision model is this head alone on
+its own resnet18 or alexnet). ``grow_head`` adds it to a road-only model, keeping the road rows.
+
 ImageNet weights are used when they are in torch's cache or can be downloaded; otherwise (offline)
 one ``PretrainedWeightsUnavailable`` warning is issued and the backbone starts from random weights.
 """
 import contextlib
 import logging
 import warnings
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +81,50 @@ def _replace_head(model: Any, num_outputs: int) -> None:
                 head[i] = nn.Conv2d(head[i].in_channels, num_outputs, kernel_size=1)
                 return
     raise ValueError("do not know where the head of %s is; supported: %s" % (type(model).__name__, ", ".join(ARCHS)))
+
+
+def output_count(categories: Sequence[str], obstacle_outputs: Sequence[str] = ()) -> int:
+    """Rows of the last layer: an (x, y) pair per category, then the obstacle outputs."""
+    return 2 * max(1, len(categories)) + len(obstacle_outputs)
+
+
+def head_layer(model: Any) -> Any:
+    """The last layer whose rows are the outputs (resnet ``fc``, ``classifier[-1]``, squeezenet's 1x1 conv)."""
+    import torch.nn as nn
+    if isinstance(getattr(model, "fc", None), nn.Linear):
+        return model.fc
+    head = getattr(model, "classifier", None)
+    if isinstance(head, nn.Linear):
+        return head
+    if isinstance(head, nn.Sequential):
+        for layer in reversed(list(head)):
+            if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                return layer
+    raise ValueError("do not know where the head of %s is; supported: %s" % (type(model).__name__, ", ".join(ARCHS)))
+
+
+def grow_head(model: Any, num_outputs: int) -> Any:
+    """``model`` with its last layer grown (or cut) to ``num_outputs`` rows: the rows it has are kept, new rows
+    start at zero weight and bias (a logit of 0: p = 0.5 until trained), so the road outputs do not move."""
+    import torch
+    layer = head_layer(model)
+    old = layer.weight.shape[0]
+    if old == num_outputs:
+        return model
+    with torch.no_grad():
+        weight = torch.zeros((num_outputs,) + tuple(layer.weight.shape[1:]), dtype=layer.weight.dtype)
+        bias = torch.zeros(num_outputs, dtype=layer.weight.dtype)
+        keep = min(old, num_outputs)
+        weight[:keep] = layer.weight[:keep]
+        if layer.bias is not None:
+            bias[:keep] = layer.bias[:keep]
+    _replace_head(model, num_outputs)
+    new = head_layer(model)
+    with torch.no_grad():
+        new.weight.copy_(weight.to(new.weight.device))
+        if new.bias is not None:
+            new.bias.copy_(bias.to(new.bias.device))
+    return model
 
 
 def build_model(arch: str = "resnet18", num_outputs: int = 2, pretrained: bool = True) -> Any:

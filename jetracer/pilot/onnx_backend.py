@@ -163,6 +163,7 @@ def set_metadata(model: Any, meta: Dict[str, Any], precision: str, parity: Dict[
     props = {"format": "jetracer.onnx", "version": 1, "backend": "onnxruntime", "precision": precision,
              "arch": meta.get("arch", "resnet18"), "input_size": list(meta.get("input_size", [224, 224])),
              "categories": list(meta.get("categories") or []), "num_outputs": int(meta.get("num_outputs", 2)),
+             "obstacle_outputs": list(meta.get("obstacle_outputs") or []),
              "normalization": meta.get("normalization") or normalization_meta(), "parity": parity}
     del model.metadata_props[:]
     for key, value in sorted(props.items()):

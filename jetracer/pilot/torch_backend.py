@@ -27,7 +27,7 @@ from .base import Pilot, PilotLoadError, Stopwatch
 logger = logging.getLogger(__name__)
 
 OPTIMIZED_FORMAT = "jetracer.optimized"
-META_KEYS = ("arch", "input_size", "categories", "num_outputs", "normalization")
+META_KEYS = ("arch", "input_size", "categories", "num_outputs", "normalization", "obstacle_outputs")
 COMPILE_OPTIONS = {"default": {"freezing": True},
                    "max-autotune": {"freezing": True, "max_autotune": True}}  # Inductor options per mode
 
@@ -39,7 +39,8 @@ def torch_version() -> tuple:
 
 
 def checkpoint_meta(ckpt: Dict[str, Any]) -> Dict[str, Any]:
-    """What a pilot needs from a checkpoint: arch, input size, categories, outputs, normalisation."""
+    """What a pilot needs from a checkpoint: arch, input size, categories, outputs (the obstacle ones named),
+    normalisation."""
     return {k: ckpt[k] for k in META_KEYS if k in ckpt}
 
 
