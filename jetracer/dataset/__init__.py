@@ -6,6 +6,12 @@ existing JetRacer/JetBot datasets load unchanged: JetBot's road_following names 
 folder (``dataset_xy``), read as the single category ``apex``. The normalised label is
 ``x = (u - w/2)/(w/2)``, ``y = (v - h/2)/(h/2)`` with the image's own size.
 
+Obstacle labels: upstream JetBot's collision layout, ``<dataset>/blocked/*.jpg`` and ``<dataset>/free/*.jpg``
+(any file name; read with ``scan_dataset(..., obstacles=True)``, written by :class:`ObstacleWriter`), and in a
+road dataset's index an optional ``"blocked": true/false, "distance_m": metres or null`` per frame
+(``DatasetWriter.save(..., blocked=..., distance_m=...)``). An :class:`Entry` has the labels it has: a frame
+trains the outputs it has labels for.
+
 Optional metadata: ``<dataset>/<category>/index.jsonl``, one JSON object per image
 (``file``, ``session``, ``width``, ``height``, ``source``, ``time``...), appended by
 ``DatasetWriter`` and by the simulator. Images without an index line get their size from the JPEG
@@ -29,11 +35,11 @@ This package imports neither torch nor OpenCV (OpenCV loads when a frame is deco
 checks and decoding (:mod:`.jpeg`), scanning and summaries (:mod:`.scan`), writing and repair (:mod:`.writer`).
 """
 from .jpeg import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, check_jpeg_size, iter_frames, jpeg_size, load_frame
-from .names import DEFAULT_CATEGORY, INDEX_NAME, Entry, parse_name, shown_path
+from .names import BLOCKED, DEFAULT_CATEGORY, FREE, INDEX_NAME, OBSTACLE_FOLDERS, Entry, obstacle_fields, parse_name, shown_path
 from .scan import MAX_INDEX_BYTES, MAX_INDEX_LINE_BYTES, DatasetIndex, Problem, scan_dataset, summarize
-from .writer import DatasetWriter, new_session_id, repair_index
+from .writer import DatasetWriter, ObstacleWriter, new_session_id, repair_index
 
-__all__ = ["DEFAULT_CATEGORY", "INDEX_NAME", "MAX_IMAGE_BYTES", "MAX_IMAGE_SIDE", "MAX_INDEX_BYTES",
+__all__ = ["BLOCKED", "DEFAULT_CATEGORY", "FREE", "OBSTACLE_FOLDERS", "ObstacleWriter", "obstacle_fields", "INDEX_NAME", "MAX_IMAGE_BYTES", "MAX_IMAGE_SIDE", "MAX_INDEX_BYTES",
            "MAX_INDEX_LINE_BYTES", "DatasetIndex", "DatasetWriter", "Entry", "Problem", "check_jpeg_size",
            "iter_frames", "jpeg_size", "load_frame", "new_session_id", "parse_name", "repair_index", "scan_dataset",
            "shown_path", "summarize"]

@@ -1,5 +1,11 @@
 """Scanning dataset folders: every usable image as an :class:`Entry`, every other entry as a :class:`Problem`.
 
+Two kinds of labels: road frames (``<dataset>/<category>/<u>_<v>_<id>.jpg``), whose index line may also hold
+an obstacle label (``"blocked": true/false, "distance_m": metres or null``), and, with ``obstacles=True``,
+obstacle frames in upstream JetBot's collision layout (``<dataset>/blocked/*.jpg``, ``<dataset>/free/*.jpg``,
+any name; ``distance_m`` from the index line where there is one). Folders named ``blocked`` and ``free``
+are that layout, never road categories: a scan for road frames only passes over them.
+
 Nothing here deletes or rewrites a file. An index that is not a regular file or is over
 :data:`MAX_INDEX_BYTES` is reported and not read (its images are read without it), as is an index line
 over :data:`MAX_INDEX_LINE_BYTES`; a FIFO or device file in a category folder is never opened.
@@ -15,7 +21,8 @@ import numpy as np
 
 from ..bounded_file import KIB, MIB, FileLimitError, open_regular
 from .jpeg import check_jpeg
-from .names import DEFAULT_CATEGORY, IMAGE_EXTENSIONS, INDEX_NAME, Entry, parse_name, shown_path
+from .names import (BLOCKED, DEFAULT_CATEGORY, IMAGE_EXTENSIONS, INDEX_NAME, OBSTACLE_FOLDERS, Entry, obstacle_fields,
+                    parse_name, shown_path)
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +48,24 @@ class Problem(object):
 
 
 class DatasetIndex(object):
-    """What ``scan_dataset`` found: ``entries`` (sorted by category, session, time), ``problems``, ``categories``."""
+    """What ``scan_dataset`` found: ``entries`` (sorted by category, session, time; the obstacle folders'
+    after the road categories), ``problems``, ``categories`` (the road categories)."""
 
     def __init__(self, entries: List[Entry], problems: List[Problem], categories: List[str]) -> None:
         self.entries, self.problems, self.categories = entries, problems, categories
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def road_entries(self) -> List[Entry]:
+        """The frames with a road label."""
+        return [e for e in self.entries if e.has_road]
+
+    @property
+    def obstacle_entries(self) -> List[Entry]:
+        """The frames with an obstacle label (blocked/free folders, and road frames labelled in the index)."""
+        return [e for e in self.entries if e.has_obstacle]
 
     def sessions(self) -> List[str]:
         return sorted(set(e.session for e in self.entries))
@@ -141,8 +159,8 @@ def _read_index(path: str, problems: List[Problem], names: Optional[Iterable[str
 
 
 def _category_dirs(root: str, problems: List[Problem]) -> List[Tuple[str, str]]:
-    """[(category, folder)] of a dataset root; a flat folder of JPEGs is the single category ``apex``.
-    Other entries of the root (files, hidden folders) go to ``problems``."""
+    """[(category, folder)] of a dataset root (the obstacle folders among them); a flat folder of JPEGs is the
+    single category ``apex``. Other entries of the root (files, hidden folders) go to ``problems``."""
     if not os.path.isdir(root):
         raise FileNotFoundError("dataset folder %s does not exist" % shown_path(root))
     try:
@@ -175,11 +193,42 @@ def _legacy_sessions(dataset_name: str, category: str, items: List[Tuple[str, fl
     return sessions
 
 
-def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> DatasetIndex:
+def _obstacle_label(rec: Optional[dict], path: str, problems: List[Problem]) -> Tuple[Optional[bool], Optional[float]]:
+    """(blocked, distance_m) of a road frame's index line (None, None without one); a bad value is reported
+    and the obstacle label ignored (the road label stays)."""
+    if rec is None or ("blocked" not in rec and "distance_m" not in rec):
+        return None, None
+    try:
+        fields = obstacle_fields(rec.get("blocked"), rec.get("distance_m"))
+    except ValueError as e:
+        problems.append(Problem(path, "obstacle label in %s ignored: %s" % (INDEX_NAME, e)))
+        return None, None
+    return fields["blocked"], fields["distance_m"]
+
+
+def _obstacle_distance(rec: Optional[dict], category: str, path: str, problems: List[Problem]) -> Optional[float]:
+    """distance_m of a blocked/free frame's index line (None where unknown); the folder is the label, so an
+    index line that says otherwise is reported (the folder wins)."""
+    if rec is None:
+        return None
+    blocked = category == BLOCKED
+    if isinstance(rec.get("blocked"), bool) and rec["blocked"] != blocked:
+        problems.append(Problem(path, "%s says blocked=%s but the frame is in %s/; the folder is the label"
+                                % (INDEX_NAME, str(rec["blocked"]).lower(), category)))
+    try:
+        return obstacle_fields(blocked, rec.get("distance_m"))["distance_m"]
+    except ValueError as e:
+        problems.append(Problem(path, "distance in %s ignored: %s" % (INDEX_NAME, e)))
+        return None
+
+
+def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None, obstacles: bool = False) -> DatasetIndex:
     """Index one or more dataset folders; never raises on a bad image, never touches a file.
 
     ``paths``: a folder or a list of folders in the upstream layout. ``categories``: keep only these
     (in this order; the model's output layout follows it). Default: every category found, sorted.
+    ``obstacles``: also read the blocked/free folders (JetBot's collision layout) as obstacle frames without
+    a road label; without it they are passed over (a road-only reader never sees a frame it cannot use).
     Each skipped file is a ``Problem(path, reason)``. Raises FileNotFoundError for a missing folder.
     """
     if isinstance(paths, (str, os.PathLike)):
@@ -190,9 +239,13 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
         root = os.fspath(root)
         name = shown_path(os.path.basename(os.path.normpath(os.path.abspath(root))))
         for category, folder in _category_dirs(root, problems):
-            if categories is not None and category not in categories:
+            obstacle_folder = category in OBSTACLE_FOLDERS
+            if obstacle_folder and not obstacles:
                 continue
-            found.add(category)
+            if not obstacle_folder and categories is not None and category not in categories:
+                continue
+            if not obstacle_folder:
+                found.add(category)
             try:
                 names = sorted(os.listdir(folder))
             except OSError as e:
@@ -210,9 +263,9 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
                     continue
                 rec = index.get(fname)
                 try:
-                    u, v = parse_name(fname)
+                    u, v = parse_name(fname) if not obstacle_folder else (None, None)
                     width, height, orientation = check_jpeg(path, rec)
-                    if not (0 <= u < width and 0 <= v < height):
+                    if u is not None and not (0 <= u < width and 0 <= v < height):
                         raise ValueError("label (%d, %d) is outside the %dx%d image%s" % (
                             u, v, width, height, " (upright, EXIF orientation %d)" % orientation
                             if orientation != 1 else ""))
@@ -232,24 +285,38 @@ def scan_dataset(paths: Any, categories: Optional[Sequence[str]] = None) -> Data
             for path, u, v, width, height, rec, t, orientation in pending:
                 session = str(rec["session"]) if rec is not None and rec.get("session") else guessed[path]
                 source = str(rec.get("source", "unknown")) if rec is not None else "legacy"
-                entries.append(Entry(path, category, u, v, width, height, session, t, source, orientation))
+                if obstacle_folder:
+                    blocked, distance = category == BLOCKED, _obstacle_distance(rec, category, path, problems)
+                else:
+                    blocked, distance = _obstacle_label(rec, path, problems)
+                entries.append(Entry(path, category, u, v, width, height, session, t, source, orientation,
+                                     blocked=blocked, distance_m=distance))
     cats = list(categories) if categories is not None else sorted(found)
-    entries.sort(key=lambda e: (cats.index(e.category), e.session, e.time, e.path))
+
+    def order(c: str) -> int:
+        return cats.index(c) if c in cats else len(cats) + OBSTACLE_FOLDERS.index(c)
+    entries.sort(key=lambda e: (order(e.category), e.session, e.time, e.path))
     for p in problems:
         logger.warning("skipped %s: %s", shown_path(p.path), p.reason)
     return DatasetIndex(entries, problems, cats)
 
 
 def summarize(index: DatasetIndex, bins: int = 10) -> Dict[str, Any]:
-    """Counts per category and session, x/y label histograms on [-1, 1] (``bins`` bins) and the problems."""
+    """Counts per category and session, x/y label histograms on [-1, 1] (``bins`` bins) of the road frames,
+    the problems, and where there are obstacle labels ``obstacles``: blocked and free counts and how many
+    give a distance."""
     per_category = {shown_path(c): 0 for c in index.categories}
     per_session = {}  # type: Dict[str, int]
     for e in index.entries:
         per_category[shown_path(e.category)] = per_category.get(shown_path(e.category), 0) + 1
         per_session[shown_path(e.session)] = per_session.get(shown_path(e.session), 0) + 1
-    xy = np.array([e.xy for e in index.entries], dtype=np.float64).reshape(-1, 2)
+    xy = np.array([e.xy for e in index.entries if e.has_road], dtype=np.float64).reshape(-1, 2)
     edges = np.linspace(-1.0, 1.0, bins + 1)
-    return {
+    labelled = index.obstacle_entries
+    extra = {"obstacles": {"blocked": sum(1 for e in labelled if e.blocked),
+                           "free": sum(1 for e in labelled if not e.blocked),
+                           "with_distance": sum(1 for e in labelled if e.distance_m is not None)}} if labelled else {}
+    return dict(extra, **{
         "images": len(index.entries),
         "categories": per_category,
         "sessions": per_session,
@@ -257,4 +324,4 @@ def summarize(index: DatasetIndex, bins: int = 10) -> Dict[str, Any]:
                       "x": np.histogram(np.clip(xy[:, 0], -1, 1), edges)[0].tolist(),
                       "y": np.histogram(np.clip(xy[:, 1], -1, 1), edges)[0].tolist()},
         "problems": [p.as_dict() for p in index.problems],
-    }
+    })

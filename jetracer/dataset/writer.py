@@ -18,7 +18,7 @@ import numpy as np
 
 from ..atomic import atomic_write, remove_leftovers
 from ..bounded_file import FileLimitError, read_regular
-from .names import DEFAULT_CATEGORY, INDEX_NAME
+from .names import BLOCKED, DEFAULT_CATEGORY, FREE, INDEX_NAME, obstacle_fields
 from .scan import MAX_INDEX_BYTES
 
 
@@ -58,24 +58,29 @@ class DatasetWriter(object):
     def save(self, frame_bgr: np.ndarray, u: Any, v: Any, uid: Optional[str] = None, **extra: Any) -> str:
         """Write one labelled frame; returns its path. ``uid`` names it (default a fresh UUID; the
         simulator passes seeded ones so a collection is reproducible); ``extra`` JSON-able fields go to
-        the index line."""
-        import cv2
-        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
-            raise ValueError("expected a BGR HxWx3 frame, got %r" % (getattr(frame_bgr, "shape", frame_bgr),))
-        height, width = frame_bgr.shape[:2]
+        the index line. An obstacle label (``blocked=True/False``, optionally ``distance_m``) is checked first
+        (:func:`jetracer.dataset.names.obstacle_fields`): a bad value raises ValueError and writes nothing."""
+        height, width = _check_frame(frame_bgr)
         u, v = int(round(float(u))), int(round(float(v)))
         if not (0 <= u < width and 0 <= v < height):
             raise ValueError("label (%d, %d) is outside the %dx%d frame" % (u, v, width, height))
-        name = self.file_name(u, v, uid)
+        if "blocked" in extra or "distance_m" in extra:
+            extra.update(obstacle_fields(extra.get("blocked"), extra.get("distance_m")))
+        return self.write(frame_bgr, self.file_name(u, v, uid), dict(extra, u=u, v=v))
+
+    def write(self, frame_bgr: np.ndarray, name: str, fields: Dict[str, Any]) -> str:
+        """Write ``frame_bgr`` as ``<folder>/<name>`` and its index line (``fields`` plus file, session, size,
+        source, time and crc32), crash-safe; returns its path. ``save`` and :class:`ObstacleWriter` use it."""
+        import cv2
+        height, width = _check_frame(frame_bgr)
         ok, buf = cv2.imencode(".jpg", frame_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality])
         if not ok:
             raise IOError("OpenCV could not encode the frame as JPEG")
         path = os.path.join(self.folder, name)
         data = buf.tobytes()
-        record = dict(extra)
+        record = dict(fields)
         record.update({"file": name, "session": self.session, "width": width, "height": height,
-                       "source": self.source, "time": time.time(), "u": u, "v": v,
-                       "crc32": zlib.crc32(data) & 0xffffffff})
+                       "source": self.source, "time": time.time(), "crc32": zlib.crc32(data) & 0xffffffff})
         line = json.dumps(record, sort_keys=True) + "\n"
         # the index first: one that is not a regular file refuses the frame before its image is written
         with _open_index_for_append(os.path.join(self.folder, INDEX_NAME)) as index:
@@ -86,6 +91,43 @@ class DatasetWriter(object):
             index.flush()
             if self.fsync:
                 os.fsync(index.fileno())
+        return path
+
+
+def _check_frame(frame_bgr: Any) -> Any:
+    """(height, width) of a BGR HxWx3 frame; ValueError for anything else."""
+    if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
+        raise ValueError("expected a BGR HxWx3 frame, got %r" % (getattr(frame_bgr, "shape", frame_bgr),))
+    return frame_bgr.shape[:2]
+
+
+class ObstacleWriter(object):
+    """Save obstacle frames in upstream JetBot's collision layout, crash-safe: ``<root>/blocked/<uuid>.jpg`` and
+    ``<root>/free/<uuid>.jpg`` (JetBot's data_collection names them ``str(uuid1()) + '.jpg'``), each with an
+    index line in its folder (session, size, source, time, crc32, ``blocked`` and, where known, ``distance_m``)
+    as :class:`DatasetWriter` writes them. What JetBot's training (``ImageFolder``) and ``jetracer train`` read.
+    ``counts`` holds the frames this writer saved per class."""
+
+    def __init__(self, root: str, session: Optional[str] = None, source: str = "camera", jpeg_quality: int = 95,
+                 fsync: bool = True) -> None:
+        self.session = session or new_session_id()
+        self.writers = {label: DatasetWriter(root, label, session=self.session, source=source,
+                                             jpeg_quality=jpeg_quality, fsync=fsync) for label in (BLOCKED, FREE)}
+        self.root = self.writers[BLOCKED].root
+        self.counts = {BLOCKED: 0, FREE: 0}
+
+    @staticmethod
+    def file_name(uid: Optional[str] = None) -> str:
+        """``<uid>.jpg`` (default a fresh uuid1: its time orders the frames, as JetBot's do)."""
+        return "%s.jpg" % (uid or uuid.uuid1())
+
+    def save(self, frame_bgr: np.ndarray, blocked: bool, uid: Optional[str] = None,
+             distance_m: Optional[float] = None, **extra: Any) -> str:
+        """Write one frame into ``blocked/`` or ``free/``; returns its path. ``blocked`` must be True or False."""
+        fields = obstacle_fields(blocked, distance_m)
+        label = BLOCKED if fields["blocked"] else FREE
+        path = self.writers[label].write(frame_bgr, self.file_name(uid), dict(extra, **fields))
+        self.counts[label] += 1
         return path
 
 
