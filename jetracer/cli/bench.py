@@ -20,7 +20,7 @@ import sys
 from typing import Any, Dict, List, Tuple
 
 from .errors import UsageError
-from .options import (ARCHS, FPS, IMAGE_SIDE, THREADS, add_config_option, add_device_option, add_json_option,
+from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_option, add_json_option,
                       add_profile_option, add_threads_option, check_tracks, checked_device, config_with_profile, integer,
                       number, set_torch_threads)
 
@@ -303,8 +303,7 @@ def add_backbones_options(p: argparse.ArgumentParser) -> None:
                    "efficientnet_b0@224 and every other architecture at 224)")
     p.add_argument("--runs", type=integer(1, 100000), default=20, help="timed CPU calls per row (default 20; the median)")
     p.add_argument("--warmup", type=integer(0, 10000), default=5, help="untimed calls first (default 5)")
-    p.add_argument("--threads", type=THREADS, default=1, metavar="N",
-                   help="CPU threads, 1-256: sets torch's CPU threads for the timing (default 1)")
+    add_threads_option(p, "torch", default=1)  # the timing's threads
     p.add_argument("--results", nargs="+", default=None, metavar="JSON",
                    help="real-frame r(x) to fill the table: `jetracer bench transfer --json` reports, or the issue-20 "
                    "research's results*.json")

@@ -230,17 +230,19 @@ def add_profile_option(parser: argparse.ArgumentParser, default: Optional[str] =
                              % (default or "the configured one"))
 
 
-THREADS_SET = {
-    "torch": "torch's CPU threads (torch.set_num_threads; default: torch's choice)",
-    "onnxruntime": "ONNX Runtime's intra-op threads (default: the physical cores); torch keeps its own",
+THREADS_SET = {  # what --threads sets, and what is used without it
+    "torch": ("torch's CPU threads (torch.set_num_threads)", "torch's choice"),
+    "onnxruntime": ("ONNX Runtime's intra-op threads; torch keeps its own", "the physical cores"),
 }
 
 
-def add_threads_option(parser: argparse.ArgumentParser, sets: str) -> None:
+def add_threads_option(parser: argparse.ArgumentParser, sets: str, default: Optional[int] = None) -> None:
     """``--threads N``: how many CPU threads the verb computes with; the help says what it sets (``sets``: a key
-    of :data:`THREADS_SET`)."""
-    parser.add_argument("--threads", type=THREADS, default=None, metavar="N",
-                        help="CPU threads, 1-256: sets %s" % THREADS_SET[sets])
+    of :data:`THREADS_SET`) and the default."""
+    what, otherwise = THREADS_SET[sets]
+    parser.add_argument("--threads", type=THREADS, default=default, metavar="N",
+                        help="CPU threads, 1-256: sets %s (default: %s)" % (what, otherwise if default is None
+                                                                           else default))
 
 
 def set_torch_threads(args: argparse.Namespace) -> None:
