@@ -240,7 +240,7 @@ def sim_world_args(config: Config, **overrides: Any) -> Dict[str, Any]:
 
     The one mapping from config to simulator, used by ``jetracer drive --sim``, the ``sim`` camera
     (and simulator mode) and ``jetracer sim``: ``profile`` (the configured car with its overrides),
-    ``track``, ``seed``, ``randomize`` from ``sim:``; ``fps`` from ``sim.fps`` else the profile's
+    ``track``, ``seed``, ``randomize``, ``obstacles`` from ``sim:``; ``fps`` from ``sim.fps`` else the profile's
     ``camera.capture_fps``; ``width``/``height`` from ``camera:`` else the profile's camera. Keyword
     ``overrides`` (command-line options; ``None`` ignored) replace any of them and may add
     ``driver`` (a hardware driver the simulated car also drives).
@@ -256,6 +256,7 @@ def sim_world_args(config: Config, **overrides: Any) -> Dict[str, Any]:
         "width": int(camera.width or profile.camera.width),
         "height": int(camera.height or profile.camera.height),
         "randomize": sim.randomize,
+        "obstacles": sim.obstacles,
     }
     args.update((k, v) for k, v in overrides.items() if v is not None)
     return args

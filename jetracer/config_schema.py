@@ -91,6 +91,35 @@ SIM = {
     "seed": Key(int, 0, 2 ** 32 - 1, default=0, doc="random seed of the episodes"),
     "fps": Key(float, 1.0, 240.0, nullable=True, doc="simulated frames per second (null: the profile's capture_fps)"),
     "randomize": Key(bool, default=True, doc="appearance, camera geometry and photometric randomisation"),
+    "obstacles": Key(int, 0, 64, default=0, doc="obstacles placed on the track each episode (seeded)"),
+}
+
+# -- drive.obstacle: the obstacle stop (jetracer.driving.obstacle_stop acts on it) ------------------
+OBSTACLE_RESUME = ("auto", "rearm")  # go on once the way is clear | and only after a person arms again
+
+
+def _check_obstacle(where: str, data: Mapping[str, Any]) -> List[str]:
+    """The release threshold at or below the stop threshold (the hysteresis band), a rule between two keys."""
+    stop, release = data.get("threshold", OBSTACLE["threshold"].default), data.get(
+        "release_threshold", OBSTACLE["release_threshold"].default)
+    if isinstance(stop, (int, float)) and isinstance(release, (int, float)) and release > stop:
+        return ["%s: release_threshold %r is above threshold %r; the way counts as clear below release_threshold, so "
+                "set it at or below threshold (e.g. threshold 0.5, release_threshold 0.35)" % (where, release, stop)]
+    return []
+
+
+OBSTACLE = {
+    "enabled": Key(bool, nullable=True,
+                     doc="stop for obstacles; null: when the model or the stop model has an obstacle output"),
+    "stop_model": Key(str, nullable=True,
+                        doc="an upstream JetBot collision model (best_model.pth), for a pilot without an obstacle output"),
+    "threshold": Key(float, 0.01, 1.0, default=0.5, doc="blocked probability at or above which a frame is blocked"),
+    "release_threshold": Key(float, 0.0, 1.0, default=0.35,
+                               doc="blocked probability below which a frame is clear (hysteresis: at most threshold)"),
+    "frames": Key(int, 1, 30, default=2, doc="consecutive blocked frames that stop the car"),
+    "clear_s": Key(float, 0.0, 60.0, default=1.0, doc="how long the way must be clear before the car goes on"),
+    "resume": Key(str, choices=OBSTACLE_RESUME, default="auto",
+                    doc="auto: go on once clear for clear_s; rearm: also wait for a person to arm again"),
 }
 
 DRIVE = {
@@ -123,7 +152,10 @@ DRIVE = {
     "record_root": Key(str, nullable=True, doc="where the record button saves frames"),
     "record_category": Key(str, default="apex"),
     "publish_hz": Key(float, 0.1, 100.0, default=2.0, doc="how often the state file for the OLED is written"),
+    "obstacle": Section(OBSTACLE, required=False, check=_check_obstacle,
+                        doc="stopping for obstacles (the model's obstacle output or a stop model)"),
 }
+
 
 DISPLAY = {
     "height": Key(int, choices=(32, 64), default=32, doc="OLED panel height in pixels"),
@@ -175,10 +207,24 @@ class SimSettings(NamedTuple):
     seed: int
     fps: Optional[float]
     randomize: bool
+    obstacles: int
+
+
+class ObstacleSettings(NamedTuple):
+    """The ``drive.obstacle:`` section (:data:`OBSTACLE`)."""
+
+    enabled: Optional[bool]
+    stop_model: Optional[str]
+    threshold: float
+    release_threshold: float
+    frames: int
+    clear_s: float
+    resume: str
 
 
 class DriveSettings(NamedTuple):
-    """The ``drive:`` section (:data:`DRIVE`), its ``gamepad`` resolved to a :class:`GamepadMapping`."""
+    """The ``drive:`` section (:data:`DRIVE`), its ``gamepad`` resolved to a :class:`GamepadMapping` and its
+    ``obstacle`` section an :class:`ObstacleSettings`."""
 
     mode: str
     model: Optional[str]
@@ -200,6 +246,7 @@ class DriveSettings(NamedTuple):
     record_root: Optional[str]
     record_category: str
     publish_hz: float
+    obstacle: ObstacleSettings
 
 
 class DisplaySettings(NamedTuple):
@@ -235,9 +282,11 @@ def resolve_gamepad(spec: Any) -> GamepadMapping:
 def section_settings(name: str, data: Mapping[str, Any]) -> Any:
     """Section ``name`` of a validated configuration (every key present) as its typed class."""
     schema = CONFIG_SCHEMA[name].schema
-    values = dict((key, _typed(field, data[key])) for key, field in schema.items())
+    values = dict((key, _typed(field, data[key])) for key, field in schema.items() if isinstance(field, Field))
     if name == "drive":
         values["gamepad"] = resolve_gamepad(values["gamepad"])
+        values["obstacle"] = ObstacleSettings(**dict((key, _typed(field, data["obstacle"][key]))
+                                                     for key, field in OBSTACLE.items()))
     return SECTION_TYPES[name](**values)
 
 

@@ -21,7 +21,7 @@ def test_the_defaults_are_the_schema_s_and_every_reader_sees_them():
     assert config.drive == default_settings("drive")
     assert section_data(config.drive) == dict(config_defaults()["drive"], gamepad=GAMEPAD_MAPPINGS["standard"])
     assert config.display._asdict() == {"height": 32, "i2c_address": 0x3C}
-    assert config.sim._asdict() == {"track": "oval", "seed": 0, "fps": None, "randomize": True}
+    assert config.sim._asdict() == {"track": "oval", "seed": 0, "fps": None, "randomize": True, "obstacles": 0}
     assert config.camera.source == "csi" and config.profile_name == "latrax" and config.i2c == "hardware"
     assert set(config.data) == set(CONFIG_SCHEMA)
 

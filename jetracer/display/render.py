@@ -4,7 +4,7 @@ The font is PIL's built-in 6x11 bitmap font (the same glyphs on every Pillow ver
 8 pixels apart, so 21 characters fit on a line. Inputs come from :func:`jetracer.display.stats.collect_stats`
 and :func:`jetracer.state.read_state` (``None`` when no drive service is running).
 """
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 WIDTH = 128
 LINE_HEIGHT_PX = 8
@@ -58,6 +58,18 @@ def _memory_line(stats: Mapping[str, Any], with_disk: bool) -> str:
     return " ".join(parts)
 
 
+def _obstacle_text(obstacle: Mapping[str, Any], stop_reason: str) -> Tuple[str, str]:
+    """``(head suffix, stop line)`` of the obstacle stop's state: its blocked probability after the fps, and
+    one line for its own stop (" p0.12", "OBSTACLE p=0.93 STOP"); empty where there is nothing to say."""
+    p = obstacle.get("blocked_p")
+    suffix = " p%.2f" % float(p) if isinstance(p, (int, float)) else ""
+    if not stop_reason.startswith("obstacle ahead"):
+        return suffix, ""
+    if obstacle.get("state") == "waiting for arm":
+        return suffix, "OBSTACLE clear: ARM"
+    return suffix, "OBSTACLE p=%.2f STOP" % float(p if isinstance(p, (int, float)) else 1.0)
+
+
 def _drive_lines(state: Optional[Mapping[str, Any]]) -> List[str]:
     if not state:
         return ["drive: not running"]
@@ -65,6 +77,13 @@ def _drive_lines(state: Optional[Mapping[str, Any]]) -> List[str]:
     if state.get("estopped"):
         head += " ESTOP"
     reason = state.get("stop_reason") or ""
+    obstacle = state.get("obstacle")
+    if isinstance(obstacle, Mapping):
+        suffix, line = _obstacle_text(obstacle, reason)
+        if len(head + suffix) <= CHARS_PER_LINE:
+            head += suffix
+        if line:
+            return [head, line]
     if not reason:
         return [head]
     text = "stop: %s" % reason  # two lines of it: "stop: camera: <its message>" must say which camera and why

@@ -11,7 +11,11 @@ One iteration (:meth:`DriveLoop.step`):
    ``command_timeout_s`` (in modes that use them), the browser heartbeat older than
    ``heartbeat_timeout_s``, the pilot raising or returning NaN, the camera reporting an error (the
    stop reason is then ``camera: <its message>``, in the log, the state file and on the OLED). The car's latched e-stop overrides
-   every mode. Failsafes other than the e-stop clear by themselves when the cause goes away.
+   every mode. Failsafes other than the e-stop clear by themselves when the cause goes away;
+5. with an ``obstacle_stop`` (:mod:`jetracer.driving.obstacle_stop`), in ``auto``/``auto-steer`` mode: the
+   pilot's (or the stop model's) blocked reading of a new frame goes to it, and it may lower the throttle
+   (brake, then neutral) while the way is blocked; its reason ("obstacle ahead: p=0.93") is the loop's
+   ``stop_reason`` while no failsafe has one.
 
 **Arming.** A loop starts disarmed unless made with ``armed=True``: disarmed is the car's latched
 e-stop (reason :data:`NOT_ARMED`), so no thread can move the car until a person arms it
@@ -68,6 +72,7 @@ class DriveLoop(traitlets.HasTraits):
     ``send(now)``/``age_s(now)``; ``recorder`` supplies ``record(frame, x, y)``. ``advance`` (lockstep
     only) is called after the car is commanded, e.g. ``world.step``. ``publish(state)`` is called about
     ``publish_hz`` times a second of wall time (e.g. :func:`jetracer.state.publish_state` for the OLED).
+    ``obstacle_stop`` (:class:`jetracer.driving.obstacle_stop.ObstacleStop`) stops the car for what is in its way.
     """
 
     mode = traitlets.Enum(DRIVE_MODES, default_value=DRIVE["mode"].default)
@@ -82,7 +87,7 @@ class DriveLoop(traitlets.HasTraits):
                  lockstep: bool = False, clock: Optional[Callable[[], float]] = None,
                  advance: Optional[Callable[[], Any]] = None, period_s: float = 1.0 / 30,
                  publish: Optional[Callable[[Dict[str, Any]], None]] = None, armed: bool = False,
-                 supervisor: Any = None) -> None:
+                 supervisor: Any = None, obstacle_stop: Any = None) -> None:
         super(DriveLoop, self).__init__()
         if settings.mode != "manual" and pilot is None:
             raise ValueError("mode %r needs a pilot (a model: --model PATH); only manual mode drives without one"
@@ -124,6 +129,8 @@ class DriveLoop(traitlets.HasTraits):
         self.supervisor = supervisor
         self._last_beat_s = None  # type: Optional[float]
         self._gap_s = 0.0
+        self._failsafe = ""  # the failsafe reason of the last iteration (stop_reason may be the obstacle stop's)
+        self.obstacle_stop = obstacle_stop
         self.mode = settings.mode
         if armed:
             self.arm()
@@ -149,6 +156,8 @@ class DriveLoop(traitlets.HasTraits):
         if self.car.estopped:
             self.car.release_estop()
             logger.info("armed")
+        if self.obstacle_stop is not None:
+            self.obstacle_stop.rearm()  # resume: rearm waits for this
         return True
 
     def disarm(self, reason: str = "disarmed") -> None:
@@ -228,8 +237,11 @@ class DriveLoop(traitlets.HasTraits):
         self._supervise()
         if self.car.estopped:
             reason = self.car.stop_reason or "emergency stop"
+        note = ""
+        if self.obstacle_stop is not None and mode != "manual":  # the obstacle stop: it can only lower the throttle
+            throttle, note = self.obstacle_stop.limit(throttle, now)
         t2 = time.perf_counter()
-        self._actuate(steering, throttle, reason)
+        self._actuate(steering, throttle, reason, note)
         self._beat()
         t3 = time.perf_counter()
         if fresh and self._record_requested and self.recorder is not None and not self.car.estopped:
@@ -247,7 +259,7 @@ class DriveLoop(traitlets.HasTraits):
         timing["total_ms"] = 1000.0 * (t5 - t0)
         timing["overhead_ms"] = max(0.0, timing["total_ms"] - timing["wait_ms"] - timing["preprocess_ms"]
                                     - timing["inference_ms"] - timing["actuation_ms"] - timing["advance_ms"])
-        self._account(timing, reason)
+        self._account(timing, reason or note)
 
     def _run_pilot(self, frame: Any, stamp: float, timing: Dict[str, float]) -> Tuple[Optional[float], str]:
         """``(steering, stop reason)`` from the pilot and the law on ``frame`` (the auto throttle is kept for
@@ -256,7 +268,8 @@ class DriveLoop(traitlets.HasTraits):
         reason = ""
         ts = time.perf_counter()
         try:
-            x, y = self.pilot(frame)
+            stop = self.obstacle_stop
+            x, y = stop.read(self.pilot, frame, stamp) if stop is not None else self.pilot(frame)
             x, y = float(x), float(y)
             if not (math.isfinite(x) and math.isfinite(y)):
                 raise ValueError("returned (%r, %r)" % (x, y))
@@ -273,7 +286,7 @@ class DriveLoop(traitlets.HasTraits):
 
     def _wait_s(self) -> float:
         """How long to wait for a frame: a period, cut short where a freshness limit runs out."""
-        if self.lockstep or self.stop_reason or self._frame_stamp == float("-inf"):
+        if self.lockstep or self._failsafe or self._frame_stamp == float("-inf"):
             return self.period_s
         now = self.clock()
         deadlines = [self._frame_stamp + self.max_frame_age_s]
@@ -328,7 +341,9 @@ class DriveLoop(traitlets.HasTraits):
             self.disarm("supervisor lost: %s" % link.lost)
             self._stop_requested = True
 
-    def _actuate(self, steering: Optional[float], throttle: Optional[float], reason: str) -> None:
+    def _actuate(self, steering: Optional[float], throttle: Optional[float], reason: str, note: str = "") -> None:
+        """Command the car: neutral for a failsafe ``reason``, else ``throttle``; ``note`` (the obstacle stop's
+        reason for a lowered throttle) is the stop reason shown when there is no failsafe."""
         car = self.car
         if steering is not None:
             car.steering = steering
@@ -344,10 +359,11 @@ class DriveLoop(traitlets.HasTraits):
             self._stalled()  # stopped inside the write: neutral again as soon as it resumes
         else:
             car.heartbeat()
-        if reason != self.stop_reason:
-            if reason:
-                logger.warning("throttle at neutral: %s", reason)
-            self.stop_reason = reason
+        if reason and reason != self._failsafe:
+            logger.warning("throttle at neutral: %s", reason)
+        self._failsafe = reason
+        if (reason or note) != self.stop_reason:
+            self.stop_reason = reason or note
 
     def _account(self, timing: Dict[str, float], reason: str) -> None:
         self.iterations += 1
@@ -423,6 +439,7 @@ class DriveLoop(traitlets.HasTraits):
             "mean_ms": dict((k, round(v / n, 4)) for k, v in self._sums.items()),
             "stops": dict(self._stops),
             "mode": self.mode,
+            **({"obstacle": self.obstacle_stop.metrics()} if self.obstacle_stop is not None else {}),
         }
 
     def state(self) -> Dict[str, Any]:
@@ -439,6 +456,7 @@ class DriveLoop(traitlets.HasTraits):
             "target": [round(v, 3) for v in self.target],
             "timing_ms": dict((k, round(v, 2)) for k, v in self.timing_ms.items() if math.isfinite(v)),
             "iterations": self.iterations,
+            **({"obstacle": self.obstacle_stop.status()} if self.obstacle_stop is not None else {}),
         }
 
 

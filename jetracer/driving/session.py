@@ -26,6 +26,7 @@ from ..state import publish_state
 from ..steering_law import SteeringLaw
 from .failsafe import install_job_stop_handler, install_signal_handlers, self_check
 from .loop import DriveLoop
+from .obstacle_stop import obstacle_stop_for
 from .settings import steering_gain
 
 logger = logging.getLogger(__name__)
@@ -103,17 +104,20 @@ def put_at_neutral(config: Config, state_file: Optional[str] = None) -> Dict[str
 
 
 class WorldCamera(object):
-    """The simulator as a lockstep camera: ``read()`` renders the world's current pose."""
+    """The simulator as a lockstep camera: ``read()`` renders the world's current pose; ``timestamp`` is when
+    the last read began, on ``time.monotonic()`` (the capture time of a real camera's frame)."""
 
     def __init__(self, world: Any) -> None:
         self.world = world
         self.width, self.height = world.width, world.height
+        self.timestamp = 0.0
 
     @property
     def frame_id(self) -> int:
         return self.world.frame
 
     def read(self) -> Any:
+        self.timestamp = time.monotonic()
         return self.world.render()
 
     def release(self) -> None:
@@ -123,30 +127,57 @@ class WorldCamera(object):
 class LabelPilot(object):
     """The simulator's own label as a pilot (``--model expert`` with ``--sim``): tests the service without a model.
 
-    It reads the world, not the frame, so it is exempt from the self-check.
+    It reads the world, not the frame, so it is exempt from the self-check. ``predict`` also reports the
+    world's obstacle label as ``blocked_p`` 1.0 or 0.0 (:meth:`jetracer.sim.world.SimWorld.obstacle_label`), at
+    the car's speed or, if higher, ``speed_mps`` (the speed it drives at: a stopped car keeps seeing the
+    obstacle it stopped for, as a model that cannot see speed does), and the distance to it.
     """
 
     backend = "sim-label"
+    has_obstacle_output = True
     last_timing_ms = {}  # type: Dict[str, float]
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Any, speed_mps: float = 0.0) -> None:
         self.world = world
+        self.speed_mps = float(speed_mps)
 
     def __call__(self, frame_bgr: Any) -> Any:
         u, v = self.world.label_uv()
         return to_normalised(u, v, self.world.width, self.world.height)
 
+    def predict(self, frame_bgr: Any) -> Any:
+        from ..pilot.base import Prediction
+
+        x, y = self(frame_bgr)
+        label = self.world.obstacle_label()
+        if label.speed_mps < self.speed_mps:
+            label = self.world.obstacle_label(speed_mps=self.speed_mps)
+        return Prediction(x, y, 1.0 if label.blocked else 0.0, label.distance_m)
+
+
+def cruise_speed_mps(world: Any, throttle: float) -> float:
+    """The speed the world's car settles at for throttle command ``throttle`` (its gain, offset and cap)."""
+    car = world.car
+    output = throttle * car.throttle_gain + car.throttle_offset
+    output = max(-car.max_throttle, min(car.max_throttle, output))
+    return abs(output) * world.dynamics.params.max_speed_mps
+
 
 class _Pacer(object):
-    """Steps the world, then sleeps so simulated time keeps up with (not ahead of) the wall clock."""
+    """Steps the world (and lets its person lift an obstacle the car waits before: :mod:`jetracer.sim.lifter`),
+    then sleeps so simulated time keeps up with (not ahead of) the wall clock."""
 
     def __init__(self, world: Any, realtime: bool) -> None:
+        from ..sim.lifter import ObstacleLifter
+
         self.world = world
         self.realtime = realtime
         self.start = None  # type: Optional[float]
+        self.lifter = ObstacleLifter(world)
 
     def __call__(self) -> None:
         self.world.step()
+        self.lifter()
         if self.realtime:
             if self.start is None:
                 self.start = time.monotonic() - self.world.state.time_s
@@ -240,7 +271,9 @@ def _sim_rig(config: Config, profile: Any, pilot: Any, expert: bool, seed: Optio
     options = dict(lockstep=True, clock=lambda: world.state.time_s, advance=_Pacer(world, not fast),
                    period_s=1.0 / world.fps)  # type: Dict[str, Any]
     frames = [world.render() for _ in range(config.drive.self_check_frames)]
-    return _Rig(world.car, WorldCamera(world), LabelPilot(world) if expert else pilot, world, options, frames)
+    if expert:
+        pilot = LabelPilot(world, cruise_speed_mps(world, config.drive.throttle))
+    return _Rig(world.car, WorldCamera(world), pilot, world, options, frames)
 
 
 def _car_rig(config: Config, profile: Any, pilot: Any, camera: Any, closers: List[Any]) -> _Rig:
@@ -293,6 +326,7 @@ class _Session(object):
         self.recorder = None  # type: Any
         self.expert = False
         self.rig = None  # type: Any
+        self.obstacle = None  # type: Any
         self.report = {"mode": self.drive.mode, "sim": sim}  # type: Dict[str, Any]
 
     def build(self, seed: Optional[int], fast: bool) -> None:
@@ -304,12 +338,22 @@ class _Session(object):
             self.rig = _car_rig(self.config, self.profile, pilot, self.parts.camera, self.closers)
         self.closers.append(self.rig.car.close)
         try:
+            self._build_obstacle_stop()
             if self.parts.supervise:
                 self.link = _start_supervisor(self.config, self.profile, self.drive, self.sim, self.state_file)
                 self.closers.insert(0, self.link.close)
         except BaseException:
             _close_all(self.closers)
             raise
+
+    def _build_obstacle_stop(self) -> None:
+        """``drive.obstacle`` made (the stop model loaded), or its error raised before anything drives."""
+        rig = self.rig
+        name = "the simulator's label" if self.expert else (self.drive.model or "the pilot")
+        self.obstacle = obstacle_stop_for(self.drive.obstacle, rig.pilot, self.profile, rig.car, model_name=name)
+        if self.obstacle is not None and rig.world is not None:
+            camera = rig.camera
+            self.obstacle.capture_wall = lambda stamp: camera.timestamp  # lockstep stamps are simulated seconds
 
     def publish(self, state: Dict[str, Any]) -> None:
         """The loop's state, with the emulated outputs, to the supervisor (which writes it) or the state file."""
@@ -338,7 +382,7 @@ class _Session(object):
         law = SteeringLaw.from_settings(drive, gain=steering_gain(drive, rig.world))
         loop = DriveLoop(rig.car, rig.camera, rig.pilot, law, drive, teleop=teleop, recorder=self.recorder,
                          publish=self.publish, armed=arm, supervisor=self.link, heartbeat=parts.heartbeat,
-                         **rig.loop_options)
+                         obstacle_stop=self.obstacle, **rig.loop_options)
         if own_teleop:
             self.closers.insert(0, _gamepad(drive, teleop, rig.car, loop).close)
         self._run_loop(loop, duration_s)
@@ -365,6 +409,10 @@ class _Session(object):
             state = self.rig.world.state
             report["sim_state"] = {"laps": state.laps, "distance_m": round(state.distance_m, 2),
                                    "offtrack": bool(state.offtrack), "time_s": round(state.time_s, 2)}
+            world = self.rig.world
+            if len(world.obstacles.items):
+                report["sim_state"].update(obstacles=len(world.obstacles.items), collisions=world.collisions,
+                                           lifted=loop.advance.lifter.lifted)
 
     def finish(self) -> Dict[str, Any]:
         """The report once everything is closed: the recorder's counts, the outputs; "stopped" published."""

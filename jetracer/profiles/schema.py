@@ -47,9 +47,18 @@ SERVO = Section(SERVO_KEYS, check=_check_pulse_order)
 # reverse again reverses (most hobby ESCs in forward/brake/reverse mode); ``none``, it brakes and
 # never reverses. Left out: not known.
 REVERSE_MODES = ("direct", "double-tap", "none")
+# The brake of the obstacle stop (jetracer.driving.obstacle_stop): a reverse output held ``duration_s``, then
+# neutral. Sent only where the first reverse pulse after going forward brakes (``reverse: double-tap`` or
+# ``none``); with ``direct`` or an unknown ``reverse`` it would drive backwards, so the stop is neutral there.
+BRAKE_REVERSE_MODES = ("double-tap", "none")
+BRAKE = Section({
+    "output": Field(float, -1.0, -0.05, doc="the reverse throttle output that brakes (what the ESC gets)"),
+    "duration_s": Field(float, 0.05, 2.0, doc="how long the brake is held before neutral"),
+}, required=False, doc="the obstacle stop's brake, used where throttle.reverse is double-tap or none")
 ESC = Section(dict(SERVO_KEYS, reverse=Field(str, choices=REVERSE_MODES, required=False,
                                              doc="how the ESC reverses: direct, double-tap (brake first, then "
-                                                 "neutral and reverse again) or none (brake only)")),
+                                                 "neutral and reverse again) or none (brake only)"),
+                   brake=BRAKE),
               check=_check_pulse_order)
 
 SCHEMA = {
