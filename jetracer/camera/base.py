@@ -5,7 +5,9 @@
 real-time simulator), ``running = False`` stops it. Each new frame sets ``timestamp``
 (``time.monotonic()`` of its capture) and ``frame_id`` (+1) before ``value``, so an observer of
 ``value`` sees matching stamps. A capture thread that fails stops, sets ``running`` False and puts
-the reason in ``error``: a camera that stops delivering is visible, not silent.
+the reason in ``error``: a camera that stops delivering is visible, not silent (a replay that ended also
+sets ``ended``). A camera that reopens itself (:class:`jetracer.camera.recovering.RecoveringCamera`) keeps
+``running`` True and says in ``error`` what it is doing until frames come again.
 
 As jetcam's cameras, ``value`` starts as a black ``height`` x ``width`` x 3 uint8 frame (never None), so
 code written for jetcam (``traitlets.dlink`` of ``value`` through ``bgr8_to_jpeg``, a callback called
@@ -71,6 +73,7 @@ class Camera(traitlets.HasTraits):
         self._thread = None  # type: Optional[threading.Thread]
         self._stop = threading.Event()
         self._released = False
+        self.ended = False  # a replay without ``loop`` ran out: no failure, nothing to reopen
 
     def _read(self) -> np.ndarray:
         raise NotImplementedError
@@ -109,6 +112,7 @@ class Camera(traitlets.HasTraits):
                 self.running = False
                 raise CameraError("the camera was released; create a new one")
             self.error = ""
+            self.ended = False
             self._stop.clear()
             self._thread = threading.Thread(target=self._capture_loop, name="camera-capture", daemon=True)
             self._thread.start()
@@ -127,6 +131,7 @@ class Camera(traitlets.HasTraits):
                 self._capture()
             except EndOfStream as e:
                 self.error = str(e)
+                self.ended = True
                 break
             except CameraError as e:
                 self.error = str(e) or type(e).__name__

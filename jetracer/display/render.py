@@ -58,6 +58,23 @@ def _memory_line(stats: Mapping[str, Any], with_disk: bool) -> str:
     return " ".join(parts)
 
 
+def _seconds(value: Any) -> str:
+    seconds = float(value or 0.0)
+    return "%.1fs" % seconds if seconds < 100 else "%ds" % seconds
+
+
+def _camera_lines(state: Mapping[str, Any], reason: str) -> List[str]:
+    """Two short lines for a camera that reopens itself (``state["camera"]``, from the drive), or none."""
+    camera = state.get("camera") or {}
+    if camera.get("status") == "reopening":
+        attempt = "reopening, try %d" % int(camera.get("attempt", 1))
+        return ["cam: no frame %s" % _seconds(camera.get("no_frame_s")),
+                str(camera.get("short_fix") or attempt) if camera.get("advised") else attempt]
+    if reason.startswith("camera: recovered") and camera.get("last_recovery"):
+        return ["cam back after %s" % _seconds(camera.get("last_recovery_s")), "arm again to drive"]
+    return []
+
+
 def _obstacle_text(obstacle: Mapping[str, Any], stop_reason: str) -> Tuple[str, str]:
     """``(head suffix, stop line)`` of the obstacle stop's state: its blocked probability after the fps, and
     one line for its own stop (" p0.12", "OBSTACLE p=0.93 STOP"); empty where there is nothing to say."""
@@ -86,6 +103,9 @@ def _drive_lines(state: Optional[Mapping[str, Any]]) -> List[str]:
             return [head, line]
     if not reason:
         return [head]
+    camera = _camera_lines(state, reason)
+    if camera:
+        return [head] + camera
     text = "stop: %s" % reason  # two lines of it: "stop: camera: <its message>" must say which camera and why
     return [head, text[:CHARS_PER_LINE]] + ([text[CHARS_PER_LINE:2 * CHARS_PER_LINE]] if len(text) > CHARS_PER_LINE else [])
 

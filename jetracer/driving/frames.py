@@ -120,9 +120,14 @@ class ThreadedFrames(object):
             return self._latest
 
     def _check_capture(self) -> None:
-        """Take the error of a capture thread that stopped, and restart it every ``retry_s``."""
+        """Take the error of a capture thread that stopped, and restart it every ``retry_s``; take the status
+        of a camera that reopens itself (its thread runs, its ``error`` says so) until its next frame."""
         camera = self.camera
-        if camera.running or not getattr(camera, "error", ""):
+        error = getattr(camera, "error", "")
+        if camera.running and error:
+            with self._cond:
+                self.error = str(error)
+        if camera.running or not error:
             return
         with self._cond:
             self.error = str(camera.error)

@@ -22,7 +22,10 @@ e-stop (reason :data:`NOT_ARMED`), so no thread can move the car until a person 
 (:meth:`DriveLoop.arm`: the gamepad's START, the notebook's ARM, ``jetracer arm``). Steering still
 follows the model while disarmed: it moves only the front wheels of a car that cannot roll, and lets
 the person see the model track the road before arming. A supervisor trip, a lost supervisor, the
-e-stop button and ``jetracer disarm`` all disarm.
+e-stop button and ``jetracer disarm`` all disarm, and so does a camera that reopened itself
+(:class:`jetracer.camera.recovering.RecoveringCamera`) when its frames come back: a stop long enough to
+reopen the camera is one a person may have walked up to (to reseat a cable, restart the daemon), so
+the car waits for an arm instead of driving off; a shorter gap clears by itself as the other failsafes.
 
 **Supervision.** With a ``supervisor`` (:class:`jetracer.driving.supervisor_link.SupervisorLink`) the loop
 beats before each model call and after each actuation, and reads the supervisor's messages before
@@ -131,6 +134,7 @@ class DriveLoop(traitlets.HasTraits):
         self._gap_s = 0.0
         self._failsafe = ""  # the failsafe reason of the last iteration (stop_reason may be the obstacle stop's)
         self.obstacle_stop = obstacle_stop
+        self._camera_recoveries = int(getattr(camera, "recoveries", 0) or 0)
         self.mode = settings.mode
         if armed:
             self.arm()
@@ -195,6 +199,7 @@ class DriveLoop(traitlets.HasTraits):
             self._open()
         t0 = time.perf_counter()
         frame, frame_id, stamp = self._frames.next(self._last_id, self._wait_s())
+        self._after_camera_recovery()
         t1 = time.perf_counter()
         now = self.clock()
         self._frame_stamp = stamp
@@ -283,6 +288,15 @@ class DriveLoop(traitlets.HasTraits):
         timing["preprocess_ms"] = float(last.get("preprocess", last.get("preprocess_ms", 0.0)))
         timing["inference_ms"] = pilot_ms - timing["preprocess_ms"]
         return steering, reason
+
+    def _after_camera_recovery(self) -> None:
+        """Disarm when the camera reopened itself since the last look (it counts them before the first new frame)."""
+        count = int(getattr(self.camera, "recoveries", 0) or 0)
+        if count != self._camera_recoveries:
+            self._camera_recoveries = count
+            self.law.reset()
+            said = getattr(self.camera, "recovered_message", "") or "reopened"
+            self.disarm("camera: %s; arm again to drive" % said)
 
     def _wait_s(self) -> float:
         """How long to wait for a frame: a period, cut short where a freshness limit runs out."""

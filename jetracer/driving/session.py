@@ -278,12 +278,12 @@ def _sim_rig(config: Config, profile: Any, pilot: Any, expert: bool, seed: Optio
 
 def _car_rig(config: Config, profile: Any, pilot: Any, camera: Any, closers: List[Any]) -> _Rig:
     """The configured car and camera in real time (a camera it opens goes into ``closers``)."""
-    from ..camera import create_camera
+    from ..camera.recovering import recovering_camera
     from ..car import create_car
 
     car = create_car(config)
     if camera is None:
-        camera = create_camera(config)
+        camera = recovering_camera(config)
         closers.append(camera.release)
     frames = [camera.read() for _ in range(config.drive.self_check_frames)]
     return _Rig(car, camera, pilot, None, dict(period_s=1.0 / profile.camera.capture_fps), frames)
@@ -358,6 +358,9 @@ class _Session(object):
     def publish(self, state: Dict[str, Any]) -> None:
         """The loop's state, with the emulated outputs, to the supervisor (which writes it) or the state file."""
         state["outputs"] = emulated_outputs(self.config, self.profile)
+        health = getattr(self.rig.camera, "health", None)  # a camera that reopens itself says how it is
+        if health is not None:
+            state["camera"] = health()
         if self.link is not None:
             self.link.publish(state)
         else:

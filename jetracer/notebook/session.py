@@ -8,10 +8,11 @@ from typing import Any, Optional
 
 
 def open_camera(config: Any = None, realtime: bool = True) -> Any:
-    """The configured camera; a simulated one steps its world in real time unless ``realtime=False``."""
-    from ..camera import create_camera
+    """The configured camera; a simulated one steps its world in real time unless ``realtime=False``. A CSI,
+    USB or replay camera that stops delivering is reopened by itself (:mod:`jetracer.camera.recovering`)."""
+    from ..camera import recovering_camera
 
-    return create_camera(config, realtime=realtime)
+    return recovering_camera(config, realtime=realtime)
 
 
 def sim_world(camera: Any) -> Optional[Any]:

@@ -1,5 +1,8 @@
 """The camera: it opens, delivers frames at the asked rate for about 1.5 s; the nvargus daemon's state.
 
+Beside a running drive that holds the camera, the drive's own report of it (its state file) is the finding:
+a camera it is reopening fails the check, one it recovered is a warning, each with the fix.
+
 The camera is opened and read on a worker thread, so one that hangs in its driver (a CSI camera whose
 ``nvargus-daemon`` is stuck: users.md, "Camera") is reported as frozen instead of stopping the doctor.
 Off the Jetson a CSI camera (or a USB camera without its /dev/video node) is replaced by the simulator
@@ -72,6 +75,30 @@ def _drive_holding(source: str) -> str:
     except Exception:  # noqa: BLE001 - no drive, or one not to be trusted (the drive check says which)
         return ""
     return "armed" if answer.get("armed") else "disarmed"
+
+
+def drive_camera_trouble(source: str, state: Optional[Dict[str, Any]] = None) -> Optional[Finding]:
+    """What the running drive's camera went through, from its published state (``state["camera"]``, written by
+    :class:`jetracer.camera.recovering.RecoveringCamera`): ``fail`` while it reopens the camera, ``warning`` when
+    it recovered from a stop; None when its camera never stopped (or no drive publishes)."""
+    if state is None:
+        from ...state import read_state
+        state = read_state() or {}
+    camera = state.get("camera") or {}
+    fix = str(camera.get("fix") or _fix_for(source, None))
+    if camera.get("status") == "reopening":
+        cause = " ".join(str(camera.get("cause") or "").split())
+        stopped = " (it stopped with: %s)" % cause if cause else ""
+        return Finding("camera", "fail", "the running drive's %s camera stopped delivering: %s%s"
+                       % (source, camera.get("message") or "reopening", stopped), fix)
+    if camera.get("last_recovery"):
+        ago_s = max(0.0, time.time() - float(camera.get("last_recovery_time") or time.time()))
+        count = int(camera.get("recoveries") or 1)
+        return Finding("camera", "warning", "the running drive's %s camera stopped delivering and %s, %.0f s ago (%d "
+                                            "time%s since the drive started); it delivers now"
+                       % (source, camera["last_recovery"], ago_s, count, "" if count == 1 else "s"),
+                       "if it happens again: %s" % fix)
+    return None
 
 
 def asked_fps(config: Any, source: str, camera: Any = None) -> float:
@@ -171,6 +198,9 @@ def check_camera(context: Context) -> Finding:
 
     configured = context.config.camera.source
     holder = _drive_holding(configured) if context.open_camera is None else None
+    trouble = drive_camera_trouble(configured) if holder else None
+    if trouble is not None:
+        return trouble
     if holder:
         return Finding("camera", "skipped", "a drive process is running (%s) and holds the %s camera: the doctor does "
                                             "not open a camera another process reads" % (holder, configured),

@@ -4,13 +4,30 @@ import os
 import time
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+_delivered = [0]  # frames of every capture of this process: a sensor that broke stays broken when reopened
+
+
+def control():
+    """The word in ``$FAKE_JETCAM_CONTROL`` (a test writes it while the process runs): "freeze", "fail" or "run"."""
+    path = os.environ.get("FAKE_JETCAM_CONTROL")
+    if not path:
+        return "run"
+    try:
+        with open(path) as f:
+            return f.read().strip() or "run"
+    except OSError:
+        return "run"
 
 
 class RecordingCapture(object):
-    """Frames of ``$FAKE_JETCAM_SOURCE`` at ``fps``, looping; ``read()`` fails after ``$FAKE_JETCAM_FAIL_AFTER``.
+    """Frames of ``$FAKE_JETCAM_SOURCE`` at ``fps``, looping; ``read()`` fails after ``$FAKE_JETCAM_FAIL_AFTER``
+    frames of the process (every capture counted, so a reopened camera fails too).
 
-    ``size`` (w, h) is what the capture delivers (a CSI pipeline scales in ``nvvidconv``; a V4L2
-    device delivers its capture size). Each ``open`` is logged to ``$FAKE_JETCAM_LOG``.
+    ``$FAKE_JETCAM_CONTROL`` names a file whose word the test changes: ``freeze`` makes ``read()`` hang
+    (as a CSI capture does when nvargus-daemon hangs; the open's first read too) until the word changes
+    or the capture is released, ``fail`` makes it return no frame (the open then fails), ``run`` (or no
+    file) delivers. ``size`` (w, h) is what the capture delivers (a CSI pipeline scales in ``nvvidconv``;
+    a V4L2 device delivers its capture size). Each ``open`` is logged to ``$FAKE_JETCAM_LOG``.
     """
 
     def __init__(self, opened, size, fps, **log):
@@ -46,7 +63,9 @@ class RecordingCapture(object):
         return frame if ok else None
 
     def read(self):
-        if not self.opened or (0 <= self.fail_after <= self.count):
+        while self.opened and control() == "freeze":
+            time.sleep(0.01)
+        if not self.opened or control() == "fail" or (0 <= self.fail_after <= _delivered[0]):
             return False, None
         if self.period_s:  # a sensor delivers at its frame rate
             now = time.monotonic()
@@ -57,6 +76,7 @@ class RecordingCapture(object):
         if frame is None:
             return False, None
         self.count += 1
+        _delivered[0] += 1
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = self._cv2.resize(frame, self.size, interpolation=self._cv2.INTER_AREA)
         return True, frame
