@@ -6,6 +6,15 @@ A model drives as on the car: the frame goes to ``pilot(frame) -> (x, y)``, then
 max), off-track events (entries beyond an edge), mean speed and why the run ended (``laps``,
 ``max_seconds`` or ``lost``: more than ``lost_m`` beyond the edge). Optionally a top-down PNG of the
 trajectory and an AVI of the camera view with the target drawn.
+
+**Obstacles** (a world made with ``obstacles=N``): every result counts ``collisions`` (the car's footprint
+touching an obstacle). With an ``obstacle_stop`` (:class:`jetracer.driving.obstacle_stop.ObstacleStop`, the
+drive loop's own) the policy's blocked reading goes to it and its limit to the throttle, as on the car;
+the simulated person of :mod:`jetracer.sim.lifter` lifts an obstacle the car has waited 2 s before, so laps
+go on. The result then also has ``obstacle_stops``; ``false_stops``: stops with no obstacle in the swept
+path within the stopping distance at the policy's cruising speed (or the car's, if higher); the margin
+of every other stop, ``stop_margins_m`` (front bumper to the obstacle once the car stood still; 0.0 where
+it touched first) and their least, ``min_stop_margin_m``; and ``lifted``.
 """
 import json
 import math
@@ -16,7 +25,7 @@ import numpy as np
 
 from ..config_schema import default_settings
 from ..pilot import load_pilot
-from ..pilot.base import Pilot
+from ..pilot.base import Pilot, predict_frame
 from ..pixels import to_pixel
 from ..sim.expert import PurePursuitExpert
 from ..sim.labels import pursuit_steering_gain
@@ -25,31 +34,45 @@ from ..steering_law import SteeringLaw
 
 
 class ExpertPolicy(object):
-    """The latency-aware pure-pursuit expert as a policy (the reference a model is compared with)."""
+    """The latency-aware pure-pursuit expert as a policy (the reference a model is compared with); its blocked
+    reading is the world's obstacle label (1.0 or 0.0) at its cruising speed or the car's, if higher."""
 
     needs_frame = False
 
     def __init__(self, world: SimWorld) -> None:
         self.expert = PurePursuitExpert(world.track, world.profile)
+        self.cruise_mps = float(np.max(self.expert.speed))
+        self.blocked_p = None  # type: Optional[float]
 
     def act(self, world: SimWorld, frame: Optional[np.ndarray]) -> Tuple[float, float, Optional[Tuple[float, float]]]:
         steering, throttle = self.expert.act(world)
+        self.blocked_p = 1.0 if cruise_label(world, self.cruise_mps).blocked else 0.0
         uv, visible = world.renderer.project(np.array([self.expert.target_xy]), world.pose) if frame is not None else (None, None)
         target = (float(uv[0, 0]), float(uv[0, 1])) if visible is not None and visible[0] else None
         return steering, throttle, target
 
 
 class ModelPolicy(object):
-    """A pilot (``pilot(frame_bgr) -> (x, y)``) and a steering law, as on the car."""
+    """A pilot (``pilot(frame_bgr) -> (x, y)``, ``pilot.predict`` for its blocked reading where it has one) and a
+    steering law, as on the car. ``stop_model`` gives the blocked reading of a pilot without one."""
 
     needs_frame = True
 
-    def __init__(self, pilot: Pilot, law: SteeringLaw) -> None:
+    def __init__(self, pilot: Pilot, law: SteeringLaw, stop_model: Any = None) -> None:
         self.pilot = pilot
         self.law = law
+        self.stop_model = stop_model
+        self.blocked_p = None  # type: Optional[float]
+        self.cruise_mps = 0.0
 
     def act(self, world: SimWorld, frame: Optional[np.ndarray]) -> Tuple[float, float, Optional[Tuple[float, float]]]:
-        x, y = self.pilot(frame)
+        x, y, self.blocked_p, _ = predict_frame(self.pilot, frame)
+        if self.blocked_p is None and self.stop_model is not None:
+            self.blocked_p = self.stop_model(frame)
+        if not self.cruise_mps:
+            from ..driving.session import cruise_speed_mps
+
+            self.cruise_mps = cruise_speed_mps(world, self.law.throttle)
         steering, throttle = self.law(float(x), world.state.time_s)
         target = to_pixel(float(x), float(y), world.width, world.height)
         return steering, throttle, target
@@ -71,11 +94,83 @@ def model_policy(path: str, gain: Optional[float] = None, bias: float = 0.0, thr
     return ModelPolicy(load_pilot(path), law)
 
 
+def policy_obstacle_stop(settings: Any, policy: Any, world: SimWorld, model_name: str = "the model") -> Any:
+    """The drive's obstacle stop (:func:`jetracer.driving.obstacle_stop.obstacle_stop_for`, ``settings`` a
+    ``drive.obstacle`` section) for ``policy`` on ``world``'s car: the expert reads the world's label; a model
+    its own obstacle output, else the stop model (given to the policy). None where there is none to make."""
+    from ..driving.obstacle_stop import ObstacleStop, brake_for, obstacle_stop_for
+
+    if isinstance(policy, ExpertPolicy):
+        if settings.enabled is False:
+            return None
+        return ObstacleStop(settings, brake=brake_for(world.profile, world.car))
+    stop = obstacle_stop_for(settings, policy.pilot, world.profile, world.car, model_name=model_name)
+    if stop is not None:
+        policy.stop_model = stop.stop_model
+    return stop
+
+
+def cruise_label(world: SimWorld, cruise_mps: float) -> Any:
+    """The world's obstacle label at the car's speed or, if higher, ``cruise_mps`` (a stopped car keeps seeing
+    what it stopped for)."""
+    label = world.obstacle_label()
+    return world.obstacle_label(speed_mps=cruise_mps) if label.speed_mps < cruise_mps else label
+
+
+class StopRecord(object):
+    """The obstacle figures of one run: each stop judged (false or not) when it comes, its margin once the car
+    stands still."""
+
+    def __init__(self, world: SimWorld, stop: Any, policy: Any) -> None:
+        from ..sim.lifter import STILL_MPS, ObstacleLifter
+
+        self.world, self.stop, self.policy = world, stop, policy
+        self.lifter = ObstacleLifter(world)
+        self.still_mps = STILL_MPS
+        self.stops = self.false_stops = 0
+        self.margins = []  # type: List[float]
+        self._pending = False
+        self._collisions = world.collisions
+
+    def limit(self, throttle: float) -> float:
+        """The policy's reading to the stop, the throttle it lets through; a new stop judged."""
+        world, stop = self.world, self.stop
+        now = world.state.time_s
+        stop.observe(getattr(self.policy, "blocked_p", None), now)
+        throttle, _ = stop.limit(throttle, now)
+        if stop.stops > self.stops:
+            self.stops = stop.stops
+            if cruise_label(world, float(getattr(self.policy, "cruise_mps", 0.0))).blocked:
+                self._pending, self._collisions = True, world.collisions
+            else:
+                self.false_stops += 1
+        return float(throttle)
+
+    def after_step(self) -> None:
+        """A pending stop's margin once the car stands still (0.0 if it touched first); the person lifts."""
+        world = self.world
+        if self._pending:
+            if world.collisions > self._collisions:
+                self.margins.append(0.0)
+                self._pending = False
+            elif abs(world.dynamics.speed_mps) <= self.still_mps:
+                label = world.obstacle_label(speed_mps=0.0)
+                self.margins.append(round(float(label.nearest_m), 4) if label.nearest_m is not None else 0.0)
+                self._pending = False
+        self.lifter()
+
+    def result(self) -> Dict[str, Any]:
+        return {"obstacle_stops": self.stops, "false_stops": self.false_stops,
+                "min_stop_margin_m": min(self.margins) if self.margins else None, "stop_margins_m": self.margins,
+                "lifted": self.lifter.lifted}
+
+
 def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 300.0, out_dir: Optional[str] = None,
-             video: bool = True, lost_m: float = 0.5) -> Dict[str, Any]:
+             video: bool = True, lost_m: float = 0.5, obstacle_stop: Any = None) -> Dict[str, Any]:
     """Drive ``policy`` until ``laps`` laps, ``max_seconds`` of simulated time, or the car is lost.
 
     With ``out_dir``, writes ``trajectory.png`` (top-down) and, with ``video``, ``camera.avi`` (MJPG).
+    ``obstacle_stop`` stops the car for obstacles as the drive loop does (see the module docstring).
     Returns the metrics as a JSON-serialisable dict (see the module docstring).
     """
     import cv2
@@ -96,10 +191,13 @@ def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 3
     last_lap_t = 0.0
     end_reason = "max_seconds"
     half = world.track.width_m / 2.0
+    record = StopRecord(world, obstacle_stop, policy) if obstacle_stop is not None else None
     try:
         while world.state.time_s < max_seconds:
             frame = world.render() if render else None
             steering, throttle, target = policy.act(world, frame)
+            if record is not None:
+                throttle = record.limit(throttle)
             world.car.steering = steering
             world.car.throttle = throttle
             if writer is not None:
@@ -109,6 +207,8 @@ def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 3
                 writer.write(shown)
             before = world.state.laps
             state = world.step()
+            if record is not None:
+                record.after_step()
             trajectory.append((state.x, state.y))
             ctes.append(state.cte_m)
             speeds.append(state.speed_mps)
@@ -140,7 +240,10 @@ def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 3
         "mean_speed_mps": round(float(np.mean(speeds)) if speeds else 0.0, 3),
         "time_s": round(world.state.time_s, 3),
         "end_reason": end_reason,
+        "collisions": int(world.collisions),
     }
+    if record is not None:
+        result.update(record.result())
     if out_dir:
         cv2.imwrite(os.path.join(out_dir, "trajectory.png"), world.top_down(trajectory))
         with open(os.path.join(out_dir, "result.json"), "w") as f:

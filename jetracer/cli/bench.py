@@ -7,7 +7,9 @@
 * ``heartbeat``: the browser heartbeat's echo age through a real Jupyter kernel;
 * ``sim``: simulator frames/s and steps/s on one core (also ``jetracer sim bench``);
 * ``transfer``: from the simulator to real frames (also ``jetracer transfer-bench``);
-* ``backbones``: GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size.
+* ``backbones``: GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size;
+* ``obstacle-stop``: collisions, stop margins and false stops in the simulator, and the time from the first
+  frame showing an obstacle to the throttle at brake or neutral, on the wire.
 
 The benchmarks live in :mod:`jetracer.apps.bench`, one module each; this module holds their options.
 """
@@ -24,7 +26,7 @@ from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_opti
                       add_profile_option, add_threads_option, check_tracks, checked_device, config_with_profile, integer,
                       number, set_torch_threads)
 
-BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones")
+BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones", "obstacle-stop")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,6 +63,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="The backbone table that chooses the car's default model: GFLOPs, CPU latency here (ratios to "
                     "resnet18@224 measured in the same run), a Nano estimate from a stated model, and real-frame "
                     "r(x) from --results."))
+    add_obstacle_stop_options(verbs.add_parser(
+        "obstacle-stop", help="collisions, stop margins, false stops; first blocked frame to neutral on the wire",
+        description="The obstacle stop measured: on held-out simulator tracks, collisions, every stop's margin and "
+                    "false stops (the label pilot, or --model); and the wall-clock time from the first frame showing "
+                    "an obstacle to the throttle at brake or neutral on the emulated PCA9685."))
     p.set_defaults(func=run_bare)
     add_transfer_options(subparsers.add_parser(
         "transfer-bench", help="the same as `jetracer bench transfer`",
@@ -210,6 +217,32 @@ def run_sim(args: argparse.Namespace) -> int:
     profile = config_with_profile(args).load_profile()
     check_tracks([args.track])
     result = bench(profile, args.track, steps=args.steps, runs=args.runs, sizes=args.sizes)
+    print(json.dumps(result) if args.json else format_report(result))
+    return 0
+
+
+# -- the obstacle stop --------------------------------------------------------------------------------
+
+def add_obstacle_stop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="a model file to judge (its obstacle output, or --stop-model's); default the "
+                                   "simulator's label (the rule)")
+    p.add_argument("--stop-model", help="an upstream JetBot collision model, for a --model without an obstacle output")
+    p.add_argument("--obstacles", type=integer(1, 64), default=16, help="obstacles per track (default 16)")
+    p.add_argument("--laps", type=integer(1, 100), default=2, help="laps per track with obstacles (default 2)")
+    p.add_argument("--clear-laps", type=integer(0, 1000), default=10,
+                   help="laps of each of a third of the tracks with no obstacle, for false stops (default 10; 0: none)")
+    p.add_argument("--wire-runs", type=integer(0, 100), default=5,
+                   help="real-time drives timed at the wire (default 5; 0: none)")
+    add_json_option(p, "the result")
+    p.set_defaults(func=run_obstacle_stop)
+
+
+def run_obstacle_stop(args: argparse.Namespace) -> int:
+    from ..apps.bench.obstacle_stop import bench, format_report
+
+    say = None if args.json else (lambda line: print(line, file=sys.stderr))
+    result = bench(model=args.model, stop_model=args.stop_model, wire_runs=args.wire_runs, obstacles=args.obstacles,
+                   laps=args.laps, clear_laps=args.clear_laps, say=say)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
 

@@ -80,6 +80,13 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--throttle", type=from_schema("drive", "throttle"), default=0.2,
                    help="throttle command (model only, default 0.2)")
     d.add_argument("--no-randomize", action="store_true", help="clean frames and the nominal camera")
+    d.add_argument("--obstacles", type=from_schema("sim", "obstacles"), default=None, metavar="N",
+                   help="place N obstacles on the track (seeded; default sim.obstacles, 0); the car stops for them "
+                        "as `jetracer drive` does (drive.obstacle) and one it waited 2 s before is lifted away")
+    d.add_argument("--stop-model", metavar="PATH",
+                   help="an upstream JetBot collision model to stop with, for a model without an obstacle output")
+    d.add_argument("--no-obstacle-stop", action="store_true",
+                   help="drive into the obstacles (count the collisions without the obstacle stop)")
     d.set_defaults(func=run_drive)
 
     add_sim_options(verbs.add_parser("bench", help="render_fps and step_fps on one core (as `jetracer bench sim`)"))
@@ -129,19 +136,26 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_drive(args: argparse.Namespace) -> int:
-    from ..apps.closed_loop import ExpertPolicy, evaluate, model_policy
+    from ..apps.closed_loop import ExpertPolicy, evaluate, model_policy, policy_obstacle_stop
     from ..pilot.limits import check_pilot_metadata
     from ..sim.world import SimWorld
 
-    world = SimWorld(**_world_args(args, config_with_profile(args)))
+    config = config_with_profile(args)
+    world = SimWorld(**_world_args(args, config, obstacles=args.obstacles))
     try:
         if args.expert:
             policy = ExpertPolicy(world)
         else:
             policy = model_policy(args.model, args.gain, args.bias, args.throttle, world=world)
             check_pilot_metadata(policy.pilot)
+        settings = config.drive.obstacle
+        if args.stop_model is not None:
+            settings = settings._replace(stop_model=args.stop_model)
+        stop = None
+        if len(world.obstacles.items) and not args.no_obstacle_stop:
+            stop = policy_obstacle_stop(settings, policy, world, model_name=args.model or "the expert")
         result = evaluate(world, policy, laps=args.laps, max_seconds=args.max_seconds, out_dir=args.out,
-                          video=not args.no_video)
+                          video=not args.no_video, obstacle_stop=stop)
     finally:
         world.close()
     result["policy"] = "expert" if args.expert else os.path.abspath(args.model)

@@ -194,7 +194,8 @@ class ObstacleStop(object):
                             "first_blocked_s": round(first[0], 4), "first_blocked_wall_s": first[1],
                             "stop_wall_s": time.monotonic(), "brake": self.brake.command < 0.0})
         del self.events[:-MAX_EVENTS]
-        logger.warning("obstacle stop: %s (%s); %s", self.reason, self.source, self.brake.description)
+        logger.warning("obstacle stop: %s%s; %s", self.reason, " (%s)" % self.source if self.source else "",
+                       self.brake.description)
 
     def _go_on(self, now_s: float) -> None:
         held_s = now_s - (self._stopped_at if self._stopped_at is not None else now_s)
