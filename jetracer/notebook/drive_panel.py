@@ -1,7 +1,8 @@
 """A notebook dashboard around :class:`jetracer.driving.loop.DriveLoop`.
 
 Camera view with the loop's target drawn, mode buttons, steering-law sliders (gain, bias, derivative,
-throttle), STOP, E-STOP and ARM, the stop reason and per-stage timings. :meth:`DrivePanel.start` runs the
+throttle), STOP, E-STOP and ARM, the stop reason, the obstacle stop's blocked probability and state (a
+loop with an ``obstacle_stop``) and per-stage timings. :meth:`DrivePanel.start` runs the
 loop on a thread (the notebook stays usable); :meth:`DrivePanel.run` runs it here for a bounded number
 of iterations (smoke mode, scripts). Either way the loop stops the car when it ends.
 
@@ -18,6 +19,18 @@ from .controls import StopButtons
 
 LAW_SLIDERS = (("gain", "steering gain", -8.0, 8.0), ("bias", "steering bias", -0.5, 0.5),
                ("kd", "derivative (kd)", 0.0, 0.2), ("throttle", "throttle", 0.0, 1.0))
+
+
+def obstacle_line(status: Optional[Dict[str, Any]]) -> str:
+    """HTML: the obstacle stop's blocked probability and state (:meth:`ObstacleStop.status`), or that it is off."""
+    if not status:
+        return "obstacle stop: off"
+    p = status.get("blocked_p")
+    shown = "p(blocked) %s" % ("-" if p is None else "%.2f" % p)
+    if status.get("state") == "clear":
+        return "obstacle stop: %s (stops at %.2f), way clear" % (shown, status.get("threshold", 0.5))
+    what = "waiting for ARM" if status.get("state") == "waiting for arm" else "STOPPED for an obstacle"
+    return "<span style='color:red'><b>%s</b></span>: %s" % (what, shown)
 
 
 def timing_table(timing_ms: Dict[str, float]) -> str:
@@ -125,6 +138,8 @@ class DrivePanel(object):
         self.status.value = ("<b>%s</b> %s &nbsp; %.1f fps &nbsp; steering %+.2f &nbsp; throttle %+.2f<br>%s"
                              % (loop.mode, "armed" if loop.armed else "DISARMED", loop.fps, car.steering, car.throttle,
                                 ("<span style='color:red'>stopped: %s</span>" % reason) if reason else "driving"))
+        stop = getattr(loop, "obstacle_stop", None)
+        self.status.value += "<br>" + obstacle_line(stop.status() if stop is not None else None)
         self.timings.value = timing_table(loop.timing_ms)
         echo = loop.heartbeat.echo_stats_ms() if hasattr(loop.heartbeat, "echo_stats_ms") else {}
         if echo:
