@@ -1,5 +1,9 @@
 """How well a model file predicts labelled frames: ``evaluate_model(model, datasets) -> dict``.
 
+Road frames are judged on the road outputs; obstacle frames (``<dataset>/blocked``, ``<dataset>/free``, or a
+road frame's index label) on the obstacle output (or a separate stop model): count, accuracy, AUROC,
+precision and recall at the operating threshold (:mod:`jetracer.learning.obstacle_metrics`).
+
 Any file :func:`jetracer.pilot.load_pilot` loads (checkpoint, upstream state dict, ONNX,
 TensorRT, optimized torch) on any labelled dataset in the upstream layout. Every frame goes through
 the pilot exactly as on the car (its own resize, normalisation and colour order), so a model of
@@ -19,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
+from .obstacle_metrics import OPERATING_THRESHOLD, blocked_metrics, distance_metrics
 
 SIGN_THRESHOLD = 0.2
 
@@ -63,7 +68,7 @@ def _category_index(pilot: Any, category: str) -> int:
     names = list(pilot.categories or [])
     if category in names:
         return names.index(category)
-    if len(names) <= 1 or int(pilot.num_outputs) == 2:
+    if len(names) <= 1 or int(getattr(pilot, "road_outputs", pilot.num_outputs)) == 2:
         return 0
     raise EvalError("the model predicts categories %s but the dataset has category %r; evaluate a folder of one "
                     "of the model's categories" % (", ".join(names), category))
@@ -75,29 +80,61 @@ def no_labelled_images_message(dirs: Sequence[str], problems: Sequence[Any]) -> 
     where = ", ".join(shown_path(d) for d in dirs)
     if not problems:
         return ("no labelled images in %s: expected JPEGs named <u>_<v>_<id>.jpg (the target pixel) in "
-                "<dataset>/<category>/ or directly in the folder" % where)
+                "<dataset>/<category>/ or directly in the folder, or obstacle frames in <dataset>/blocked/ and "
+                "<dataset>/free/" % where)
     first = problems[0]
     return ("no labelled images in %s: %d file(s) skipped, e.g. %s (%s); expected JPEGs named <u>_<v>_<id>.jpg "
             "with the target pixel" % (where, len(problems), shown_path(os.path.basename(first.path)), first.reason))
 
 
+def _check_classes(per_dir: Sequence[Any]) -> None:
+    """EvalError for a blocked/free folder with one class empty: AUROC (and accuracy on one class) say nothing."""
+    from ..dataset import OBSTACLE_FOLDERS, shown_path
+    for name, entries in per_dir:
+        foldered = [e for e in entries if e.has_obstacle and not e.has_road and e.category in OBSTACLE_FOLDERS]
+        if not foldered:
+            continue
+        blocked = sum(1 for e in foldered if e.blocked)
+        if blocked == 0 or blocked == len(foldered):
+            have, empty = ("blocked", "free") if blocked else ("free", "blocked")
+            raise EvalError("%s has %d %s frame(s) and no %s one: blocked/free metrics (AUROC) need both classes; add "
+                            "frames to %s/%s/ or evaluate a folder that has both"
+                            % (shown_path(name), len(foldered), have, empty, shown_path(name), empty))
+
+
+def _stop_source(pilot: Any, stop_model: Any) -> Any:
+    """What the evaluation judges obstacle frames on: the stop model where one is given, else the pilot with
+    its own obstacle output, else None."""
+    if stop_model is not None:
+        return stop_model
+    return pilot if getattr(pilot, "has_obstacle_output", False) else None
+
+
 def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, categories: Optional[List[str]] = None,
-                   sign_threshold: float = SIGN_THRESHOLD, entries: Optional[Sequence[Any]] = None) -> Dict[str, Any]:
+                   sign_threshold: float = SIGN_THRESHOLD, entries: Optional[Sequence[Any]] = None,
+                   threshold: float = OPERATING_THRESHOLD, stop_model: Any = None) -> Dict[str, Any]:
     """Run ``model`` (a path for ``load_pilot``, or a loaded pilot) on every labelled frame of ``datasets``.
 
-    Returns the metrics of :func:`label_metrics` for all frames together, plus ``model``, ``backend``,
-    ``model_input_size``, ``datasets``, ``skipped`` (files the scan could not use), ``per_dataset``
-    (the same metrics per folder, when there are several) and ``predictions`` (a list of
-    ``{"file", "x", "y", "pred_x", "pred_y"}``). ``entries`` evaluates those dataset entries instead of
-    scanning. Raises FileNotFoundError (missing model or folder), PilotLoadError (not a model file, or one
-    refused for its size), SelfCheckError (a model claiming an impossible input size or output count) and
-    EvalError (no labelled frame, or a category the model lacks).
+    Road frames: the metrics of :func:`label_metrics` for all of them together, plus ``model``, ``backend``,
+    ``model_input_size``, ``datasets``, ``skipped`` (files the scan could not use), ``per_dataset`` (the same
+    metrics per folder, when there are several). Frames with an obstacle label (``<dataset>/blocked``,
+    ``<dataset>/free``, or a road frame's index label): ``blocked``, the metrics of
+    :func:`~jetracer.learning.obstacle_metrics.blocked_metrics` at ``threshold`` (and ``blocked.distance`` where
+    frames give a distance), judged on the model's obstacle output or on ``stop_model`` (a path for
+    ``load_stop_model`` or a loaded one; ``model`` may then be None). ``predictions``: one row per frame.
+    ``entries`` evaluates those dataset entries instead of scanning. Raises FileNotFoundError (missing model or
+    folder), PilotLoadError (not a model file, or one refused for its size), SelfCheckError (a model claiming an
+    impossible input size or output count) and EvalError (no labelled frame, a category the model lacks, a
+    blocked/free folder with one class empty, obstacle frames only and nothing to judge them).
     """
     from ..dataset import load_frame, scan_dataset, shown_path
     from ..pilot.load import load_pilot, read_model_head
 
-    if isinstance(model, (str, os.PathLike)):
-        read_model_head(os.fspath(model))  # missing, not a regular file, too large: before a long scan of the frames
+    for path in (model, stop_model):
+        if isinstance(path, (str, os.PathLike)):
+            read_model_head(os.fspath(path))  # missing, not a regular file, too large: before a long scan
+    if model is None and stop_model is None:
+        raise EvalError("nothing to evaluate: give a model (--model) or a stop model (--stop-model)")
     if isinstance(datasets, (str, os.PathLike)):
         datasets = [datasets]
     datasets = [os.fspath(d) for d in (datasets or [])]
@@ -107,39 +144,79 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
         per_dir.append(("entries", list(entries)))
     else:
         for d in datasets:
-            index = scan_dataset(d, categories)
+            index = scan_dataset(d, categories, obstacles=True)
             per_dir.append((d, index.entries))
             problems.extend(index.problems)
     if not any(e for _, e in per_dir):
         raise EvalError(no_labelled_images_message(datasets, problems))
+    _check_classes(per_dir)
+    if model is None:
+        per_dir = [(name, [e for e in es if e.has_obstacle]) for name, es in per_dir]
     pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
-    from ..pilot.limits import check_pilot_metadata
-    check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
+    if isinstance(stop_model, (str, os.PathLike)):
+        from ..pilot.stop_model import load_stop_model
+        stop_model = load_stop_model(os.fspath(stop_model), device=device)
+    if pilot is not None:
+        from ..pilot.limits import check_pilot_metadata
+        check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
+    judge = _stop_source(pilot, stop_model)
+    road_frames = pilot is not None and any(e.has_road for _, es in per_dir for e in es)
+    if judge is None and not road_frames:
+        raise EvalError("%s has no obstacle output and %s holds obstacle frames only: train one on road and "
+                        "blocked/free folders (jetracer train ROAD OBSTACLES --init %s), or evaluate upstream's "
+                        "collision model with --stop-model best_model.pth"
+                        % (getattr(pilot, "path", "") or model, ", ".join(datasets) or "the data", model))
     preds, labels, rows, groups = [], [], [], []  # type: List[Any], List[Any], List[Dict[str, Any]], List[int]
+    obstacle = {"p": [], "blocked": [], "dist_pred": [], "dist": []}  # type: Dict[str, List[Any]]
     unreadable = 0
     for g, (_, group_entries) in enumerate(per_dir):
         for e in group_entries:
+            if not (e.has_road and pilot is not None) and not (e.has_obstacle and judge is not None):
+                continue
             frame = load_frame(e.path, getattr(e, "orientation", 1))
             if frame is None:
                 unreadable += 1
                 continue
-            k = _category_index(pilot, e.category)
-            out = pilot.outputs(frame)
-            px, py = float(out[2 * k]), float(out[2 * k + 1])
-            x, y = e.xy
-            preds.append((px, py))
-            labels.append((x, y))
-            groups.append(g)
-            rows.append({"file": shown_path(e.path), "category": e.category, "x": round(x, 5), "y": round(y, 5),
-                         "pred_x": round(px, 5), "pred_y": round(py, 5)})
+            row = {"file": shown_path(e.path), "category": e.category}  # type: Dict[str, Any]
+            reading = None
+            if pilot is not None:
+                k = _category_index(pilot, e.category) if e.has_road else 0
+                reading = pilot.reading(pilot.outputs(frame), k)  # one pass for the road and the obstacle outputs
+            if e.has_road and reading is not None:
+                x, y = e.xy
+                preds.append((reading.x, reading.y))
+                labels.append((x, y))
+                groups.append(g)
+                row.update({"x": round(x, 5), "y": round(y, 5), "pred_x": round(reading.x, 5),
+                            "pred_y": round(reading.y, 5)})
+            if e.has_obstacle and judge is not None:
+                p = float(stop_model(frame) if stop_model is not None else reading.blocked_p)
+                obstacle["p"].append(p)
+                obstacle["blocked"].append(bool(e.blocked))
+                row.update({"blocked": bool(e.blocked), "blocked_p": round(p, 5) if math.isfinite(p) else None})
+                if e.distance_m is not None and stop_model is None and reading.distance_m is not None:
+                    obstacle["dist_pred"].append(reading.distance_m)
+                    obstacle["dist"].append(e.distance_m)
+                    row.update({"distance_m": e.distance_m, "pred_distance_m": round(reading.distance_m, 4)})
+            rows.append(row)
     if not rows:
         raise EvalError("none of the %d labelled images in %s could be decoded" % (sum(len(e) for _, e in per_dir),
                                                                                   ", ".join(datasets)))
-    result = label_metrics(preds, labels, sign_threshold)
-    result.update({"model": getattr(pilot, "path", "") or str(model), "backend": getattr(pilot, "backend", ""),
-                   "model_input_size": list(pilot.input_size), "datasets": datasets,
+    result = label_metrics(preds, labels, sign_threshold) if preds else {"count": 0}
+    judged = stop_model if stop_model is not None and pilot is None else pilot
+    result.update({"model": getattr(judged, "path", "") or str(model), "backend": getattr(pilot, "backend", "torch"),
+                   "model_input_size": list(getattr(judged, "input_size", (224, 224))), "datasets": datasets,
                    "skipped": len(problems) + unreadable})
-    if len(per_dir) > 1:
+    if stop_model is not None:
+        result["stop_model"] = getattr(stop_model, "path", "") or str(stop_model)
+    if obstacle["p"]:
+        result["blocked"] = blocked_metrics(obstacle["p"], obstacle["blocked"], threshold)
+        if obstacle["dist"]:
+            result["blocked"]["distance"] = distance_metrics(obstacle["dist_pred"], obstacle["dist"])
+    elif any(e.has_obstacle for _, es in per_dir for e in es):
+        result["notes"] = ["obstacle labels not evaluated: %s has no obstacle output (give --stop-model to judge "
+                           "upstream's collision model)" % result["model"]]
+    if len(per_dir) > 1 and preds:
         p, l, gr = np.asarray(preds), np.asarray(labels), np.asarray(groups)
         result["per_dataset"] = {name: label_metrics(p[gr == g], l[gr == g], sign_threshold)
                                  for g, (name, _) in enumerate(per_dir) if (gr == g).any()}
@@ -154,8 +231,26 @@ def format_result(result: Dict[str, Any]) -> str:
 
     lines = ["%s (%s, input %dx%d) on %d frame(s) of %s%s" % (
         result["model"], result["backend"], result["model_input_size"][0], result["model_input_size"][1],
-        result["count"], ", ".join(result["datasets"]) or "the given entries",
+        len(result["predictions"]), ", ".join(result["datasets"]) or "the given entries",
         "; %d file(s) skipped" % result["skipped"] if result.get("skipped") else "")]
+    lines.extend(_road_lines(result, fmt) if result["count"] else [])
+    blocked = result.get("blocked")
+    if blocked:
+        lines.append("blocked: %d frame(s) (%d blocked, %d free), AUROC %s, accuracy %s; at p >= %.2f: precision %s, "
+                     "recall %s, false stops %s of free frames" % (
+                         blocked["n"], blocked["n_blocked"], blocked["n_free"], fmt(blocked["auroc"]),
+                         fmt(blocked["accuracy"]), blocked["threshold"], fmt(blocked["precision"]),
+                         fmt(blocked["recall"]), fmt(blocked["false_positive_rate"])))
+        if blocked.get("distance", {}).get("n"):
+            lines.append("distance: %d frame(s), mean |error| %s m, median %s m" % (
+                blocked["distance"]["n"], fmt(blocked["distance"]["mae_m"]),
+                fmt(blocked["distance"]["median_abs_error_m"])))
+    lines.extend(result.get("notes") or [])
+    return "\n".join(lines)
+
+
+def _road_lines(result: Dict[str, Any], fmt: Any) -> List[str]:
+    lines = []
     for name in ("x", "y"):
         lines.append("%s: r %s, mean |error| %s, median |error| %s" % (
             name, fmt(result["r_" + name]), fmt(result["mae_" + name]), fmt(result["median_abs_error_" + name])))
@@ -164,7 +259,7 @@ def format_result(result: Dict[str, Any]) -> str:
         "n/a" if agree is None else "%.0f%%" % (100 * agree), result["sign_count_x"], result["sign_threshold"]))
     for name, m in sorted((result.get("per_dataset") or {}).items()):
         lines.append("  %s: %d frame(s), r(x) %s, mean |error x| %s" % (name, m["count"], fmt(m["r_x"]), fmt(m["mae_x"])))
-    return "\n".join(lines)
+    return lines
 
 
 def plot_predictions(result: Dict[str, Any], path: str) -> str:
@@ -172,7 +267,10 @@ def plot_predictions(result: Dict[str, Any], path: str) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = result["predictions"]
+    rows = [r for r in result["predictions"] if "x" in r]
+    if not rows:
+        raise EvalError("--plot draws predicted against labelled x, and %s has no road frames"
+                        % (", ".join(result["datasets"]) or "the data"))
     x = np.array([r["x"] for r in rows])
     px = np.array([r["pred_x"] for r in rows])
     fig, ax = plt.subplots(figsize=(4.5, 4.5))

@@ -141,10 +141,18 @@ def count_frames(dataset_dirs: Sequence[str], limit: int = GUARD_MAX_FRAMES) -> 
     return count
 
 
+def has_obstacle_folders(dataset_dirs: Sequence[str]) -> bool:
+    """True when a folder holds JetBot's blocked/ or free/ obstacle folders (the guard judges road frames only)."""
+    from ..dataset import OBSTACLE_FOLDERS
+    return any(os.path.isdir(os.path.join(root, name)) for root in dataset_dirs for name in OBSTACLE_FOLDERS)
+
+
 def guard_by_default(dataset_dirs: Sequence[str]) -> bool:
     """Whether ``jetracer train --init`` guards without being asked: for fewer than ``GUARD_MAX_FRAMES``
-    frames, and enough to hold some back (``MIN_HOLDOUT + MIN_TRAIN``)."""
-    return MIN_HOLDOUT + MIN_TRAIN <= count_frames(dataset_dirs) < GUARD_MAX_FRAMES
+    frames, and enough to hold some back (``MIN_HOLDOUT + MIN_TRAIN``); never with blocked/free folders (the
+    guard scores the road outputs, and would leave the obstacle frames out)."""
+    return (MIN_HOLDOUT + MIN_TRAIN <= count_frames(dataset_dirs) < GUARD_MAX_FRAMES
+            and not has_obstacle_folders(dataset_dirs))
 
 
 def fine_tuning_wins(starter: Dict[str, Any], tuned: Dict[str, Any]) -> Tuple[bool, str]:
@@ -195,6 +203,9 @@ def guarded_finetune(dataset_dirs: Any, out: str, init: Optional[str] = None, ov
     if isinstance(dataset_dirs, (str, os.PathLike)):
         dataset_dirs = [dataset_dirs]
     dataset_dirs = [os.fspath(d) for d in dataset_dirs]
+    if has_obstacle_folders(dataset_dirs):
+        raise TrainError("--guard scores the road outputs on road frames only and would leave the blocked/free frames "
+                         "out; fine-tune on them with --no-guard")
     out = os.fspath(out)
     check_output(out, overwrite=overwrite)
     remove_leftovers(out, previous_path(out))

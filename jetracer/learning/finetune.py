@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..pilot.model import build_model
+from ..pilot.model import build_model, grow_head, head_layer
 from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, input_hw
 from .train_options import TrainError
 
@@ -75,3 +75,31 @@ def adapt_head(model: torch.nn.Module, meta: Dict[str, Any],
     fresh = [c for c in categories if c not in init_cats]
     return new.eval(), ("categories %s start from the model's %r outputs" % (fresh, init_cats[0]) if fresh else
                         "outputs reordered to the categories %s" % categories)
+
+
+def fit_head(model: torch.nn.Module, meta: Dict[str, Any], categories: Sequence[str],
+             obstacle_outputs: Sequence[str]) -> Tuple[torch.nn.Module, str]:
+    """``model`` with an (x, y) pair per category of ``categories`` (as :func:`adapt_head` fits them) followed by
+    ``obstacle_outputs``: the model's own obstacle rows are kept where it has them, new ones start at zero
+    (a blocked probability of 0.5 until trained). Returns the model and a note ("" if unchanged)."""
+    old_road = 2 * max(1, len(meta.get("categories") or []))
+    layer = head_layer(model)
+    kept_w = layer.weight.detach()[old_road:].clone()
+    kept_b = layer.bias.detach()[old_road:].clone() if layer.bias is not None else None
+    had = list(meta.get("obstacle_outputs") or [])
+    if had:
+        grow_head(model, old_road)  # the road rows only, as adapt_head expects them
+    model, note = adapt_head(model, dict(meta, obstacle_outputs=[]), categories)
+    road = 2 * len(categories)
+    grow_head(model, road + len(obstacle_outputs))
+    keep = min(len(had), len(obstacle_outputs))
+    if keep:
+        layer = head_layer(model)
+        with torch.no_grad():
+            layer.weight[road:road + keep] = kept_w[:keep].to(layer.weight.device)
+            if kept_b is not None and layer.bias is not None:
+                layer.bias[road:road + keep] = kept_b[:keep].to(layer.bias.device)
+    added = list(obstacle_outputs)[len(had):]
+    if added:
+        note = "; ".join(n for n in (note, "new obstacle output(s) %s start untrained (p = 0.5)" % ", ".join(added)) if n)
+    return model, note

@@ -24,9 +24,9 @@ from ..pilot.checkpoint import plain_data, save_checkpoint
 from ..pilot.model import build_model
 from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .augment import EvalTransform, TrainTransform
-from .finetune import adapt_head, init_normalization, load_init
+from .finetune import adapt_head, fit_head, init_normalization, load_init
 from .loss_plot import plot_losses
-from .metrics import EvalSet, describe_errors, select_outputs
+from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
 from .road_dataset import RoadDataset
 from .sampling import dataset_shares, epoch_sampler, make_loader
 from .split import split_folders
@@ -79,11 +79,14 @@ def _grad_scaler(device: torch.device, enabled: bool) -> Any:
 
 def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
                     preprocess: Preprocessor, device: torch.device, scaler: Any = None, epoch: int = 1,
-                    progress: bool = True, freeze_bn: bool = False) -> Dict[str, float]:
+                    progress: bool = True, freeze_bn: bool = False,
+                    road_outputs: Optional[int] = None) -> Dict[str, float]:
     """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}.
 
     ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a
-    few dozen frames needs: their batch statistics would replace what the starter learned over thousands."""
+    few dozen frames needs: their batch statistics would replace what the starter learned over thousands.
+    A loader of ``(frames, category, xy, targets)`` (a model with an obstacle head: ``road_outputs`` road
+    outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`)."""
     from tqdm import tqdm
     model.train()
     if freeze_bn:
@@ -93,12 +96,17 @@ def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.
     total, count, images = 0.0, 0, 0
     start = time.perf_counter()
     bar = tqdm(loader, desc="epoch %d" % epoch, leave=False, disable=not progress, unit="batch")
-    for frames, category_idx, xy in bar:
+    for batch in bar:
+        frames, category_idx, xy = batch[:3]
         inputs = preprocess.batch(frames)
         xy = xy.to(device, non_blocking=True)
         category_idx = category_idx.to(device, non_blocking=True)
         with _autocast(device, scaler is not None):
-            loss = F.mse_loss(select_outputs(model(inputs), category_idx).float(), xy)
+            if len(batch) > 3:
+                loss = multitask_loss(model(inputs), category_idx, xy, batch[3].to(device, non_blocking=True),
+                                      int(road_outputs))[0]
+            else:
+                loss = F.mse_loss(select_outputs(model(inputs), category_idx).float(), xy)
         optimizer.zero_grad()
         stepped = True
         if scaler is not None:
@@ -196,17 +204,19 @@ class TrainRun(object):
         self.problems = []  # type: List[Any]
         found = set()  # type: set
         for d in self.dirs:
-            index = scan_dataset(d, self.opt.categories)
+            index = scan_dataset(d, self.opt.categories, obstacles=True)
             groups_idx.append((d, index.entries))
             self.problems.extend(index.problems)
             found.update(index.categories)
         self.entries = [e for _, es in groups_idx for e in es]
         if not self.entries:
             raise TrainError("no labelled images in %s (%d problem file(s)); expected <dataset>/<category>/<u>_<v>_<id>.jpg"
+                             " or obstacle frames in <dataset>/blocked/ and <dataset>/free/"
                              % (", ".join(self.dirs), len(self.problems)))
         categories = list(self.opt.categories) if self.opt.categories is not None else sorted(found)
         # scan_dataset lists categories that have a folder; keep those with frames, in that order
         self.categories = [c for c in categories if any(e.category == c for e in self.entries)] or categories
+        self._choose_outputs()
         self.group_of = [g for g, (_, es) in enumerate(groups_idx) for _ in es]
         try:
             self.split = split_folders(groups_idx, self.opt.val_fraction, self.opt.test_fraction, self.opt.seed,
@@ -228,8 +238,32 @@ class TrainRun(object):
             self.notes.append("each epoch draws %s from %s" % (
                 ", ".join("%d%%" % round(100 * s) for s in self.shares), ", ".join(self.dirs)))
 
+    def _choose_outputs(self) -> None:
+        """The obstacle outputs: the blocked logit where frames say blocked or free (both must be there), the
+        distance too where frames give one; a model to start from keeps its own. None: the run is road-only,
+        exactly as before the obstacle head existed."""
+        labelled = [e for e in self.entries if e.has_obstacle]
+        names = []  # type: List[str]
+        if labelled:
+            blocked = sum(1 for e in labelled if e.blocked)
+            if blocked in (0, len(labelled)):
+                raise TrainError("the obstacle output needs blocked and free frames, but the %d obstacle label(s) in "
+                                 "%s are all %s; add <dataset>/%s/ frames" % (
+                                     len(labelled), ", ".join(self.dirs), "blocked" if blocked else "free",
+                                     "free" if blocked else "blocked"))
+            names = ["blocked_logit"] + (["distance_m"] if any(e.distance_m is not None for e in labelled) else [])
+        own = list((self.init_meta or {}).get("obstacle_outputs") or [])
+        self.obstacle_outputs = own if len(own) >= len(names) else names
+        if not any(e.has_road for e in self.entries):
+            if self.init_meta is None:
+                raise TrainError("%s hold(s) obstacle frames only; the model steers too: add a road folder, or start "
+                                 "from a road model with --init" % ", ".join(self.dirs))
+            self.categories = list(self.init_meta.get("categories") or ["apex"])
+        self.road_outputs = 2 * len(self.categories) if self.obstacle_outputs else None
+
     def _subset(self, ids: Sequence[int], transform: Any) -> RoadDataset:
-        return RoadDataset([self.entries[i] for i in ids], self.categories, transform)
+        return RoadDataset([self.entries[i] for i in ids], self.categories, transform,
+                           obstacle=bool(self.obstacle_outputs))
 
     def _make_loaders(self) -> None:
         """The training loader (shares drawn with replacement, or sharded across processes) and the
@@ -264,7 +298,7 @@ class TrainRun(object):
                 if mine:
                     loaders.append((g, d, make_loader(self._subset(mine, eval_tf), opt.batch_size, workers, device,
                                                       False)))
-            return EvalSet(loaders, self.shares, self.input_size)
+            return EvalSet(loaders, self.shares, self.input_size, self.road_outputs)
 
         self.val_set, self.test_set = eval_set(self.split.val), eval_set(self.split.test)
         self.has_val = bool(self.split.val)
@@ -273,12 +307,15 @@ class TrainRun(object):
         """The model (the one to fine-tune, its head fitted to the categories, or a new one), wrapped for
         DistributedDataParallel under torchrun, its preprocessing and its optimizer."""
         if self.init_model is not None:
-            model, head_note = adapt_head(self.init_model, self.init_meta, self.categories)
+            if self.obstacle_outputs or self.init_meta.get("obstacle_outputs"):
+                model, head_note = fit_head(self.init_model, self.init_meta, self.categories, self.obstacle_outputs)
+            else:
+                model, head_note = adapt_head(self.init_model, self.init_meta, self.categories)
             if head_note:
                 self.notes.append(head_note)
             self.model = model.to(self.device)
         else:
-            self.model = build_model(self.arch, 2 * len(self.categories),
+            self.model = build_model(self.arch, 2 * len(self.categories) + len(self.obstacle_outputs),
                                      pretrained=self.opt.pretrained).to(self.device)
         if self.state is not None:
             self.model.load_state_dict(self.state["model"])
@@ -345,7 +382,8 @@ class TrainRun(object):
         self.train_args = dict(opt._asdict(), dataset_dirs=self.dirs, input_size=list(self.input_size),
                                workers=self.workers, world_size=self.world, device=str(self.device), arch=self.arch,
                                lr=self.lr, warmup=self.warmup, epochs=self.epochs, patience=self.patience,
-                               min_steps=self.min_steps, dataset_shares=self.shares, freeze_bn=opt.freeze_bn)
+                               min_steps=self.min_steps, dataset_shares=self.shares, freeze_bn=opt.freeze_bn,
+                               obstacle_outputs=self.obstacle_outputs)
         self.train_args.pop("progress", None)
         self.train_args.pop("info", None)
         self.init_record = None  # type: Optional[Dict[str, Any]]
@@ -382,7 +420,8 @@ class TrainRun(object):
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
         stats = train_one_epoch(self.net, self.train_loader, self.optimizer, self.scheduler, self.preprocess,
-                                self.device, self.scaler, epoch, self.progress, freeze_bn=self.opt.freeze_bn)
+                                self.device, self.scaler, epoch, self.progress, freeze_bn=self.opt.freeze_bn,
+                                road_outputs=self.road_outputs)
         self.train_images += stats["images"] * self.world
         self.train_seconds += stats["seconds"]
         stop = self._record(epoch, stats) if self.main_rank else False
@@ -409,11 +448,12 @@ class TrainRun(object):
         record = {"epoch": epoch, "train_loss": stats["loss"], "val": val, "lr": self.optimizer.param_groups[0]["lr"],
                   "seconds": stats["seconds"], "images_per_s": stats["images"] * self.world / max(stats["seconds"], 1e-9),
                   "epochs": self.epochs}
-        improved = self.has_val and val["loss"] < self.best_loss
+        loss = selection_loss(val)  # the road loss, plus the blocked BCE for a model with an obstacle head
+        improved = self.has_val and loss < self.best_loss
         record["best"] = improved
         self.history.append(record)
         if improved:
-            self.best_loss, self.best_epoch, self.bad_epochs = val["loss"], epoch, 0
+            self.best_loss, self.best_epoch, self.bad_epochs = loss, epoch, 0
             self.best_state = copy.deepcopy(_weights_of(self.model))
         else:
             self.bad_epochs += 1
@@ -457,6 +497,7 @@ class TrainRun(object):
                         normalization=normalization_meta(self.mean, self.std, self.color_order),
                         dataset={"dirs": self.dirs, "images": len(self.entries), "problems": len(self.problems),
                                  "train_images_per_dir": self.train_counts, "shares": self.shares},
+                        obstacle_outputs=self.obstacle_outputs,
                         distributed=self.distributed_meta, **extra)
 
     def finish(self) -> TrainResult:

@@ -131,7 +131,10 @@ class Pilot(object):
 
     def predict(self, frame_bgr: np.ndarray, category: int = 0) -> Prediction:
         """The road target of ``category`` and, where the model has them, the obstacle readings."""
-        out = self.outputs(frame_bgr)
+        return self.reading(self.outputs(frame_bgr), category)
+
+    def reading(self, out: np.ndarray, category: int = 0) -> Prediction:
+        """The :class:`Prediction` in the output vector ``out`` of :meth:`outputs` (for one pass read twice)."""
         blocked_p = distance_m = None  # type: Optional[float]
         if self.obstacle_outputs:
             blocked_p = sigmoid(out[self.road_outputs])

@@ -103,6 +103,10 @@ def load_pilot(path: str, device: Optional[str] = None, **options: Any) -> Pilot
         except CheckpointError as e:
             raise PilotLoadError(str(e))
         return TorchPilot(model, meta, device=device, path=path)
+    from .stop_model import stop_arch
+    if isinstance(obj, dict) and all(isinstance(k, str) for k in obj) and stop_arch(obj) == "alexnet":
+        raise PilotLoadError("%s is upstream JetBot's alexnet collision model (blocked/free), not a road model: load it "
+                             "as the stop model (drive.obstacle.stop_model, jetracer eval --stop-model)" % path)
     raise PilotLoadError("%s is not a model file jetracer knows. Expected %s; found %s."
                          % (path, "; ".join(ACCEPTED_KINDS), _describe(obj)))
 
