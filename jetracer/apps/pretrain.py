@@ -12,7 +12,14 @@ which is much better than training on those frames alone (see ``jetracer bench t
    and the procedural track 7;
 4. report what it trained (frames, tracks, architecture, input size, epochs, device), its validation
    and test metrics and the closed-loop laps, off-track events and cross-track error, also written to
-   ``<out without extension>_pretrain.json``; optionally ``jetracer eval`` figures on labelled real frames.
+   ``<out without extension>_pretrain.json``; optionally ``jetracer eval`` figures on labelled real frames
+   (road frames, and blocked/free folders for the obstacle output).
+
+Obstacles: every other track places ``obstacles`` obstacles per episode (the preset's, 8), and its frames are
+labelled blocked/free from geometry at the nominal speed (:func:`jetracer.apps.collect.nominal_speed_mps`: the
+speed the default auto-mode throttle gives the car; a camera cannot see speed), so the starter has an obstacle
+output on the same backbone (the blocked logit and the distance) trained on those frames while all frames train
+the road outputs. ``obstacles=0`` collects and trains the road-only starter of before, frame for frame.
 
 Presets: ``gpu`` is the best model (resnet18 at 224x224, tens of thousands of frames); ``cpu`` finishes
 in about 15 minutes on 2 cores (its input size, frames and epochs were chosen by measuring how well
@@ -39,14 +46,15 @@ PRESET = {
     "arch": Field(str, choices=TRAIN["arch"].choices, doc="torchvision backbone"),
     "batch_size": Field(int, TRAIN["batch_size"].lo, TRAIN["batch_size"].hi, doc="images per step"),
     "eval_laps": Field(int, 1, 100, doc="closed-loop laps of each unseen track"),
+    "obstacles": Field(int, 0, 64, doc="obstacles per episode on every other track; 0: a road-only starter"),
 }
 PRESETS = {
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
-            "eval_laps": 3},
+            "eval_laps": 3, "obstacles": 8},
     "cpu": {"frames": 6000, "tracks": 60, "epochs": 8, "input_size": 96, "arch": "resnet18", "batch_size": 32,
-            "eval_laps": 2},
+            "eval_laps": 2, "obstacles": 8},
     "quick": {"frames": 600, "tracks": 12, "epochs": 2, "input_size": 64, "arch": "resnet18", "batch_size": 32,
-              "eval_laps": 1},
+              "eval_laps": 1, "obstacles": 8},
 }
 PRESET_NAME = Field(str, choices=tuple(PRESETS))
 FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; never the evaluation tracks below
@@ -66,6 +74,7 @@ class Preset(NamedTuple):
     arch: str
     batch_size: int
     eval_laps: int
+    obstacles: int
 
 
 def pick_preset(preset: Optional[str], device: str) -> str:
@@ -97,16 +106,18 @@ def default_processes(tracks: int) -> int:
 def _collect_track(job: Dict[str, Any]) -> Dict[str, Any]:
     from .collect import collect
     return collect(job["dir"], job["frames"], tracks=[job["track"]], profile=job["profile"], seed=job["seed"],
-                   width=job["width"], height=job["height"], randomize=True)
+                   width=job["width"], height=job["height"], randomize=True, obstacles=job.get("obstacles", 0))
 
 
 def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0, profile: str = "latrax",
-                    processes: int = 1, size: int = 224, category: str = "apex") -> Dict[str, Any]:
+                    processes: int = 1, size: int = 224, category: str = "apex", obstacles: int = 0) -> Dict[str, Any]:
     """Collect ``frames`` over ``tracks`` into ``out_dir`` (upstream layout, one ``index.jsonl``).
 
     One collection job per track (its own seed, from ``seed`` and the track), run in ``processes``
     processes, each into its own part folder, then moved into ``out_dir/<category>`` in track order, so
-    the files do not depend on ``processes``. Returns {"frames", "sessions", "tracks", "dir"}.
+    the files do not depend on ``processes``. Every other track (the 2nd, 4th, ...) places ``obstacles``
+    obstacles per episode and labels its frames blocked/free. Returns {"frames", "sessions", "tracks", "dir"},
+    with obstacles also "blocked" and "free" (frames of each) and "label_speed_mps".
     """
     if os.path.isdir(out_dir) and os.listdir(out_dir):
         # pretrain trains on everything in it and removes it at the end: only a folder it made itself
@@ -115,7 +126,8 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
     parts = os.path.join(out_dir, ".parts")
     counts = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
     jobs = [{"dir": os.path.join(parts, "%04d" % i), "frames": n, "track": t, "profile": profile,
-             "seed": seed * 100003 + (t if isinstance(t, int) else 50000 + i), "width": size, "height": size}
+             "seed": seed * 100003 + (t if isinstance(t, int) else 50000 + i), "width": size, "height": size,
+             "obstacles": obstacles if i % 2 == 1 else 0}
             for i, (t, n) in enumerate(zip(tracks, counts)) if n > 0]
     if processes > 1:
         import multiprocessing
@@ -142,8 +154,13 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
                     os.replace(os.path.join(src, name), os.path.join(folder, name))
             index.write(lines)
     shutil.rmtree(parts)
-    return {"frames": sum(r["frames"] for r in results), "sessions": [s for r in results for s in r["sessions"]],
-            "tracks": len(jobs), "dir": folder}
+    out = {"frames": sum(r["frames"] for r in results), "sessions": [s for r in results for s in r["sessions"]],
+           "tracks": len(jobs), "dir": folder}  # type: Dict[str, Any]
+    labelled = [r for r in results if "blocked" in r]
+    if labelled:
+        out.update({"blocked": sum(r["blocked"] for r in labelled), "free": sum(r["free"] for r in labelled),
+                    "label_speed_mps": labelled[0]["label_speed_mps"]})
+    return out
 
 
 def drive_check(model: str, laps: int, profile: str = "latrax", seed: int = 0,
@@ -192,10 +209,11 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     if name == "gpu" and not torch_device.startswith("cuda"):
         say("note: the gpu preset on %s will take hours; the cpu preset finishes in about 15 minutes" % torch_device)
 
-    say("[1/3] collecting %d randomised simulator frames over %d procedural tracks (%d process%s) -> %s"
-        % (cfg.frames, len(tracks), procs, "" if procs == 1 else "es", data_dir))
+    say("[1/3] collecting %d randomised simulator frames over %d procedural tracks%s (%d process%s) -> %s"
+        % (cfg.frames, len(tracks), ", %d obstacles an episode on every other one" % cfg.obstacles
+           if cfg.obstacles else "", procs, "" if procs == 1 else "es", data_dir))
     t0 = time.time()
-    collected = collect_dataset(data_dir, cfg.frames, tracks, seed=seed, processes=procs)
+    collected = collect_dataset(data_dir, cfg.frames, tracks, seed=seed, processes=procs, obstacles=cfg.obstacles)
     timings["collect_s"] = round(time.time() - t0, 1)
 
     say("[2/3] training %s at %dx%d on %s for up to %d epochs -> %s" % (
@@ -214,7 +232,8 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         "model": os.path.abspath(out), "preset": name, "device": torch_device, "arch": cfg.arch,
         "input_size": [cfg.input_size] * 2, "epochs": cfg.epochs, "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch, "frames": collected["frames"], "tracks": collected["tracks"],
-        "sessions": len(collected["sessions"]), "collect_processes": procs,
+        "sessions": len(collected["sessions"]), "collect_processes": procs, "obstacles": cfg.obstacles,
+        "obstacle_frames": {k: collected[k] for k in ("blocked", "free", "label_speed_mps") if k in collected},
         "val": _short(trained.metrics.get("val")), "test": _short(trained.metrics.get("test")),
         "closed_loop": closed_loop, "images_per_s": round(trained.images_per_s, 1), "notes": trained.notes,
         "loss_plot": os.path.abspath(trained.loss_plot),
@@ -243,7 +262,7 @@ def _check_eval_datasets(folders: List[str]) -> None:
     from ..dataset import scan_dataset
     from ..learning.evaluate import EvalError, no_labelled_images_message
     for d in folders:
-        index = scan_dataset(d)
+        index = scan_dataset(d, obstacles=True)
         if not index.entries:
             raise EvalError("--eval: " + no_labelled_images_message([d], index.problems))
 
@@ -256,12 +275,23 @@ def _train_starter(data_dir: str, out: str, name: str, cfg: Preset, collected: D
     info = {"starter": {"preset": name, "frames": collected["frames"], "tracks": collected["tracks"],
                         "track_seeds": [tracks[0], tracks[-1]], "sessions": len(collected["sessions"]),
                         "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)"}}
+    if cfg.obstacles:
+        info["starter"].update({"obstacles": cfg.obstacles, "blocked_frames": collected.get("blocked"),
+                                "free_frames": collected.get("free"),
+                                "obstacle_labels": "simulator geometry: something in the swept path within the stopping "
+                                                   "distance at %.2f m/s (jetracer.sim.obstacle_labels)"
+                                                   % collected.get("label_speed_mps", 0.0)})
     return train([data_dir], out, arch=cfg.arch, input_size=cfg.input_size, epochs=cfg.epochs,
                  batch_size=cfg.batch_size, device=device, seed=seed, pretrained=True,
                  progress=False, threads=threads, info=info,
-                 callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px" % (
+                 callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px%s" % (
                      r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),
-                     r["val"].get("mean_abs_du_px", float("nan")))))
+                     r["val"].get("mean_abs_du_px", float("nan")), _auroc_phrase(r["val"]))))
+
+
+def _auroc_phrase(metrics: Optional[Dict[str, Any]]) -> str:
+    blocked = (metrics or {}).get("blocked") or {}
+    return "" if blocked.get("auroc") is None else ", blocked AUROC %.3f (%d frames)" % (blocked["auroc"], blocked["n"])
 
 
 def _short(metrics: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -283,16 +313,21 @@ def format_report(report: Dict[str, Any]) -> str:
                             report["sessions"], report["preset"])]
     for side in ("val", "test"):
         m = report.get(side) or {}
-        lines.append("%s (simulator tracks not trained on): %d images, |du| mean %s px median %s px, |dv| mean %s px"
+        lines.append("%s (simulator tracks not trained on): %d images, |du| mean %s px median %s px, |dv| mean %s px%s"
                      % (side, m.get("images", 0), px(m, "mean_abs_du_px"), px(m, "median_abs_du_px"),
-                        px(m, "mean_abs_dv_px")))
+                        px(m, "mean_abs_dv_px"), _auroc_phrase(m)))
     for track, r in report["closed_loop"].items():
         lines.append("closed loop on %s: %d lap(s), %d off-track, cross-track RMS %.1f cm, max %.1f cm (%s)" % (
             track, r["laps_completed"], r["offtrack_events"], 100 * r["cte_rms_m"], 100 * r["cte_max_m"], r["end_reason"]))
     if report.get("eval"):
         e = report["eval"]
-        lines.append("on %s: %d frames, r(x) %s, mean |error x| %s, sign of x agrees on %s" % (
-            ", ".join(e["datasets"]), e["count"], e["r_x"], e["mae_x"], e["sign_agreement_x"]))
+        if e.get("count"):
+            lines.append("on %s: %d frames, r(x) %s, mean |error x| %s, sign of x agrees on %s" % (
+                ", ".join(e["datasets"]), e["count"], e["r_x"], e["mae_x"], e["sign_agreement_x"]))
+        if e.get("blocked"):
+            b = e["blocked"]
+            lines.append("on %s: blocked AUROC %s, accuracy %s, precision %s, recall %s at p >= %.2f (%d frames)" % (
+                ", ".join(e["datasets"]), b["auroc"], b["accuracy"], b["precision"], b["recall"], b["threshold"], b["n"]))
     t = report["timings_s"]
     lines.append("time: collect %.0f s, train %.0f s, drive %.0f s, total %.0f s" % (
         t["collect_s"], t["train_s"], t["drive_s"], t["total_s"]))
