@@ -18,15 +18,24 @@ def test_collision_data_collection_saves_a_blocked_and_a_free_frame_in_jetbot_s_
     assert name.endswith(".jpg") and len(name) == len("00000000-0000-0000-0000-000000000000.jpg")  # a uuid1, as JetBot
 
 
-def test_road_following_shows_whether_it_stops_for_obstacles_and_the_blocked_probability(run_notebook):
+def test_train_model_trains_the_obstacle_output_from_the_collision_frames(run_notebook, workdir):
+    for name in ("data_collection.ipynb", "collision_data_collection.ipynb"):
+        run_notebook(name)
+    nb = run_notebook("train_model.ipynb")
+    from jetracer.pilot.load import load_pilot
+
+    assert "obstacle frames: 1 blocked, 1 free in data/collision" in cell_text(nb, "scan_dataset([COLLISION]")
+    assert "data/collision" in cell_text(nb, "DATASETS.append(COLLISION)")
+    assert "obstacle output: yes" in cell_text(nb, "checkpoint_summary(meta)")
+    assert load_pilot(str(workdir / "models" / "road.pth")).has_obstacle_output
+
+
+def test_road_following_stops_for_obstacles_and_shows_the_blocked_probability(run_notebook):
     for name in ("data_collection.ipynb", "collision_data_collection.ipynb", "train_model.ipynb",
                  "optimize_model.ipynb"):
         run_notebook(name)
     nb = run_notebook("road_following.ipynb")
     said = cell_text(nb, "obstacle_stop_for(")
     driven = cell_text(nb, "panel.run(")
-    if "obstacle stop: on" in said:  # a model with an obstacle output (trained with the collision frames)
-        assert "stopping at p >= 0.50" in said and "p(blocked) " in driven
-    else:
-        assert "has no obstacle output and no drive.obstacle.stop_model" in said and "obstacle stop: off" in driven
-    assert "'iterations': 20" in driven
+    assert "obstacle stop: on, stopping at p >= 0.50; neutral (throttle.reverse is not known" in said, said
+    assert "p(blocked) " in driven and "'iterations': 20" in driven
