@@ -93,6 +93,9 @@ def add_inference_options(p: argparse.ArgumentParser) -> None:
     add_threads_option(p, "onnxruntime")
     p.add_argument("--only", nargs="+", metavar="KEY", help="measure only these, e.g. onnxruntime-int8 (an unknown key "
                    "lists those measured on the device)")
+    p.add_argument("--obstacle-head", action="store_true",
+                   help="also time each backend with the obstacle head (blocked logit + distance) against the same "
+                        "weights without it, calls alternated: the head's added cost in ms and %%")
     p.set_defaults(func=run_inference)
 
 
@@ -100,7 +103,7 @@ def run_inference(args: argparse.Namespace) -> int:
     from ..apps.bench.inference import format_report, run_bench
     report = run_bench(device=checked_device(args, resolve=True), runs=args.runs, warmup=args.warmup,
                        input_size=args.input_size, arch=args.arch, checkpoint=args.checkpoint, threads=args.threads,
-                       only=args.only)
+                       only=args.only, obstacle_head=args.obstacle_head)
     print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
     if report["failed"]:
         print("jetracer bench inference: %d backend(s) failed: %s"

@@ -38,6 +38,10 @@ def format_summary(summary: Dict[str, Any]) -> str:
     edges = summary["histogram"]["edges"]
     lines += ["x (steering, -1 left .. +1 right):", _bar(summary["histogram"]["x"], edges),
               "y (-1 top .. +1 bottom):", _bar(summary["histogram"]["y"], edges)]
+    if "obstacles" in summary:
+        o = summary["obstacles"]
+        lines.append("obstacle labels: %d blocked, %d free (%d with a distance)" % (o["blocked"], o["free"],
+                                                                                    o["with_distance"]))
     lines.append("skipped (%d; files left untouched):" % len(summary["problems"]))
     lines += ["  %s: %s" % (p["path"], p["reason"]) for p in summary["problems"]]
     return "\n".join(lines)
@@ -46,6 +50,6 @@ def format_summary(summary: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from jetracer.dataset import scan_dataset, summarize
     logging.getLogger("jetracer.dataset").setLevel(logging.ERROR)  # problems are printed below
-    summary = summarize(scan_dataset(args.dirs), bins=args.bins)
+    summary = summarize(scan_dataset(args.dirs, obstacles=True), bins=args.bins)
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else format_summary(summary))
     return 0

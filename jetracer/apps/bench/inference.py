@@ -14,6 +14,11 @@ says whether the CUDA graph also holds the frame upload and the result download.
 that cannot run here (no torch2trt, no CUDA provider in onnxruntime: an ImportError) is listed under
 ``skipped``; one that raises anything else is listed under ``failed`` (a bug, or a compiler missing
 for torch.compile), never as skipped.
+
+``obstacle_head=True`` (``--obstacle-head``) also times each candidate with the obstacle head (the blocked logit
+and the distance: two more rows of the last layer, see :mod:`jetracer.pilot.model`) next to the same weights
+without it, calls alternated so both see the same machine load: ``results[key]["obstacle_head"]`` holds both
+medians and the added cost in ms and in % of the road-only pilot's latency.
 """
 import copy
 import logging
@@ -85,6 +90,36 @@ def time_calls(fn: Callable[[np.ndarray], Any], frame: np.ndarray, runs: int, wa
     return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
 
 
+def time_pair(a: Callable[[np.ndarray], Any], b: Callable[[np.ndarray], Any], frame: np.ndarray, runs: int,
+              warmup: int) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """p50/p99 (ms) of ``a(frame)`` and ``b(frame)``, their calls alternated (a, b, b, a, ...) so that both see
+    the same load on a shared machine."""
+    for _ in range(warmup):
+        a(frame)
+        b(frame)
+    times = ([], [])  # type: Tuple[List[float], List[float]]
+    for i in range(runs):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            fn = (a, b)[k]
+            t = time.perf_counter()
+            fn(frame)
+            times[k].append((time.perf_counter() - t) * 1000.0)
+    return tuple({"p50_ms": float(np.percentile(t, 50)), "p99_ms": float(np.percentile(t, 99))}  # type: ignore
+                 for t in times)
+
+
+def head_variants(model: Any, meta: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Any, Dict[str, Any]]:
+    """(road-only model, meta, the same model with the obstacle head, meta): the head's rows follow the road
+    rows of the same last layer, so both share every other weight."""
+    from ...pilot.base import OBSTACLE_OUTPUTS
+    from ...pilot.model import grow_head
+    road = 2 * max(1, len(meta.get("categories") or []))
+    plain = grow_head(copy.deepcopy(model), road).eval()
+    head = grow_head(copy.deepcopy(model), road + len(OBSTACLE_OUTPUTS)).eval()  # new rows: zeros, same cost
+    return (plain, dict(meta, num_outputs=road, obstacle_outputs=[]), head,
+            dict(meta, num_outputs=road + len(OBSTACLE_OUTPUTS), obstacle_outputs=list(OBSTACLE_OUTPUTS)))
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return "%s: %s" % (type(error).__name__, text.splitlines()[0] if text else "")
@@ -124,7 +159,8 @@ def _build(model: Any, meta: Dict[str, Any], backend: str, precision: str, devic
 
 def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size: int = 224,
               arch: str = "resnet18", checkpoint: Optional[str] = None, threads: Optional[int] = None,
-              parity_frames: int = 16, calib_frames: int = 32, only: Optional[List[str]] = None) -> Dict[str, Any]:
+              parity_frames: int = 16, calib_frames: int = 32, only: Optional[List[str]] = None,
+              obstacle_head: bool = False) -> Dict[str, Any]:
     """Measure every candidate on ``device``; returns the JSON-able report described in the module docstring.
 
     ``threads``: ONNX Runtime intra-op threads (default physical cores); torch keeps its own default.
@@ -185,9 +221,28 @@ def run_bench(device: str = "cpu", runs: int = 100, warmup: int = 20, input_size
         report["results"][key] = dict(timing, speedup=ref["p50_ms"] / timing["p50_ms"], max_abs_dx=dx,
                                       within_tolerance=dx <= TOLERANCE, build_s=build_s,
                                       last_stage_ms=stages, graph_copies=getattr(pilot, "graph_copies", None))
+        if obstacle_head:
+            del pilot
+            report["results"][key]["obstacle_head"] = _head_cost(model, meta, backend, precision, device, options,
+                                                                 calib, threads, frame, runs, warmup)
     ok = [k for k, r in report["results"].items() if r["within_tolerance"]]
     report["best"] = min(ok, key=lambda k: report["results"][k]["p50_ms"]) if ok else None
     return report
+
+
+def _head_cost(model: Any, meta: Dict[str, Any], backend: str, precision: str, device: str, options: Dict[str, Any],
+               calib: List[np.ndarray], threads: Optional[int], frame: np.ndarray, runs: int,
+               warmup: int) -> Dict[str, Any]:
+    """The candidate timed with and without the obstacle head, alternated: both medians, the added ms and %."""
+    plain_model, plain_meta, head_model, head_meta = head_variants(model, meta)
+    plain = _build(plain_model, plain_meta, backend, precision, device, options, calib, threads)
+    head = _build(head_model, head_meta, backend, precision, device, options, calib, threads)
+    without, with_head = time_pair(plain, head, frame, runs, warmup)
+    added = with_head["p50_ms"] - without["p50_ms"]
+    return {"p50_ms_road_only": without["p50_ms"], "p50_ms_with_head": with_head["p50_ms"],
+            "p99_ms_road_only": without["p99_ms"], "p99_ms_with_head": with_head["p99_ms"],
+            "added_ms": added, "added_pct": 100.0 * added / without["p50_ms"],
+            "outputs": head_meta["obstacle_outputs"], "has_obstacle_output": bool(head.has_obstacle_output)}
 
 
 def _device_name(device: str) -> str:
@@ -220,6 +275,13 @@ def format_report(report: Dict[str, Any]) -> str:
     for key, r in report["results"].items():
         lines.append("%-24s %9.2f %9.2f %7.2fx %10.4g%s" % (key, r["p50_ms"], r["p99_ms"], r["speedup"],
                                                           r["max_abs_dx"], "" if r["within_tolerance"] else " (!)"))
+    heads = [(k, r["obstacle_head"]) for k, r in report["results"].items() if "obstacle_head" in r]
+    if heads:
+        lines.append("obstacle head (blocked logit + distance), timed alternately with the same weights without it:")
+        lines.append("%-24s %9s %9s %9s %8s" % ("backend-precision", "road ms", "head ms", "added ms", "added"))
+        for key, h in heads:
+            lines.append("%-24s %9.3f %9.3f %9.3f %7.1f%%" % (key, h["p50_ms_road_only"], h["p50_ms_with_head"],
+                                                              h["added_ms"], h["added_pct"]))
     for key, why in report["skipped"].items():
         lines.append("%-24s skipped: %s" % (key, why))
     for key, why in report.get("failed", {}).items():
