@@ -165,6 +165,17 @@ class Stopwatch(object):
         return ms
 
 
+def default_device(device: Optional[str] = None) -> str:
+    """``device`` if given, else "cuda" when torch sees a GPU, else "cpu"."""
+    if device:
+        return str(device)
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def torch_load(path: str) -> Any:
     """A PyTorch file read on the CPU through the allow-listed, bounded unpickler (``safe_load``), so no file
     runs code or makes the loader allocate more than it holds, on any PyTorch; a refused, truncated or

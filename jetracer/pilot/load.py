@@ -23,24 +23,13 @@ import logging
 import os
 from typing import Any, List, Optional
 
-from .base import (ACCEPTED_KINDS, MissingBackendError, Pilot, PilotLoadError, Stopwatch, read_model_head,
-                         torch_load)
+from .base import (ACCEPTED_KINDS, MissingBackendError, Pilot, PilotLoadError, Stopwatch, default_device,
+                   read_model_head, torch_load)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ACCEPTED_KINDS", "MissingBackendError", "Pilot", "PilotLoadError", "Stopwatch", "accepted_kinds",
            "default_device", "is_upstream_state_dict", "load_pilot", "read_model_head", "torch_load"]
-
-
-def default_device(device: Optional[str] = None) -> str:
-    """``device`` if given, else "cuda" when torch sees a GPU, else "cpu"."""
-    if device:
-        return str(device)
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _onnx_default_device() -> str:

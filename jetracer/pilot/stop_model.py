@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .base import PilotLoadError, Stopwatch, read_model_head, torch_load
+from .base import PilotLoadError, Stopwatch, default_device, read_model_head, torch_load
 
 STOP_ARCHS = ("alexnet", "resnet18")
 BLOCKED_INDEX = 0  # ImageFolder sorts the classes: blocked, free
@@ -93,7 +93,6 @@ def load_stop_model(path: str, device: Optional[str] = None) -> StopModel:
     """Load upstream JetBot's ``best_model.pth`` (alexnet or resnet18, 2 classes) on ``device`` (CUDA when
     available). FileNotFoundError when there is no file; PilotLoadError naming the file and what was
     expected for anything else (a road model, a corrupt or refused file, weights of another shape)."""
-    from .load import default_device
     path = str(path)
     read_model_head(path)
     obj = torch_load(path)
