@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
                              "resnet18, 2 classes) instead of the model's obstacle output")
     parser.add_argument("--threshold", type=number(0.0, 1.0), default=None,
                         help="operating threshold of the blocked probability for accuracy, precision and recall "
-                             "(default %s, the drive's)" % _default_threshold())
+                             "(default: the drive's default, drive.obstacle.threshold)")
     add_device_option(parser)
     add_json_option(parser, "the result (with per-frame predictions)")
     parser.add_argument("--plot", type=output_file(what="PNG file", make_folder=True), default=None, metavar="PNG",
@@ -38,8 +38,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _default_threshold() -> float:
-    from jetracer.learning.obstacle_metrics import OPERATING_THRESHOLD
-    return OPERATING_THRESHOLD
+    from jetracer.config_schema import default_settings
+    return default_settings("drive").obstacle.threshold
 
 
 def run(args: argparse.Namespace) -> int:

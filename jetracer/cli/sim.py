@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 from .bench import add_sim_options
 from .errors import CommandFailed, UsageError
 from .options import (FPS, IMAGE_SIDE, SEED, add_config_option, add_json_option, add_profile_option, check_tracks,
-                      config_with_profile, from_schema, integer, number, output_file, output_folder, track_seeds)
+                      config_with_profile, from_schema, integer, number, output_file, output_folder, track_seeds, Vocabulary)
 
 SUB_VERBS = ("collect", "drive", "bench", "track")
 
@@ -63,7 +63,7 @@ def add_parser(subparsers: Any) -> None:
     c.add_argument("--obstacles", type=integer(0, 64), default=0, metavar="N",
                    help="obstacles per episode; each frame's index line then also says blocked (in the car's path "
                         "within its stopping distance at --label-speed) and distance_m (default 0: none)")
-    c.add_argument("--layout", choices=_layouts(), default="road",
+    c.add_argument("--layout", choices=Vocabulary(_layouts), metavar="LAYOUT", default="road",
                    help="road: OUT/CATEGORY/<u>_<v>_<uuid>.jpg (default); jetbot: upstream JetBot's collision layout, "
                         "OUT/blocked/<uuid>.jpg and OUT/free/<uuid>.jpg (needs --obstacles)")
     c.add_argument("--label-speed", type=number(0.0, 10.0), default=None, metavar="MPS",

@@ -246,11 +246,17 @@ class TrainRun(object):
         names = []  # type: List[str]
         if labelled:
             blocked = sum(1 for e in labelled if e.blocked)
-            if blocked in (0, len(labelled)):
+            if blocked in (0, len(labelled)) and all(e.has_road for e in labelled):
+                # the simulator's index labels, too few frames to meet an obstacle: the road model still trains
+                self.notes.append("no obstacle output: the %d obstacle label(s) are all %s (collect more frames, "
+                                  "or more --obstacles)" % (len(labelled), "blocked" if blocked else "free"))
+                labelled = []
+            elif blocked in (0, len(labelled)):
                 raise TrainError("the obstacle output needs blocked and free frames, but the %d obstacle label(s) in "
                                  "%s are all %s; add <dataset>/%s/ frames" % (
                                      len(labelled), ", ".join(self.dirs), "blocked" if blocked else "free",
                                      "free" if blocked else "blocked"))
+        if labelled:
             names = ["blocked_logit"] + (["distance_m"] if any(e.distance_m is not None for e in labelled) else [])
         own = list((self.init_meta or {}).get("obstacle_outputs") or [])
         self.obstacle_outputs = own if len(own) >= len(names) else names

@@ -2,8 +2,25 @@
 blocked/free layout through its two buttons, and the live notebook shows the blocked probability and the stop."""
 import glob
 import os
+import shutil
 
-from conftest import cell_text
+import pytest
+from conftest import NOTEBOOKS, cell_text, notebook_runner
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A folder of these tests' own: the shared one may have run train_model before any collision frames existed."""
+    folder = tmp_path_factory.mktemp("obstacle_notebooks")
+    for name in os.listdir(NOTEBOOKS):
+        if name.endswith(".ipynb"):
+            shutil.copy(os.path.join(NOTEBOOKS, name), str(folder / name))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_notebook(workdir, tmp_path_factory):
+    return notebook_runner(workdir, tmp_path_factory.mktemp("obstacle_config") / "empty-config.yaml")
 
 
 def test_collision_data_collection_saves_a_blocked_and_a_free_frame_in_jetbot_s_layout(run_notebook, workdir):
