@@ -58,3 +58,11 @@ def test_sim_trained_model_drives_three_laps_of_a_builtin_and_an_unseen_track(tm
 
     unseen = drive(onnx, str(tmp_path / "unseen"), "--track-seed", str(HELD_OUT_SEED), "--no-video")
     assert (unseen["laps_completed"], unseen["offtrack_events"], unseen["end_reason"]) == (3, 0, "laps"), unseen
+
+    # the demo's last step on this road-only model: it reads the simulator's label, stops before the box,
+    # holds until the simulated person lifts it, and goes on
+    from jetracer.apps.demo import obstacle_episode
+    box = obstacle_episode(onnx, "twisty", 0, str(tmp_path / "box"))
+    assert box["reading"] == "label" and box["collisions"] == 0, box
+    assert box["stopped"] and box["stop_margin_m"] >= 0.1 and box["went_on"], box
+    assert box["summary"].startswith("stopped ") and "went on once it was lifted" in box["summary"], box

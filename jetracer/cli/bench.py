@@ -9,7 +9,8 @@
 * ``transfer``: from the simulator to real frames (also ``jetracer transfer-bench``);
 * ``backbones``: GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size;
 * ``obstacle-stop``: collisions, stop margins and false stops in the simulator, and the time from the first
-  frame showing an obstacle to the throttle at brake or neutral, on the wire.
+  frame showing an obstacle to the throttle at brake or neutral, on the wire;
+* ``obstacle-transfer``: the obstacle output on real blocked/free frames, zero-shot and fine-tuned on K + K.
 
 The benchmarks live in :mod:`jetracer.apps.bench`, one module each; this module holds their options.
 """
@@ -26,7 +27,8 @@ from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_opti
                       add_profile_option, add_threads_option, check_tracks, checked_device, config_with_profile, integer,
                       number, set_torch_threads)
 
-BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones", "obstacle-stop")
+BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones", "obstacle-stop",
+           "obstacle-transfer")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -68,6 +70,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="The obstacle stop measured: on held-out simulator tracks, collisions, every stop's margin and "
                     "false stops (the label pilot, or --model); and the wall-clock time from the first frame showing "
                     "an obstacle to the throttle at brake or neutral on the emulated PCA9685."))
+    add_obstacle_transfer_options(verbs.add_parser(
+        "obstacle-transfer", help="the obstacle output on real blocked/free frames: zero-shot, fine-tuned on K + K",
+        description="The obstacle output on a real blocked/free set: the starter zero-shot, fine-tuned on K blocked + "
+                    "K free frames (by time and at random) and tested on the rest, and the road r(x) before and after."))
     p.set_defaults(func=run_bare)
     add_transfer_options(subparsers.add_parser(
         "transfer-bench", help="the same as `jetracer bench transfer`",
@@ -322,6 +328,44 @@ def run_transfer(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
         report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
     print(json.dumps(report, indent=1) if args.json else transfer.format_report(report))
+    return 0
+
+
+# -- obstacle transfer -------------------------------------------------------------------------------
+
+def add_obstacle_transfer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--starter", required=True, help="model with an obstacle output (jetracer pretrain)")
+    p.add_argument("--real", default=None, help="folder of real sets (default $JETRACER_REALFRAMES or "
+                   "/work/shared/realframes): the road sets' r(x) are read there")
+    p.add_argument("--set", default=None, metavar="DIR", help="the blocked/free set (default REAL/obstacles/"
+                   "penumbrage_jetbot)")
+    p.add_argument("-k", type=integer(1, 100000), default=25, help="frames of each class to fine-tune on (default 25)")
+    p.add_argument("--seeds", type=integer(0, 1000), default=2, help="random draws of K (default 2; medians reported)")
+    p.add_argument("--epochs", type=integer(1, 100000), default=None, help="epochs per fine-tune (default: the product's)")
+    add_device_option(p)
+    add_threads_option(p, "torch")
+    p.add_argument("--keep", default=None, help="keep the temporary datasets and models in this folder")
+    add_json_option(p)
+    p.set_defaults(func=run_obstacle_transfer)
+
+
+def run_obstacle_transfer(args: argparse.Namespace) -> int:
+    from ..apps.bench import obstacle_transfer
+    from ..apps.bench.transfer import DEFAULT_REAL
+
+    say = (lambda s: print(s, file=sys.stderr)) if args.json else print
+    real = args.real or os.environ.get("JETRACER_REALFRAMES", DEFAULT_REAL)
+    device = checked_device(args, resolve=True)
+    set_torch_threads(args)
+    if not getattr(args, "verbose", False):
+        logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("jetracer.learning").setLevel(logging.ERROR)
+    logging.getLogger("jetracer.dataset").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
+        report = obstacle_transfer.bench(real, args.starter, k=args.k, seeds=args.seeds, device=device,
+                                         threads=args.threads, epochs=args.epochs, obstacle_set=args.set,
+                                         keep=args.keep, say=say)
+    print(json.dumps(report, indent=1) if args.json else obstacle_transfer.format_report(report))
     return 0
 
 

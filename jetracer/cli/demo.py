@@ -1,4 +1,5 @@
-"""``jetracer demo``: collect in the simulator, train, optimize, drive laps, print the metrics."""
+"""``jetracer demo``: collect in the simulator, train, optimize, drive laps, stop for a box on the road, print
+the metrics."""
 import argparse
 import json
 import logging
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     print("trajectory: %s" % report["trajectory_png"])
     print("video:      %s" % report["video"])
     print("loss plot:  %s" % report["loss_plot"])
+    print("obstacle:   %s" % report["obstacle"]["summary"])
+    print("            %s" % report["obstacle"]["video"])
     print("report:     %s" % (args.out.rstrip("/") + "/report.json"))
     for note in report["notes"]:
         print("note: " + note)

@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from .options import (IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
+from .options import (ARCHS, IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
                       checked_device, integer)
 
 
@@ -32,6 +32,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--frames", type=integer(1, 10000000), default=None, help="override the preset's number of frames")
     parser.add_argument("--epochs", type=integer(1, 100000), default=None, help="override the preset's epochs")
     parser.add_argument("--input-size", type=IMAGE_SIDE, default=None, help="override the preset's input size (N for NxN)")
+    parser.add_argument("--arch", choices=ARCHS, default=None, metavar="ARCH",
+                        help="override the preset's backbone (%(choices)s)")
     parser.add_argument("--obstacles", type=integer(0, 64), default=None, metavar="N",
                         help="override the preset's obstacles per episode on every other track (8; 0: a road-only "
                              "starter without an obstacle output)")
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, overwrite=args.force)  # before minutes of collection
     checked_device(args)
     overrides = {k: v for k, v in (("frames", args.frames), ("epochs", args.epochs),
-                                   ("input_size", args.input_size), ("obstacles", args.obstacles)) if v is not None}
+                                   ("input_size", args.input_size), ("obstacles", args.obstacles),
+                                   ("arch", args.arch)) if v is not None}
     say = (lambda s: None) if args.json else print
     report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
                       processes=args.processes, threads=args.threads, eval_datasets=args.eval,

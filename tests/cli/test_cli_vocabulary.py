@@ -3,6 +3,7 @@ line and exit code everywhere (usage 2, failure 1). Each case once ended in "int
 on stdout: ``train --arch nosuchnet``, ``eval --device cuda`` without a GPU, ``demo --device tpu``,
 ``bench inference --only nosuch``, a bare ``jetracer``; ``jetracer demo`` printed every epoch twice."""
 import ast
+import json
 import os
 import re
 import subprocess
@@ -164,7 +165,9 @@ def test_the_demo_says_each_epoch_once(tmp_path):
     for epoch in (1, 2):
         said = [line for line in text.splitlines() if re.search(r"\bepoch %d\b" % epoch, line)]
         assert len(said) == 1, said
-    assert (out / "report.json").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["obstacle"]["reading"] in ("model", "label") and "obstacle:   " + report["obstacle"]["summary"] in text
+    assert (out / "obstacle_frames" / "blocked").is_dir() or (out / "obstacle_frames" / "free").is_dir()
 
 
 def test_building_the_parser_imports_no_library_vocabulary(tmp_path):
