@@ -165,14 +165,8 @@ class StopRecord(object):
                 "lifted": self.lifter.lifted}
 
 
-def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 300.0, out_dir: Optional[str] = None,
-             video: bool = True, lost_m: float = 0.5, obstacle_stop: Any = None) -> Dict[str, Any]:
-    """Drive ``policy`` until ``laps`` laps, ``max_seconds`` of simulated time, or the car is lost.
-
-    With ``out_dir``, writes ``trajectory.png`` (top-down) and, with ``video``, ``camera.avi`` (MJPG).
-    ``obstacle_stop`` stops the car for obstacles as the drive loop does (see the module docstring).
-    Returns the metrics as a JSON-serialisable dict (see the module docstring).
-    """
+def _open_video(world: SimWorld, out_dir: Optional[str], video: bool) -> Any:
+    """The camera video's writer (None without ``out_dir`` or ``video``), refused at once if OpenCV cannot write it."""
     import cv2
 
     writer = None
@@ -183,41 +177,109 @@ def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 3
             writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), world.fps, (world.width, world.height))
             if not writer.isOpened():
                 raise IOError("OpenCV cannot write %s (no MJPG encoder)" % path)
+    return writer
+
+
+def _write_frame(writer: Any, frame: np.ndarray, target: Optional[Tuple[float, float]]) -> None:
+    """One video frame with the policy's target drawn, so a run can be watched as the car saw it."""
+    import cv2
+
+    shown = frame.copy()
+    if target is not None and all(math.isfinite(t) for t in target):
+        cv2.circle(shown, (int(round(target[0])), int(round(target[1]))), 5, (0, 0, 255), 2, cv2.LINE_AA)
+    writer.write(shown)
+
+
+def _drive_step(world: SimWorld, policy: Any, record: Optional[StopRecord], writer: Any,
+                render: bool) -> Tuple[int, Any]:
+    """One control period as on the car (frame, policy, obstacle stop, simulator step): the laps before, the state."""
+    frame = world.render() if render else None
+    steering, throttle, target = policy.act(world, frame)
+    if record is not None:
+        throttle = record.limit(throttle)
+    world.car.steering = steering
+    world.car.throttle = throttle
+    if writer is not None:
+        _write_frame(writer, frame, target)
+    before = world.state.laps
+    state = world.step()
+    if record is not None:
+        record.after_step()
+    return before, state
+
+
+class _RunTally(object):
+    """The per-step figures of one run (path, cross-track error, speed, laps, edge crossings) kept together."""
+
+    def __init__(self, world: SimWorld) -> None:
+        self.trajectory = [world.pose[:2]]  # type: List[Tuple[float, float]]
+        self.ctes, self.speeds, self.lap_times = [], [], []  # type: List[float], List[float], List[float]
+        self.offtrack_events = 0
+        self.was_off = world.state.offtrack
+        self.last_lap_t = 0.0
+
+    def add(self, state: Any, laps_before: int) -> None:
+        """One step's state counted: an edge crossing on entering off-track, a lap time on a new lap."""
+        self.trajectory.append((state.x, state.y))
+        self.ctes.append(state.cte_m)
+        self.speeds.append(state.speed_mps)
+        if state.offtrack and not self.was_off:
+            self.offtrack_events += 1
+        self.was_off = state.offtrack
+        if state.laps > laps_before:
+            self.lap_times.append(state.time_s - self.last_lap_t)
+            self.last_lap_t = state.time_s
+
+
+def _result(world: SimWorld, tally: _RunTally, end_reason: str, record: Optional[StopRecord]) -> Dict[str, Any]:
+    """The run's metrics as a JSON-serialisable dict (see the module docstring)."""
+    lap_times, speeds = tally.lap_times, tally.speeds
+    cte = np.asarray(tally.ctes) if tally.ctes else np.zeros(1)
+    result = {
+        "track": world.track.name,
+        "laps_completed": int(world.state.laps),
+        "lap_time_s": [round(t, 3) for t in lap_times],
+        "mean_lap_time_s": round(float(np.mean(lap_times)), 3) if lap_times else None,
+        "cte_rms_m": round(float(np.sqrt(np.mean(cte ** 2))), 4),
+        "cte_max_m": round(float(np.max(np.abs(cte))), 4),
+        "offtrack_events": tally.offtrack_events,
+        "mean_speed_mps": round(float(np.mean(speeds)) if speeds else 0.0, 3),
+        "time_s": round(world.state.time_s, 3),
+        "end_reason": end_reason,
+        "collisions": int(world.collisions),
+    }
+    if record is not None:
+        result.update(record.result())
+    return result
+
+
+def _save(out_dir: str, world: SimWorld, trajectory: List[Tuple[float, float]], result: Dict[str, Any]) -> None:
+    """The top-down trajectory and result.json in ``out_dir``, to look at a run after it."""
+    import cv2
+
+    cv2.imwrite(os.path.join(out_dir, "trajectory.png"), world.top_down(trajectory))
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 300.0, out_dir: Optional[str] = None,
+             video: bool = True, lost_m: float = 0.5, obstacle_stop: Any = None) -> Dict[str, Any]:
+    """Drive ``policy`` until ``laps`` laps, ``max_seconds`` of simulated time, or the car is lost.
+
+    With ``out_dir``, writes ``trajectory.png`` (top-down) and, with ``video``, ``camera.avi`` (MJPG).
+    ``obstacle_stop`` stops the car for obstacles as the drive loop does (see the module docstring).
+    Returns the metrics as a JSON-serialisable dict (see the module docstring).
+    """
+    writer = _open_video(world, out_dir, video)
     render = policy.needs_frame or writer is not None
-    trajectory = [world.pose[:2]]  # type: List[Tuple[float, float]]
-    ctes, speeds, lap_times = [], [], []  # type: List[float], List[float], List[float]
-    offtrack_events = 0
-    was_off = world.state.offtrack
-    last_lap_t = 0.0
+    tally = _RunTally(world)
     end_reason = "max_seconds"
     half = world.track.width_m / 2.0
     record = StopRecord(world, obstacle_stop, policy) if obstacle_stop is not None else None
     try:
         while world.state.time_s < max_seconds:
-            frame = world.render() if render else None
-            steering, throttle, target = policy.act(world, frame)
-            if record is not None:
-                throttle = record.limit(throttle)
-            world.car.steering = steering
-            world.car.throttle = throttle
-            if writer is not None:
-                shown = frame.copy()
-                if target is not None and all(math.isfinite(t) for t in target):
-                    cv2.circle(shown, (int(round(target[0])), int(round(target[1]))), 5, (0, 0, 255), 2, cv2.LINE_AA)
-                writer.write(shown)
-            before = world.state.laps
-            state = world.step()
-            if record is not None:
-                record.after_step()
-            trajectory.append((state.x, state.y))
-            ctes.append(state.cte_m)
-            speeds.append(state.speed_mps)
-            if state.offtrack and not was_off:
-                offtrack_events += 1
-            was_off = state.offtrack
-            if state.laps > before:
-                lap_times.append(state.time_s - last_lap_t)
-                last_lap_t = state.time_s
+            before, state = _drive_step(world, policy, record, writer, render)
+            tally.add(state, before)
             if state.laps >= laps:
                 end_reason = "laps"
                 break
@@ -228,24 +290,7 @@ def evaluate(world: SimWorld, policy: Any, laps: int = 3, max_seconds: float = 3
         world.car.stop("evaluation finished")
         if writer is not None:
             writer.release()
-    cte = np.asarray(ctes) if ctes else np.zeros(1)
-    result = {
-        "track": world.track.name,
-        "laps_completed": int(world.state.laps),
-        "lap_time_s": [round(t, 3) for t in lap_times],
-        "mean_lap_time_s": round(float(np.mean(lap_times)), 3) if lap_times else None,
-        "cte_rms_m": round(float(np.sqrt(np.mean(cte ** 2))), 4),
-        "cte_max_m": round(float(np.max(np.abs(cte))), 4),
-        "offtrack_events": offtrack_events,
-        "mean_speed_mps": round(float(np.mean(speeds)) if speeds else 0.0, 3),
-        "time_s": round(world.state.time_s, 3),
-        "end_reason": end_reason,
-        "collisions": int(world.collisions),
-    }
-    if record is not None:
-        result.update(record.result())
+    result = _result(world, tally, end_reason, record)
     if out_dir:
-        cv2.imwrite(os.path.join(out_dir, "trajectory.png"), world.top_down(trajectory))
-        with open(os.path.join(out_dir, "result.json"), "w") as f:
-            json.dump(result, f, indent=1)
+        _save(out_dir, world, tally.trajectory, result)
     return result
