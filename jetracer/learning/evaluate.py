@@ -18,7 +18,7 @@ turns the right way where it matters.
 """
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -110,6 +110,129 @@ def _stop_source(pilot: Any, stop_model: Any) -> Any:
     return pilot if getattr(pilot, "has_obstacle_output", False) else None
 
 
+def _check_model_files(model: Any, stop_model: Any) -> None:
+    """Refuse a missing, irregular or oversized model file before a long scan of the datasets."""
+    from ..pilot.load import read_model_head
+    for path in (model, stop_model):
+        if isinstance(path, (str, os.PathLike)):
+            read_model_head(os.fspath(path))  # missing, not a regular file, too large: before a long scan
+
+
+def _scan(datasets: Any, categories: Optional[List[str]],
+          entries: Optional[Sequence[Any]]) -> Tuple[List[str], List[Any], List[Any]]:
+    """The dataset folders as paths, their labelled entries per folder (or the given ``entries``) and the files
+    the scan could not use; EvalError when nothing labelled is found."""
+    from ..dataset import scan_dataset
+    if isinstance(datasets, (str, os.PathLike)):
+        datasets = [datasets]
+    datasets = [os.fspath(d) for d in (datasets or [])]
+    per_dir = []  # type: List[Any]
+    problems = []  # type: List[Any]
+    if entries is not None:
+        per_dir.append(("entries", list(entries)))
+    else:
+        for d in datasets:
+            index = scan_dataset(d, categories, obstacles=True)
+            per_dir.append((d, index.entries))
+            problems.extend(index.problems)
+    if not any(e for _, e in per_dir):
+        raise EvalError(no_labelled_images_message(datasets, problems))
+    return datasets, per_dir, problems
+
+
+def _load_models(model: Any, stop_model: Any, device: Optional[str]) -> Tuple[Any, Any]:
+    """The pilot and the stop model loaded from their paths (or as given), the pilot's metadata checked."""
+    from ..pilot.load import load_pilot
+    pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
+    if isinstance(stop_model, (str, os.PathLike)):
+        from ..pilot.stop_model import load_stop_model
+        stop_model = load_stop_model(os.fspath(stop_model), device=device)
+    if pilot is not None:
+        from ..pilot.limits import check_pilot_metadata
+        check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
+    return pilot, stop_model
+
+
+class _Tally(object):
+    """What the frames give the metrics: road predictions with labels and folder, obstacle probabilities, rows."""
+
+    def __init__(self, pilot: Any, stop_model: Any, judge: Any) -> None:
+        self.pilot, self.stop_model, self.judge = pilot, stop_model, judge
+        self.preds = []  # type: List[Any]
+        self.labels = []  # type: List[Any]
+        self.rows = []  # type: List[Dict[str, Any]]
+        self.groups = []  # type: List[int]
+        self.obstacle = {"p": [], "blocked": [], "dist_pred": [], "dist": []}  # type: Dict[str, List[Any]]
+        self.unreadable = 0
+
+    def run(self, per_dir: Sequence[Any]) -> None:
+        """Every frame there is something to judge on, read once; an undecodable one is counted, not fatal."""
+        from ..dataset import load_frame
+        for g, (_, group_entries) in enumerate(per_dir):
+            for e in group_entries:
+                if not (e.has_road and self.pilot is not None) and not (e.has_obstacle and self.judge is not None):
+                    continue
+                frame = load_frame(e.path, getattr(e, "orientation", 1))
+                if frame is None:
+                    self.unreadable += 1
+                    continue
+                self.rows.append(self._judge(g, e, frame))
+
+    def _judge(self, g: int, e: Any, frame: Any) -> Dict[str, Any]:
+        """One frame's prediction row; its road and obstacle figures go into the tally."""
+        from ..dataset import shown_path
+        pilot, stop_model = self.pilot, self.stop_model
+        row = {"file": shown_path(e.path), "category": e.category}  # type: Dict[str, Any]
+        reading = None
+        if pilot is not None:
+            k = _category_index(pilot, e.category) if e.has_road else 0
+            reading = pilot.reading(pilot.outputs(frame), k)  # one pass for the road and the obstacle outputs
+        if e.has_road and reading is not None:
+            x, y = e.xy
+            self.preds.append((reading.x, reading.y))
+            self.labels.append((x, y))
+            self.groups.append(g)
+            row.update({"x": round(x, 5), "y": round(y, 5), "pred_x": round(reading.x, 5),
+                        "pred_y": round(reading.y, 5)})
+        if e.has_obstacle and self.judge is not None:
+            p = float(stop_model(frame) if stop_model is not None else reading.blocked_p)
+            self.obstacle["p"].append(p)
+            self.obstacle["blocked"].append(bool(e.blocked))
+            row.update({"blocked": bool(e.blocked), "blocked_p": round(p, 5) if math.isfinite(p) else None})
+            if e.distance_m is not None and stop_model is None and reading.distance_m is not None:
+                self.obstacle["dist_pred"].append(reading.distance_m)
+                self.obstacle["dist"].append(e.distance_m)
+                row.update({"distance_m": e.distance_m, "pred_distance_m": round(reading.distance_m, 4)})
+        return row
+
+
+def _result(tally: _Tally, per_dir: Sequence[Any], model: Any, datasets: List[str], problems: Sequence[Any],
+            sign_threshold: float, threshold: float) -> Dict[str, Any]:
+    """The evaluation's dictionary from the tally: road metrics, obstacle metrics, per folder, and the rows."""
+    pilot, stop_model, preds = tally.pilot, tally.stop_model, tally.preds
+    obstacle = tally.obstacle
+    result = label_metrics(preds, tally.labels, sign_threshold) if preds else {"count": 0}
+    judged = stop_model if stop_model is not None and pilot is None else pilot
+    result.update({"model": getattr(judged, "path", "") or str(model), "backend": getattr(pilot, "backend", "torch"),
+                   "model_input_size": list(getattr(judged, "input_size", (224, 224))), "datasets": datasets,
+                   "skipped": len(problems) + tally.unreadable})
+    if stop_model is not None:
+        result["stop_model"] = getattr(stop_model, "path", "") or str(stop_model)
+    if obstacle["p"]:
+        result["blocked"] = blocked_metrics(obstacle["p"], obstacle["blocked"], threshold)
+        if obstacle["dist"]:
+            result["blocked"]["distance"] = distance_metrics(obstacle["dist_pred"], obstacle["dist"])
+    elif any(e.has_obstacle for _, es in per_dir for e in es):
+        result["notes"] = ["obstacle labels not evaluated: %s has no obstacle output (give --stop-model to judge "
+                           "upstream's collision model)" % result["model"]]
+    if len(per_dir) > 1 and preds:
+        p, l, gr = np.asarray(preds), np.asarray(tally.labels), np.asarray(tally.groups)
+        result["per_dataset"] = {name: label_metrics(p[gr == g], l[gr == g], sign_threshold)
+                                 for g, (name, _) in enumerate(per_dir) if (gr == g).any()}
+    result["predictions"] = tally.rows
+    return result
+
+
 def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, categories: Optional[List[str]] = None,
                    sign_threshold: float = SIGN_THRESHOLD, entries: Optional[Sequence[Any]] = None,
                    threshold: float = OPERATING_THRESHOLD, stop_model: Any = None) -> Dict[str, Any]:
@@ -127,38 +250,14 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
     impossible input size or output count) and EvalError (no labelled frame, a category the model lacks, a
     blocked/free folder with one class empty, obstacle frames only and nothing to judge them).
     """
-    from ..dataset import load_frame, scan_dataset, shown_path
-    from ..pilot.load import load_pilot, read_model_head
-
-    for path in (model, stop_model):
-        if isinstance(path, (str, os.PathLike)):
-            read_model_head(os.fspath(path))  # missing, not a regular file, too large: before a long scan
+    _check_model_files(model, stop_model)
     if model is None and stop_model is None:
         raise EvalError("nothing to evaluate: give a model (--model) or a stop model (--stop-model)")
-    if isinstance(datasets, (str, os.PathLike)):
-        datasets = [datasets]
-    datasets = [os.fspath(d) for d in (datasets or [])]
-    per_dir = []  # type: List[Any]
-    problems = []  # type: List[Any]
-    if entries is not None:
-        per_dir.append(("entries", list(entries)))
-    else:
-        for d in datasets:
-            index = scan_dataset(d, categories, obstacles=True)
-            per_dir.append((d, index.entries))
-            problems.extend(index.problems)
-    if not any(e for _, e in per_dir):
-        raise EvalError(no_labelled_images_message(datasets, problems))
+    datasets, per_dir, problems = _scan(datasets, categories, entries)
     _check_classes(per_dir)
     if model is None:
         per_dir = [(name, [e for e in es if e.has_obstacle]) for name, es in per_dir]
-    pilot = load_pilot(os.fspath(model), device=device) if isinstance(model, (str, os.PathLike)) else model
-    if isinstance(stop_model, (str, os.PathLike)):
-        from ..pilot.stop_model import load_stop_model
-        stop_model = load_stop_model(os.fspath(stop_model), device=device)
-    if pilot is not None:
-        from ..pilot.limits import check_pilot_metadata
-        check_pilot_metadata(pilot)  # a file claiming a 20000x20000 input would make each frame 1.2 GB
+    pilot, stop_model = _load_models(model, stop_model, device)
     judge = _stop_source(pilot, stop_model)
     road_frames = pilot is not None and any(e.has_road for _, es in per_dir for e in es)
     if judge is None and not road_frames:
@@ -166,62 +265,12 @@ def evaluate_model(model: Any, datasets: Any, device: Optional[str] = None, cate
                         "blocked/free folders (jetracer train ROAD OBSTACLES --init %s), or evaluate upstream's "
                         "collision model with --stop-model best_model.pth"
                         % (getattr(pilot, "path", "") or model, ", ".join(datasets) or "the data", model))
-    preds, labels, rows, groups = [], [], [], []  # type: List[Any], List[Any], List[Dict[str, Any]], List[int]
-    obstacle = {"p": [], "blocked": [], "dist_pred": [], "dist": []}  # type: Dict[str, List[Any]]
-    unreadable = 0
-    for g, (_, group_entries) in enumerate(per_dir):
-        for e in group_entries:
-            if not (e.has_road and pilot is not None) and not (e.has_obstacle and judge is not None):
-                continue
-            frame = load_frame(e.path, getattr(e, "orientation", 1))
-            if frame is None:
-                unreadable += 1
-                continue
-            row = {"file": shown_path(e.path), "category": e.category}  # type: Dict[str, Any]
-            reading = None
-            if pilot is not None:
-                k = _category_index(pilot, e.category) if e.has_road else 0
-                reading = pilot.reading(pilot.outputs(frame), k)  # one pass for the road and the obstacle outputs
-            if e.has_road and reading is not None:
-                x, y = e.xy
-                preds.append((reading.x, reading.y))
-                labels.append((x, y))
-                groups.append(g)
-                row.update({"x": round(x, 5), "y": round(y, 5), "pred_x": round(reading.x, 5),
-                            "pred_y": round(reading.y, 5)})
-            if e.has_obstacle and judge is not None:
-                p = float(stop_model(frame) if stop_model is not None else reading.blocked_p)
-                obstacle["p"].append(p)
-                obstacle["blocked"].append(bool(e.blocked))
-                row.update({"blocked": bool(e.blocked), "blocked_p": round(p, 5) if math.isfinite(p) else None})
-                if e.distance_m is not None and stop_model is None and reading.distance_m is not None:
-                    obstacle["dist_pred"].append(reading.distance_m)
-                    obstacle["dist"].append(e.distance_m)
-                    row.update({"distance_m": e.distance_m, "pred_distance_m": round(reading.distance_m, 4)})
-            rows.append(row)
-    if not rows:
+    tally = _Tally(pilot, stop_model, judge)
+    tally.run(per_dir)
+    if not tally.rows:
         raise EvalError("none of the %d labelled images in %s could be decoded" % (sum(len(e) for _, e in per_dir),
                                                                                   ", ".join(datasets)))
-    result = label_metrics(preds, labels, sign_threshold) if preds else {"count": 0}
-    judged = stop_model if stop_model is not None and pilot is None else pilot
-    result.update({"model": getattr(judged, "path", "") or str(model), "backend": getattr(pilot, "backend", "torch"),
-                   "model_input_size": list(getattr(judged, "input_size", (224, 224))), "datasets": datasets,
-                   "skipped": len(problems) + unreadable})
-    if stop_model is not None:
-        result["stop_model"] = getattr(stop_model, "path", "") or str(stop_model)
-    if obstacle["p"]:
-        result["blocked"] = blocked_metrics(obstacle["p"], obstacle["blocked"], threshold)
-        if obstacle["dist"]:
-            result["blocked"]["distance"] = distance_metrics(obstacle["dist_pred"], obstacle["dist"])
-    elif any(e.has_obstacle for _, es in per_dir for e in es):
-        result["notes"] = ["obstacle labels not evaluated: %s has no obstacle output (give --stop-model to judge "
-                           "upstream's collision model)" % result["model"]]
-    if len(per_dir) > 1 and preds:
-        p, l, gr = np.asarray(preds), np.asarray(labels), np.asarray(groups)
-        result["per_dataset"] = {name: label_metrics(p[gr == g], l[gr == g], sign_threshold)
-                                 for g, (name, _) in enumerate(per_dir) if (gr == g).any()}
-    result["predictions"] = rows
-    return result
+    return _result(tally, per_dir, model, datasets, problems, sign_threshold, threshold)
 
 
 def format_result(result: Dict[str, Any]) -> str:
