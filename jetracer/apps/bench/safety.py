@@ -582,6 +582,90 @@ def second_writer(workdir: str, profile: str = "latrax", env: Optional[Dict[str,
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _start_fault_child(fault: str, out: str, env: Dict[str, str]) -> Tuple[Any, Any, int]:
+    """The child under test: behind a terminal for the faults typed there, else a plain process; its pid."""
+    terminal = proc = None  # type: Any
+    if fault in AT_TERMINAL:
+        with open(os.path.join(out, "stderr.log"), "w") as log:
+            terminal = Terminal([sys.executable, "-m", "jetracer.apps.bench.safety", "child", fault, out], env, out,
+                                stderr=log)
+        pid = terminal.pgid
+    else:
+        proc = start_child(fault, out, env)
+        pid = proc.pid
+    return terminal, proc, pid
+
+
+def _inject_fault(fault: str, out: str, pid: int, terminal: Any) -> Optional[float]:
+    """The fault's moment: read from the child's marker for faults it makes itself, else sent from here now."""
+    if fault in IN_CHILD:
+        marker = _read(os.path.join(out, "fault.json"), wait_s=10.0) or {}
+        return marker.get("fault_at")
+    time.sleep(0.2)
+    fault_at = time.monotonic()
+    if fault == "sigtstp-group":
+        terminal.ctrl_z()
+    elif fault == "sigint-group":
+        terminal.ctrl_c()
+    elif terminal is not None:
+        terminal.killpg({"sigstop-group": signal.SIGSTOP, "sigkill-group": signal.SIGKILL}[fault])
+    else:
+        os.kill(pid, {"sigstop": signal.SIGSTOP, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[fault])
+    return fault_at
+
+
+def _measure_neutral(result: Dict[str, Any], scope: Any, fault: str, fault_at: float,
+                     state_file: str) -> Optional[float]:
+    """Fault to neutral on the wire (and by the supervisor's read-back) into ``result``; the neutral moment."""
+    at = scope.neutral_after(fault_at)
+    if at is None:
+        result["error"] = "not driving at the fault" if scope._state_at(fault_at) != DRIVING else "never at neutral"
+    else:
+        result["ms"] = round(1000.0 * (at - fault_at), 2)
+        result["after_limit_ms"] = round(result["ms"] - 1000.0 * LIMIT_S.get(fault, 0.0), 2)
+    if fault in SUPERVISED:
+        supervisor_at = _supervisor_event(state_file, ["trip", "stopped"], fault_at)
+        result["supervisor_ms"] = None if supervisor_at is None else round(1000.0 * (supervisor_at - fault_at), 2)
+    return at
+
+
+def _check_after(result: Dict[str, Any], fault: str, pid: int, terminal: Any, scope: Any, supervisors: List[int],
+                 at: Optional[float]) -> None:
+    """What must hold after the stop: the group stayed stopped and at neutral once continued, or died whole."""
+    if fault == "sigstop":
+        os.kill(pid, signal.SIGCONT)
+    elif fault in RESUMED:
+        time.sleep(0.3)
+        result["stopped"] = process_state(pid) == "T" and all(process_state(p) not in ("T", None)
+                                                              for p in supervisors)
+        terminal.killpg(signal.SIGCONT)
+        time.sleep(1.0)
+        result["after_ok"] = at is not None and not scope.left_neutral_after(at)
+    elif fault == "sigkill-group":
+        deadline = time.monotonic() + 3.0
+        while not all(gone(p) for p in supervisors) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        result["after_ok"] = bool(supervisors) and all(gone(p) for p in supervisors)
+
+
+def _clean_up(terminal: Any, proc: Any, scope: Any, out: str) -> None:
+    """Leave nothing behind: the child ended (continued first, then TERM, then KILL), the poller stopped, files gone."""
+    if terminal is not None:
+        terminal.close()
+    elif proc.poll() is None:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    scope.stop()
+    if proc is not None and proc.stderr is not None:
+        proc.stderr.close()
+    shutil.rmtree(out, ignore_errors=True)
+
+
 def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """One run of ``fault`` on ``profile``: ``{"ms": from the fault to neutral on the wire, "after_limit_ms",
     "supervisor_ms": by the supervisor's own read-back (supervised faults), "after_ok": for the group stops,
@@ -596,15 +680,7 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
     env = child_env(out, profile, env)
     state_file = env["JETRACER_STATE"]
     scope = ThrottleScope(env["JETRACER_EMULATED_BUS"], load_profile(profile)).start()
-    terminal = proc = None  # type: Any
-    if fault in AT_TERMINAL:
-        with open(os.path.join(out, "stderr.log"), "w") as log:
-            terminal = Terminal([sys.executable, "-m", "jetracer.apps.bench.safety", "child", fault, out], env, out,
-                                stderr=log)
-        pid = terminal.pgid
-    else:
-        proc = start_child(fault, out, env)
-        pid = proc.pid
+    terminal, proc, pid = _start_fault_child(fault, out, env)
     result = {"fault": fault, "profile": profile, "ms": None, "after_limit_ms": None,
               "source": "the bench's 1 ms poller of the shared chip"}  # type: Dict[str, Any]
     try:
@@ -612,62 +688,15 @@ def run_once(fault: str, workdir: str, profile: str = "latrax", env: Optional[Di
             result["error"] = "never drove"
             return result
         supervisors = children_of(pid)
-        if fault in IN_CHILD:
-            marker = _read(os.path.join(out, "fault.json"), wait_s=10.0) or {}
-            fault_at = marker.get("fault_at")
-        else:
-            time.sleep(0.2)
-            fault_at = time.monotonic()
-            if fault == "sigtstp-group":
-                terminal.ctrl_z()
-            elif fault == "sigint-group":
-                terminal.ctrl_c()
-            elif terminal is not None:
-                terminal.killpg({"sigstop-group": signal.SIGSTOP, "sigkill-group": signal.SIGKILL}[fault])
-            else:
-                os.kill(pid, {"sigstop": signal.SIGSTOP, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[fault])
+        fault_at = _inject_fault(fault, out, pid, terminal)
         if fault_at is None:
             result["error"] = "no fault marker"
             return result
-        at = scope.neutral_after(fault_at)
-        if at is None:
-            result["error"] = "not driving at the fault" if scope._state_at(fault_at) != DRIVING else "never at neutral"
-        else:
-            result["ms"] = round(1000.0 * (at - fault_at), 2)
-            result["after_limit_ms"] = round(result["ms"] - 1000.0 * LIMIT_S.get(fault, 0.0), 2)
-        if fault in SUPERVISED:
-            supervisor_at = _supervisor_event(state_file, ["trip", "stopped"], fault_at)
-            result["supervisor_ms"] = None if supervisor_at is None else round(1000.0 * (supervisor_at - fault_at), 2)
-        if fault == "sigstop":
-            os.kill(pid, signal.SIGCONT)
-        elif fault in RESUMED:
-            time.sleep(0.3)
-            result["stopped"] = process_state(pid) == "T" and all(process_state(p) not in ("T", None)
-                                                                  for p in supervisors)
-            terminal.killpg(signal.SIGCONT)
-            time.sleep(1.0)
-            result["after_ok"] = at is not None and not scope.left_neutral_after(at)
-        elif fault == "sigkill-group":
-            deadline = time.monotonic() + 3.0
-            while not all(gone(p) for p in supervisors) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            result["after_ok"] = bool(supervisors) and all(gone(p) for p in supervisors)
+        at = _measure_neutral(result, scope, fault, fault_at, state_file)
+        _check_after(result, fault, pid, terminal, scope, supervisors, at)
         return result
     finally:
-        if terminal is not None:
-            terminal.close()
-        elif proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        scope.stop()
-        if proc is not None and proc.stderr is not None:
-            proc.stderr.close()
-        shutil.rmtree(out, ignore_errors=True)
+        _clean_up(terminal, proc, scope, out)
 
 
 def _median(values: List[float]) -> Optional[float]:
