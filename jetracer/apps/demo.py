@@ -19,7 +19,7 @@ demo ends in minutes (7 min 20 s measured on an idle 2-core machine); the report
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 PRESETS = {
     # frames, procedural track seeds, epochs, model input, batch size. The cpu preset is the smallest
@@ -52,12 +52,7 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
              overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Run collect -> train -> optimize -> drive in ``out_dir`` and return the report (also written
     as ``report.json``). ``overrides`` replaces preset values (frames, seeds, epochs, input_size, batch_size)."""
-    from ..learning.optimize import available_backends, optimize
-    from ..learning.parity import ParityError
     from ..learning.train import pick_device, train
-    from ..sim.world import SimWorld
-    from .closed_loop import evaluate, model_policy
-    from .collect import collect
 
     torch_device = str(pick_device(device))
     preset_name = pick_preset(torch_device, quick)
@@ -70,18 +65,10 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
                      "frames, so the demo ends in minutes; a GPU trains at 224x224 on more data"
                      % (preset_name, preset["input_size"], preset["input_size"], preset["frames"]))
 
-    data_dir = os.path.join(out_dir, "dataset")
     say("[1/5] collecting %d auto-labelled frames over %d procedural tracks -> %s"
-        % (preset["frames"], preset["seeds"], data_dir))
+        % (preset["frames"], preset["seeds"], os.path.join(out_dir, "dataset")))
     start = time.time()
-    seeds = list(range(1000 + seed, 1000 + seed + preset["seeds"]))
-    collected = collect(data_dir, preset["frames"], tracks=seeds, seed=seed)
-    obstacle_dir = os.path.join(out_dir, "obstacle_frames")
-    say("      and %d blocked/free frames with %d obstacles an episode over %d other tracks -> %s"
-        % (preset["obstacle_frames"], preset["obstacles"], max(1, preset["seeds"] // 4), obstacle_dir))
-    obstacle_seeds = list(range(seeds[-1] + 1, seeds[-1] + 1 + max(1, preset["seeds"] // 4)))
-    collect(obstacle_dir, preset["obstacle_frames"], tracks=obstacle_seeds, seed=seed, obstacles=preset["obstacles"],
-            layout="jetbot")
+    data_dir, obstacle_dir, collected = _collect(out_dir, preset, seed, say)
     timings["collect_s"] = round(time.time() - start, 1)
 
     ckpt = os.path.join(out_dir, "model.pth")
@@ -96,37 +83,17 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
 
     say("[3/5] optimizing for the best backend on this machine")
     start = time.time()
-    optimized = None
-    for backend, precision in available_backends(torch_device):
-        try:
-            optimized = optimize(ckpt, backend, precision, calib_dataset=[data_dir], device=torch_device)
-            break
-        except ParityError as e:
-            notes.append("%s %s refused by the parity check (%s); trying the next backend" % (backend, precision, e))
-            say("      " + notes[-1])
+    optimized = _optimize(ckpt, data_dir, torch_device, notes, say)
     timings["optimize_s"] = round(time.time() - start, 1)
     model_path = optimized.path if optimized is not None else ckpt
     if optimized is not None:
         say("      %s %s, parity max |dx| %.4f" % (optimized.backend, optimized.precision,
                                                   optimized.parity.get("max_abs_dx", float("nan"))))
 
-    drive_dir = os.path.join(out_dir, "drive")
     say("[4/5] driving %d laps of the built-in track %r with %s (clean look; then once in a randomised world)"
         % (laps, track, os.path.basename(model_path)))
     start = time.time()
-    # Pass/fail is on the clean look (the profile's camera, plain floor): the data are randomised, but a
-    # small CPU model does not learn every random world (see docs/simulator.md, "jetracer demo").
-    world = SimWorld("latrax", track=track, seed=seed, randomize=False)
-    try:
-        metrics = evaluate(world, model_policy(model_path, world=world), laps=laps, out_dir=drive_dir)
-    finally:
-        world.close()
-    world = SimWorld("latrax", track=track, seed=seed, randomize=True)
-    try:
-        randomised = evaluate(world, model_policy(model_path, world=world), laps=laps,
-                              out_dir=os.path.join(out_dir, "drive_randomised"), video=False)
-    finally:
-        world.close()
+    metrics, randomised = _drive(model_path, track, seed, laps, out_dir)
     notes.append("driven on the clean look (randomize=False); in a randomised world (seed %d: its own camera, floor, "
                  "room and sensor look) the same model did %d laps with %d off-track events"
                  % (seed, randomised["laps_completed"], randomised["offtrack_events"]))
@@ -147,19 +114,75 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
         "checkpoint": os.path.abspath(ckpt),
         "backend": "%s-%s" % (optimized.backend, optimized.precision) if optimized else "torch-fp32 (checkpoint)",
         "parity": optimized.parity if optimized else None,
-        "trajectory_png": os.path.abspath(os.path.join(drive_dir, "trajectory.png")),
-        "video": os.path.abspath(os.path.join(drive_dir, "camera.avi")),
-        "loss_plot": os.path.abspath(trained.loss_plot) if trained.loss_plot else None,
+        "trajectory_png": os.path.abspath(os.path.join(out_dir, "drive", "trajectory.png")),
+        "video": os.path.abspath(os.path.join(out_dir, "drive", "camera.avi")),
         "dataset": {"dir": os.path.abspath(data_dir), "frames": collected["frames"], "sessions": len(collected["sessions"])},
-        "test_metrics": trained.metrics.get("test"),
-        "train_images_per_s": round(trained.images_per_s, 1),
         "preset": dict(preset, name=preset_name, device=torch_device),
         "timings_s": timings,
         "notes": notes,
     }
+    report.update(_training_figures(trained))
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     return report
+
+
+def _training_figures(trained: Any) -> Dict[str, Any]:
+    """The report's lines on training: the loss plot, the test metrics, the speed."""
+    return {"loss_plot": os.path.abspath(trained.loss_plot) if trained.loss_plot else None,
+            "test_metrics": trained.metrics.get("test"), "train_images_per_s": round(trained.images_per_s, 1)}
+
+
+def _collect(out_dir: str, preset: Dict[str, Any], seed: int, say: Callable[[str], Any]) -> Tuple[str, str, Dict[str, Any]]:
+    """Road frames over the preset's procedural tracks, and blocked/free frames (JetBot's layout) on tracks of
+    their own; returns the two folders and the road collection's summary."""
+    from .collect import collect
+
+    data_dir = os.path.join(out_dir, "dataset")
+    seeds = list(range(1000 + seed, 1000 + seed + preset["seeds"]))
+    collected = collect(data_dir, preset["frames"], tracks=seeds, seed=seed)
+    obstacle_dir = os.path.join(out_dir, "obstacle_frames")
+    obstacle_seeds = list(range(seeds[-1] + 1, seeds[-1] + 1 + max(1, preset["seeds"] // 4)))
+    say("      and %d blocked/free frames with %d obstacles an episode over %d other tracks -> %s"
+        % (preset["obstacle_frames"], preset["obstacles"], len(obstacle_seeds), obstacle_dir))
+    collect(obstacle_dir, preset["obstacle_frames"], tracks=obstacle_seeds, seed=seed, obstacles=preset["obstacles"],
+            layout="jetbot")
+    return data_dir, obstacle_dir, collected
+
+
+def _optimize(ckpt: str, data_dir: str, device: str, notes: List[str], say: Callable[[str], Any]) -> Any:
+    """The first backend of this machine whose candidate passes the parity check (None: keep the checkpoint);
+    each refusal is a note."""
+    from ..learning.optimize import available_backends, optimize
+    from ..learning.parity import ParityError
+
+    for backend, precision in available_backends(device):
+        try:
+            return optimize(ckpt, backend, precision, calib_dataset=[data_dir], device=device)
+        except ParityError as e:
+            notes.append("%s %s refused by the parity check (%s); trying the next backend" % (backend, precision, e))
+            say("      " + notes[-1])
+    return None
+
+
+def _drive(model_path: str, track: str, seed: int, laps: int, out_dir: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Laps on the clean look (the pass/fail metrics: the profile's camera, plain floor; a small CPU model does
+    not learn every random world, docs/simulator.md), then in a randomised world, reported apart."""
+    from ..sim.world import SimWorld
+    from .closed_loop import evaluate, model_policy
+
+    world = SimWorld("latrax", track=track, seed=seed, randomize=False)
+    try:
+        metrics = evaluate(world, model_policy(model_path, world=world), laps=laps, out_dir=os.path.join(out_dir, "drive"))
+    finally:
+        world.close()
+    world = SimWorld("latrax", track=track, seed=seed, randomize=True)
+    try:
+        randomised = evaluate(world, model_policy(model_path, world=world), laps=laps,
+                              out_dir=os.path.join(out_dir, "drive_randomised"), video=False)
+    finally:
+        world.close()
+    return metrics, randomised
 
 
 class _Reading(object):

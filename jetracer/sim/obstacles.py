@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import UserError
 from .obstacle_labels import outline_points, track_coordinates
 
 KINDS = ("box", "cone", "bottle", "shoe", "foot", "chair", "table", "toy_car", "ball", "hand", "wall", "legs")
@@ -51,6 +52,11 @@ CLOTHES = ((30, 30, 30), (60, 50, 40), (140, 90, 40), (40, 40, 150), (200, 200, 
 BRIGHT = ((40, 40, 220), (40, 200, 240), (200, 120, 30), (50, 170, 60), (30, 120, 250), (180, 60, 160), (240, 240, 240),
           (30, 30, 30), (0, 210, 255), (200, 200, 60))
 
+
+
+
+class ObstaclePlacementError(UserError):
+    """More obstacles asked of a track than fit on it (exit 2: fewer obstacles, or a longer track)."""
 
 def obstacle_rng(seed: int, episode: int) -> np.random.Generator:
     """The obstacle stream of episode ``episode`` of seed ``seed``: independent of the episode's other
@@ -665,7 +671,7 @@ def place_obstacles(rng: np.random.Generator, track: Any, start_pose: Sequence[f
             s_taken.append(s)
             break
         else:
-            raise ValueError("could not place obstacle %d of %d on track %r (%.1f m long, %.1f m between obstacles): "
+            raise ObstaclePlacementError("could not place obstacle %d of %d on track %r (%.1f m long, %.1f m between obstacles): "
                              "ask for fewer obstacles" % (index + 1, count, track.name, L, min_gap_m))
     return placed
 

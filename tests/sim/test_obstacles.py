@@ -292,3 +292,14 @@ def test_the_top_down_view_shows_the_footprints_until_lifted():
     assert tuple(img[row, col]) == (255, 0, 255)
     world.lift_obstacle(0)
     assert tuple(world.top_down(max_px=2000)[row, col]) != (255, 0, 255)
+
+
+def test_too_many_obstacles_at_the_command_line_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "jetracer", "sim", "drive", "--expert", "--track", "oval",
+                           "--obstacles", "40", "--laps", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("jetracer sim drive: could not place obstacle") and "fewer obstacles" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -93,7 +93,7 @@ def drive_track(track: Any, obstacles: int, laps: int, model: Optional[str] = No
     return result
 
 
-def bench_closed_loop(tracks: Sequence[Any] = HELD_OUT_TRACKS, obstacles: int = 16, laps: int = 2,
+def bench_closed_loop(tracks: Sequence[Any] = HELD_OUT_TRACKS, obstacles: int = 8, laps: int = 2,
                       clear_laps: int = 10, model: Optional[str] = None, stop_model: Optional[str] = None,
                       say: Any = None) -> Dict[str, Any]:
     """Collisions, stops, margins and false stops over ``tracks`` (see the module docstring)."""
@@ -186,7 +186,7 @@ def bench_wire(runs: int = 5) -> Dict[str, Any]:
             "frame_period_ms": round(1000.0 * PERIOD_S, 1)}
 
 
-def bench(model: Optional[str] = None, stop_model: Optional[str] = None, wire_runs: int = 5, obstacles: int = 16,
+def bench(model: Optional[str] = None, stop_model: Optional[str] = None, wire_runs: int = 5, obstacles: int = 8,
           laps: int = 2, clear_laps: int = 10, tracks: Sequence[Any] = HELD_OUT_TRACKS, say: Any = None) -> Dict[str, Any]:
     """The closed-loop figures and, with ``wire_runs``, the wire latency (see the module docstring)."""
     stop_log = logging.getLogger("jetracer.driving.obstacle_stop")
