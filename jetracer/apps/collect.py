@@ -113,6 +113,93 @@ def _present(out_dir: str, category: str, layout: str) -> Dict[str, set]:
     return present
 
 
+def _check_collect_args(frames: int, episode_frames: int, layout: str, obstacles: int,
+                        label_speed_mps: Optional[float]) -> None:
+    """ValueError for arguments no collection can honour, before anything is written."""
+    if frames < 1:
+        raise ValueError("frames must be >= 1, got %r" % frames)
+    if episode_frames < 1:
+        raise ValueError("episode_frames must be >= 1, got %r" % episode_frames)
+    if layout not in LAYOUTS:
+        raise ValueError("layout must be one of %s, got %r" % (", ".join(LAYOUTS), layout))
+    if layout == "jetbot" and obstacles < 1:
+        raise ValueError("the jetbot layout sorts frames into blocked/ and free/: it needs obstacles (>= 1)")
+    if label_speed_mps is not None and not label_speed_mps >= 0:
+        raise ValueError("label_speed_mps must be >= 0, got %r" % label_speed_mps)
+
+
+class _Collection(object):
+    """One collect call's settings and running counts, shared by its tracks and episodes."""
+
+    def __init__(self, out_dir: str, category: str, layout: str, obstacles: int, episode_frames: int,
+                 width: int, height: int, progress: bool, frames: int) -> None:
+        self.out_dir, self.category, self.layout, self.obstacles = out_dir, category, layout, obstacles
+        self.episode_frames, self.width, self.height = episode_frames, width, height
+        self.present = _present(out_dir, category, layout)
+        self.sessions = []  # type: List[str]
+        self.written, self.kept = 0, 0
+        self.counts = {"blocked": 0, "free": 0}
+        self.bar = None  # type: Any
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=frames, unit="frame")
+
+    def advance(self, n: int) -> None:
+        """Move the progress bar (when there is one) by ``n`` frames."""
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def track(self, world: SimWorld, speed: float, count: int) -> None:
+        """Drive episodes on ``world`` until ``count`` frames are written or found there from an earlier run."""
+        done = 0
+        prefix = "sim-%s-s%d-e" % (world.track.name, world.seed)
+        last = max([int(s[len(prefix):]) for s in self.present if s.startswith(prefix) and s[len(prefix):].isdigit()]
+                   or [-1])
+        driven = 0
+        while done < count:
+            if self.obstacles and not _worth_driving(world, speed, driven):
+                world.reset()
+                continue
+            driven += 1
+            session = "%s%d" % (prefix, world.episode)
+            self.sessions.append(session)
+            have = self.present.get(session, set())
+            if have and world.episode < last:  # an episode a killed run finished: its frames are all there
+                take = min(len(have), count - done)
+                done, self.kept = done + take, self.kept + take
+                self.advance(take)
+                world.reset()
+                continue
+            done += self.episode(world, speed, session, have, count - done)
+            world.reset()
+
+    def episode(self, world: SimWorld, speed: float, session: str, have: set, budget: int) -> int:
+        """Drive one episode of at most ``budget`` frames, writing those not in ``have``; returns frames done."""
+        writer = _Writers(self.out_dir, self.category, session, self.layout, self.obstacles > 0)
+        driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
+        ids = world.streams.episode
+        i = 0
+        while i < budget and i < self.episode_frames:
+            image = world.render()
+            u, v = pixel_label(*world.label_uv(), width=self.width, height=self.height)
+            uid = str(uuid.UUID(bytes=ids.bytes(16), version=4))
+            label = _obstacle_fields(world, speed) if self.obstacles else None
+            if writer.name(u, v, uid) in have:
+                self.kept += 1
+            else:
+                writer.save(image, u, v, uid, label, track=world.track.name, frame=i)
+                self.written += 1
+                if label is not None:
+                    self.counts["blocked" if label["blocked"] else "free"] += 1
+            i += 1
+            self.advance(1)
+            world.car.steering, world.car.throttle = driver.act(world)
+            if world.step().offtrack or world.collisions:
+                break
+        return i
+
+
 def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profile: Any = "latrax", seed: int = 0,
             category: str = "apex", fps: float = 30, width: int = 224, height: int = 224, randomize: bool = True,
             progress: bool = False, episode_frames: int = 40, obstacles: int = 0, layout: str = "road",
@@ -127,28 +214,11 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
     "written": frames written by this call, "kept": frames already there from an earlier (killed) run}``, and
     with obstacles ``"blocked"``/``"free"`` (frames of each this call wrote) and ``"label_speed_mps"``.
     """
-    if frames < 1:
-        raise ValueError("frames must be >= 1, got %r" % frames)
-    if episode_frames < 1:
-        raise ValueError("episode_frames must be >= 1, got %r" % episode_frames)
-    if layout not in LAYOUTS:
-        raise ValueError("layout must be one of %s, got %r" % (", ".join(LAYOUTS), layout))
-    if layout == "jetbot" and obstacles < 1:
-        raise ValueError("the jetbot layout sorts frames into blocked/ and free/: it needs obstacles (>= 1)")
-    if label_speed_mps is not None and not label_speed_mps >= 0:
-        raise ValueError("label_speed_mps must be >= 0, got %r" % label_speed_mps)
+    _check_collect_args(frames, episode_frames, layout, obstacles, label_speed_mps)
     folder = out_dir if layout == "jetbot" else os.path.join(out_dir, category)
     per_track = [frames // len(tracks) + (1 if i < frames % len(tracks) else 0) for i in range(len(tracks))]
-    present = _present(out_dir, category, layout)
-    sessions = []  # type: List[str]
-    written, kept = 0, 0
-    counts = {"blocked": 0, "free": 0}
+    run = _Collection(out_dir, category, layout, obstacles, episode_frames, width, height, progress, frames)
     speed = None  # type: Optional[float]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=frames, unit="frame")
     for k, (track_spec, count) in enumerate(zip(tracks, per_track)):
         if count == 0:
             continue
@@ -158,56 +228,13 @@ def collect(out_dir: str, frames: int, tracks: Sequence[Any] = ("oval",), profil
         if speed is None:
             speed = nominal_speed_mps(world.profile) if label_speed_mps is None else float(label_speed_mps)
         try:
-            done = 0
-            prefix = "sim-%s-s%d-e" % (world.track.name, world.seed)
-            last = max([int(s[len(prefix):]) for s in present if s.startswith(prefix) and s[len(prefix):].isdigit()]
-                       or [-1])
-            driven = 0
-            while done < count:
-                if obstacles and not _worth_driving(world, speed, driven):
-                    world.reset()
-                    continue
-                driven += 1
-                session = "%s%d" % (prefix, world.episode)
-                sessions.append(session)
-                have = present.get(session, set())
-                if have and world.episode < last:  # an episode a killed run finished: its frames are all there
-                    take = min(len(have), count - done)
-                    done, kept = done + take, kept + take
-                    if bar is not None:
-                        bar.update(take)
-                    world.reset()
-                    continue
-                writer = _Writers(out_dir, category, session, layout, obstacles > 0)
-                driver = PerturbedExpert(PurePursuitExpert(world.track, world.profile), world.streams.dynamics)
-                ids = world.streams.episode
-                i = 0
-                while done < count and i < episode_frames:
-                    image = world.render()
-                    u, v = pixel_label(*world.label_uv(), width=width, height=height)
-                    uid = str(uuid.UUID(bytes=ids.bytes(16), version=4))
-                    label = _obstacle_fields(world, speed) if obstacles else None
-                    if writer.name(u, v, uid) in have:
-                        kept += 1
-                    else:
-                        writer.save(image, u, v, uid, label, track=world.track.name, frame=i)
-                        written += 1
-                        if label is not None:
-                            counts["blocked" if label["blocked"] else "free"] += 1
-                    done += 1
-                    i += 1
-                    if bar is not None:
-                        bar.update(1)
-                    world.car.steering, world.car.throttle = driver.act(world)
-                    if world.step().offtrack or world.collisions:
-                        break
-                world.reset()
+            run.track(world, speed, count)
         finally:
             world.close()
-    if bar is not None:
-        bar.close()
-    result = {"frames": written + kept, "sessions": sessions, "dir": folder, "written": written,
-              "kept": kept}  # type: Dict[str, Any]
+    if run.bar is not None:
+        run.bar.close()
+    result = {"frames": run.written + run.kept, "sessions": run.sessions, "dir": folder, "written": run.written,
+              "kept": run.kept}  # type: Dict[str, Any]
     if obstacles:
-        result.update(counts, label_speed_mps=round(speed or 0.0, 3))
+        result.update(run.counts, label_speed_mps=round(speed or 0.0, 3))
     return result
