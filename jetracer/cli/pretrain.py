@@ -5,7 +5,9 @@ the result and prints what it trained and how well it does (see jetracer.apps.pr
 fine-tune it on your own track: ``jetracer train YOUR_FRAMES --init FILE --out my_model.pth``.
 """
 import argparse
+import contextlib
 import json
+import sys
 from typing import Any
 
 from .options import (ARCHS, IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
@@ -35,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--arch", choices=ARCHS, default=None, metavar="ARCH",
                         help="override the preset's backbone (%(choices)s)")
     parser.add_argument("--obstacles", type=integer(0, 64), default=None, metavar="N",
-                        help="override the preset's obstacles per episode on every other track (8; 0: a road-only "
+                        help="override the preset's obstacles per episode of the blocked/free frames collected beside the road (8; 0: a road-only "
                              "starter without an obstacle output)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end (road frames, "
@@ -53,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
                                    ("input_size", args.input_size), ("obstacles", args.obstacles),
                                    ("arch", args.arch)) if v is not None}
     say = (lambda s: None) if args.json else print
-    report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
-                      processes=args.processes, threads=args.threads, eval_datasets=args.eval,
-                      keep_data=args.keep_data, say=say, overrides=overrides)
+    # with --json stdout is the report alone: torchvision prints its weight-download attempts there
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.suppress():
+        report = pretrain(args.out, preset=args.preset, device=args.device, data_dir=args.data, seed=args.seed,
+                          processes=args.processes, threads=args.threads, eval_datasets=args.eval,
+                          keep_data=args.keep_data, say=say, overrides=overrides)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0

@@ -60,3 +60,25 @@ def test_cli_pretrain_quick_writes_a_starter_that_fine_tuning_takes(tmp_path, ti
                           "quick", "--eval", str(tmp_path / "nowhere")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=300)
     assert bad.returncode == 1 and "does not exist" in bad.stderr and not os.path.exists(str(tmp_path / "b_data"))
+
+
+@pytest.mark.slow
+def test_pretrain_json_is_the_report_alone_with_blocked_and_free_frames_beside_the_road(tmp_path):
+    """--json: stdout parses (torchvision's download attempts go to stderr); --arch picks the backbone; the obstacle
+    frames come from tracks of their own in JetBot's layout, and the starter gets the obstacle output."""
+    out = str(tmp_path / "starter.pth")
+    proc = subprocess.run([sys.executable, "-m", "jetracer", "pretrain", "--out", out, "--preset", "quick",
+                           "--frames", "400", "--epochs", "1", "--input-size", "32", "--device", "cpu", "--threads", "1",
+                           "--arch", "mobilenet_v3_small", "--keep-data", "--json"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["arch"] == "mobilenet_v3_small" and report["frames"] == 400
+    frames = report["obstacle_frames"]
+    assert frames["blocked"] > 0 and frames["free"] > 0
+    data = report["data"]
+    for label in ("blocked", "free"):
+        assert len([n for n in os.listdir(os.path.join(data, label)) if n.endswith(".jpg")]) == frames[label]
+    _, meta = load_checkpoint(out)
+    assert meta["arch"] == "mobilenet_v3_small" and meta["obstacle_outputs"] == ["blocked_logit", "distance_m"]
