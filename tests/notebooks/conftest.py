@@ -36,7 +36,11 @@ def notebook_env(config_path):
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory):
     """A scratch copy of notebooks/ shared by the notebook tests of one session."""
-    folder = tmp_path_factory.mktemp("notebooks")
+    return copy_notebooks(tmp_path_factory.mktemp("notebooks"))
+
+
+def copy_notebooks(folder):
+    """``folder`` with a copy of every notebook of notebooks/ (nothing else: no dataset, no model)."""
     for name in os.listdir(NOTEBOOKS):
         if name.endswith(".ipynb"):
             shutil.copy(os.path.join(NOTEBOOKS, name), str(folder / name))

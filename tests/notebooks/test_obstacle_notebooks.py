@@ -2,20 +2,15 @@
 blocked/free layout through its two buttons, and the live notebook shows the blocked probability and the stop."""
 import glob
 import os
-import shutil
 
 import pytest
-from conftest import NOTEBOOKS, cell_text, notebook_runner
+from conftest import cell_text, copy_notebooks, notebook_runner
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A folder of these tests' own: the shared one may have run train_model before any collision frames existed."""
-    folder = tmp_path_factory.mktemp("obstacle_notebooks")
-    for name in os.listdir(NOTEBOOKS):
-        if name.endswith(".ipynb"):
-            shutil.copy(os.path.join(NOTEBOOKS, name), str(folder / name))
-    return folder
+    return copy_notebooks(tmp_path_factory.mktemp("obstacle_notebooks"))
 
 
 @pytest.fixture(scope="module")
