@@ -243,20 +243,9 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     if name == "gpu" and not torch_device.startswith("cuda"):
         say("note: the gpu preset on %s will take hours; the cpu preset finishes in about 15 minutes" % torch_device)
 
-    say("[1/3] collecting %d randomised simulator frames over %d procedural tracks%s (%d process%s) -> %s"
-        % (cfg.frames, len(tracks), ", and %d blocked/free frames with %d obstacles an episode on %d more" % (
-            int(round(OBSTACLE_SHARE * cfg.frames)), cfg.obstacles, max(1, cfg.tracks // 4))
-           if cfg.obstacles else "", procs, "" if procs == 1 else "es", data_dir))
     t0 = time.time()
-    obstacle_tracks = list(range(tracks[-1] + 1, tracks[-1] + 1 + max(1, len(tracks) // 4)))
-    collected = collect_dataset(data_dir, cfg.frames, tracks, seed=seed, processes=procs, obstacles=cfg.obstacles,
-                                obstacle_tracks=obstacle_tracks, obstacle_frames=int(round(OBSTACLE_SHARE * cfg.frames)))
+    collected = _collect(data_dir, cfg, tracks, seed, procs, say)
     timings["collect_s"] = round(time.time() - t0, 1)
-    if cfg.obstacles and not (collected.get("blocked") and collected.get("free")):
-        for label in ("blocked", "free"):  # one class only (a tiny collection): the road starter still trains
-            shutil.rmtree(os.path.join(data_dir, label), ignore_errors=True)
-        say("      no obstacle output: the %d obstacle frames are all one class (collect more --frames)"
-            % (collected.get("blocked", 0) + collected.get("free", 0)))
 
     say("[2/3] training %s at %dx%d on %s for up to %d epochs -> %s" % (
         cfg.arch, cfg.input_size, cfg.input_size, torch_device, cfg.epochs, out))
@@ -297,6 +286,26 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         json.dump(report, f, indent=1)
     report["report"] = os.path.abspath(path)
     return report
+
+
+def _collect(data_dir: str, cfg: Preset, tracks: List[int], seed: int, procs: int,
+             say: Callable[[str], Any]) -> Dict[str, Any]:
+    """The road frames over ``tracks`` and, with obstacles, OBSTACLE_SHARE more blocked/free frames on the
+    tracks after them; a collection whose obstacle frames are all one class keeps the road frames only."""
+    obstacle_tracks = list(range(tracks[-1] + 1, tracks[-1] + 1 + max(1, len(tracks) // 4))) if cfg.obstacles else []
+    obstacle_frames = int(round(OBSTACLE_SHARE * cfg.frames)) if cfg.obstacles else 0
+    say("[1/3] collecting %d randomised simulator frames over %d procedural tracks%s (%d process%s) -> %s"
+        % (cfg.frames, len(tracks), ", and %d blocked/free frames with %d obstacles an episode on %d more" % (
+            obstacle_frames, cfg.obstacles, len(obstacle_tracks)) if cfg.obstacles else "",
+           procs, "" if procs == 1 else "es", data_dir))
+    collected = collect_dataset(data_dir, cfg.frames, tracks, seed=seed, processes=procs, obstacles=cfg.obstacles,
+                                obstacle_tracks=obstacle_tracks, obstacle_frames=obstacle_frames)
+    if cfg.obstacles and not (collected.get("blocked") and collected.get("free")):
+        for label in ("blocked", "free"):  # one class only (a tiny collection): the road starter still trains
+            shutil.rmtree(os.path.join(data_dir, label), ignore_errors=True)
+        say("      no obstacle output: the %d obstacle frames are all one class (collect more --frames)"
+            % (collected.get("blocked", 0) + collected.get("free", 0)))
+    return collected
 
 
 def _check_eval_datasets(folders: List[str]) -> None:
