@@ -201,7 +201,10 @@ class _Reading(object):
 
         out = self.policy.act(world, frame)
         self.cruise_mps = self.policy.cruise_mps
-        self.blocked_p = (1.0 if cruise_label(world, self.cruise_mps).blocked else 0.0) if self.label else             self.policy.blocked_p
+        if self.label:
+            self.blocked_p = 1.0 if cruise_label(world, self.cruise_mps).blocked else 0.0
+        else:
+            self.blocked_p = self.policy.blocked_p
         if self.blocked_p is not None:
             self.max_p = max(self.max_p, float(self.blocked_p))
         return out
