@@ -8,8 +8,8 @@ which is much better than training on those frames alone (see ``jetracer bench t
    result does not depend on the number of processes);
 2. train it (``jetracer.learning.train.train``, ImageNet weights when torchvision has them) on the best
    device (CUDA when present), with a session split, so validation and test are on tracks not trained on;
-3. drive it in the simulator (``jetracer.apps.closed_loop``) on tracks it never saw: the built-in ``twisty``
-   and the procedural track 7;
+3. drive it in the simulator (``jetracer.apps.closed_loop``) on tracks it never saw, in randomised worlds:
+   the built-in ``twisty`` and the procedural tracks 7 and 8;
 4. report what it trained (frames, tracks, architecture, input size, epochs, device), its validation
    and test metrics and the closed-loop laps, off-track events and cross-track error, also written to
    ``<out without extension>_pretrain.json``; optionally ``jetracer eval`` figures on labelled real frames
@@ -64,7 +64,7 @@ PRESETS = {
 PRESET_NAME = Field(str, choices=tuple(PRESETS))
 FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; never the evaluation tracks below
 OBSTACLE_SHARE = 0.25                   # blocked/free frames collected besides the road frames, as a share of them
-EVAL_TRACKS = ("twisty", 7)             # a built-in track and a procedural one the starter never saw
+EVAL_TRACKS = ("twisty", 7, 8)          # a built-in track and two procedural ones the starter never saw
 
 
 class PretrainError(UserError):

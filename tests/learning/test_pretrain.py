@@ -53,7 +53,7 @@ def test_cli_pretrain_quick_writes_a_starter_that_fine_tuning_takes(tmp_path, ti
     assert meta["input_size"] == [32, 32] and meta["info"]["starter"]["frames"] == 90
     with open(str(tmp_path / "starter_pretrain.json")) as f:
         report = json.load(f)
-    assert set(report["closed_loop"]) == {"twisty", "seed-7"} and report["test"]["images"] > 0
+    assert set(report["closed_loop"]) == {"twisty", "seed-7", "seed-8"} and report["test"]["images"] > 0
     assert report["eval"]["count"] == 64 and not os.path.exists(str(tmp_path / "starter_data"))
     # a wrong --eval folder is refused before any collection
     bad = subprocess.run([sys.executable, "-m", "jetracer", "pretrain", "--out", str(tmp_path / "b.pth"), "--preset",

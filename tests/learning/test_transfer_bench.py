@@ -99,7 +99,7 @@ def test_bench_reports_zero_shot_k_shot_by_time_and_at_random_and_the_laps(tmp_p
             assert all(row["runs"][0][a]["count"] == 30 for a in row["runs"][0])  # scored on the 30 others only
             assert row["runs"][0]["guard"]["choice"] in ("finetuned", "starter")
     assert any("K=400: skipped, 40 frames leave fewer than 20 to test on" in ln for ln in lines)
-    assert set(report["sim"]["tracks"]) == {"twisty", "seed-7"}
+    assert set(report["sim"]["tracks"]) == {"twisty", "seed-7", "seed-8"}
     assert all(r["end_reason"] in ("laps", "lost", "max_seconds") for r in report["sim"]["tracks"].values())
     assert report["alone_start"].startswith("random init")
     table = transfer_bench.format_report(report)

@@ -22,7 +22,7 @@ trained first with ``jetracer pretrain``'s preset for this machine):
   first clicks come from one session, so this is the split that says what an owner gets) and by random
   draws (``random``: K frames drawn at random, ``--seeds`` draws, medians reported);
 * the starter's laps in the simulator's randomised worlds (``apps/closed_loop`` on ``twisty`` and the
-  procedural track 7, as ``jetracer pretrain`` drives them): laps, off-track events, why each run ended.
+  procedural tracks 7 and 8, as ``jetracer pretrain`` drives them): laps, off-track events, why each run ended.
 
 Sets (see realframes' README): a folder with a ``labels.csv`` of ``file,x,y`` (clicked targets, the upstream
 layout: ``jetracer_nhanhqq``, ``fabianschenker_jetbot``), ordered by the uuid1 time anywhere in the file name
@@ -318,7 +318,7 @@ def _summarise(runs: List[Dict[str, Any]], arms: Sequence[str]) -> Dict[str, Any
 
 
 def sim_laps_of(starter: str, laps: int = SIM_LAPS, say: Callable[[str], Any] = print) -> Dict[str, Any]:
-    """The starter driving ``laps`` laps of ``twisty`` and the procedural track 7 in randomised worlds (as
+    """The starter driving ``laps`` laps of ``twisty`` and the procedural tracks 7 and 8 in randomised worlds (as
     ``jetracer pretrain`` checks a starter): laps, off-track events, cross-track error, why each run ended."""
     from ..pretrain import EVAL_TRACKS, drive_check
     t0 = time.time()
