@@ -136,14 +136,15 @@ def describe_errors(side: str, summary: Dict[str, Any]) -> str:
 
 
 def selection_loss(summary: Dict[str, Any]) -> float:
-    """What picks the best epoch (and ends training early): the road loss where the side has road frames, else the
-    blocked BCE; NaN when it has nothing. Not their sum: the BCE is ten to twenty times the road MSE, and an
-    obstacle head that overfits from the first epoch made the sum keep epoch 1's road (CPU starter: |du| 4.15 px
-    kept where epoch 6 had 2.74)."""
+    """What picks the best epoch: the road loss, plus :data:`BLOCKED_WEIGHT` x the blocked BCE where the side has
+    obstacle labels (the terms training minimises); NaN when the side has nothing."""
+    parts = []
     if summary.get("images"):
-        return float(summary["loss"])
+        parts.append(summary["loss"])
     blocked = summary.get("blocked") or {}
-    return float(blocked["loss"]) if "loss" in blocked else float("nan")
+    if "loss" in blocked:
+        parts.append(BLOCKED_WEIGHT * blocked["loss"])
+    return float(sum(parts)) if parts else float("nan")
 
 
 class EvalSet(object):

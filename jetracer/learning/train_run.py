@@ -454,7 +454,7 @@ class TrainRun(object):
         record = {"epoch": epoch, "train_loss": stats["loss"], "val": val, "lr": self.optimizer.param_groups[0]["lr"],
                   "seconds": stats["seconds"], "images_per_s": stats["images"] * self.world / max(stats["seconds"], 1e-9),
                   "epochs": self.epochs}
-        loss = selection_loss(val)  # the road loss; the blocked BCE only where there are no road frames
+        loss = selection_loss(val)  # the road loss, plus the blocked BCE for a model with an obstacle head
         improved = self.has_val and loss < self.best_loss
         record["best"] = improved
         self.history.append(record)

@@ -269,33 +269,3 @@ def test_obstacle_frames_are_items_without_a_road_label(tmp_path):
     assert tuple(frame.shape) == (32, 32, 3) and category == 0 and xy.tolist() == [0.0, 0.0]
     assert targets.tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]  # no road label; blocked; no distance
     assert len(RoadDataset(index.entries, ["apex"], EvalTransform((32, 32)))[1]) == 3  # road-only items as before
-
-
-def test_the_road_loss_picks_the_epoch_kept_not_the_obstacle_head():
-    """An epoch that reads the road better is kept even where the blocked head overfits meanwhile: the BCE is ten to
-    twenty times the road MSE, and summed it kept a CPU starter's first epoch. Only frames without a road label
-    fall back to the BCE."""
-    from jetracer.learning.metrics import selection_loss
-    first = {"images": 1060, "loss": 0.056, "blocked": {"loss": 0.62, "n": 277}}
-    sixth = {"images": 1060, "loss": 0.033, "blocked": {"loss": 1.35, "n": 277}}
-    assert selection_loss(sixth) < selection_loss(first)
-    obstacles_only = [{"images": 0, "blocked": {"loss": bce, "n": 40}} for bce in (0.7, 0.4)]
-    assert selection_loss(obstacles_only[1]) < selection_loss(obstacles_only[0])
-    assert np.isnan(selection_loss({"images": 0}))
-
-
-def test_training_with_an_obstacle_head_keeps_its_best_road_epoch(tmp_path, make_tiny_dataset):
-    """The checkpoint holds the epoch whose validation road loss was lowest, with blocked/free frames (labels of
-    noise, which the head can only memorise) trained beside. The decision itself is checked in the test above."""
-    from jetracer.learning.train import train
-    road = make_tiny_dataset(str(tmp_path / "road"), sessions=6, frames_per_session=8, size=(32, 32))
-    writer = ObstacleWriter(str(tmp_path / "obstacles"), fsync=False)
-    rng = np.random.RandomState(2)
-    for k in range(60):
-        writer.save(rng.randint(0, 255, size=(32, 32, 3)).astype(np.uint8), bool(rng.rand() < 0.5))
-    result = train([road, str(tmp_path / "obstacles")], str(tmp_path / "m.pth"), epochs=6, input_size=32,
-                   pretrained=False, progress=False, threads=1, batch_size=16, augment=False, patience=0,
-                   val_fraction=0.34, test_fraction=0.0)
-    road_losses = {h["epoch"]: h["val"]["loss"] for h in result.history}
-    assert all(h["val"]["images"] and h["val"]["blocked"]["n"] for h in result.history)
-    assert result.best_epoch == min(road_losses, key=road_losses.get)
