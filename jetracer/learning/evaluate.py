@@ -33,9 +33,10 @@ class EvalError(UserError):
 
 
 def pearson_r(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
-    """Pearson correlation of two equal-length sequences; None when fewer than 2 values or either is constant."""
+    """Pearson correlation of two equal-length sequences; None when fewer than 2 values or either is constant.
+    Constant means all values equal: the std of equal floats can be 1e-17, not 0, and r then came out as 0.0."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.size < 2 or a.std() == 0 or b.std() == 0:
+    if a.size < 2 or a.max() == a.min() or b.max() == b.min():
         return None
     return float(np.corrcoef(a, b)[0, 1])
 

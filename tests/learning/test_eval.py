@@ -98,6 +98,17 @@ def test_a_model_that_follows_the_label_has_r_of_one(tmp_path, gain, expected_r)
     assert preds == sorted(preds, reverse=gain < 0)
 
 
+def test_labels_all_alike_have_no_correlation_not_a_zero_one(tmp_path):
+    """Three clicks at the same x (0.1 on a 160-wide frame: equal floats whose std is 1e-17, not 0) have no r(x):
+    it is n/a, so the few-shot guard judges by the mean error instead of a tie of two made-up 0.0s."""
+    model = red_model(tmp_path / "red.pth", 0.05)
+    write_frames(tmp_path / "data" / "apex", [(88, 60)] * 3, size=(120, 160), red=[60, 150, 240])
+    result = evaluate_model(model, [str(tmp_path / "data")], device="cpu")
+    assert [round(r["x"], 6) for r in result["predictions"]] == [0.1] * 3
+    assert len(set(round(r["pred_x"], 4) for r in result["predictions"])) == 3  # the model's answers differ
+    assert result["r_x"] is None
+
+
 def test_no_labelled_frames_is_an_error_naming_the_files(tmp_path):
     model = constant_model(tmp_path / "const.pth", 0.0, 0.0)
     (tmp_path / "empty").mkdir()
