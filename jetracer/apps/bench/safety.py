@@ -419,6 +419,16 @@ def process_state(pid: int) -> Optional[str]:
         return None
 
 
+def terminate(proc: Any, timeout_s: float = 15.0) -> None:
+    """SIGTERM ``proc`` and wait for it; SIGKILL it if it is still there after ``timeout_s``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def gone(pid: int) -> bool:
     return process_state(pid) in (None, "Z", "X")
 
@@ -571,12 +581,7 @@ def second_writer(workdir: str, profile: str = "latrax", env: Optional[Dict[str,
         return result
     finally:
         if drive.poll() is None:
-            drive.send_signal(signal.SIGTERM)
-            try:
-                drive.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                drive.kill()
-                drive.wait()
+            terminate(drive)
         log.close()
         scope.stop()
         shutil.rmtree(out, ignore_errors=True)
@@ -654,12 +659,7 @@ def _clean_up(terminal: Any, proc: Any, scope: Any, out: str) -> None:
         terminal.close()
     elif proc.poll() is None:
         os.kill(proc.pid, signal.SIGCONT)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     scope.stop()
     if proc is not None and proc.stderr is not None:
         proc.stderr.close()
