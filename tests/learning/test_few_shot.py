@@ -11,7 +11,7 @@ import torch
 from jetracer.cli.main import main
 from jetracer.dataset import DatasetWriter, scan_dataset
 from jetracer.learning.evaluate import evaluate_model
-from jetracer.learning.few_shot import capture_time, guarded_finetune, hold_back, uuid1_unix_s
+from jetracer.learning.few_shot import capture_time, fine_tuning_wins, guarded_finetune, hold_back, uuid1_unix_s
 from jetracer.learning.train import train
 from jetracer.pilot.checkpoint import load_checkpoint
 
@@ -63,11 +63,12 @@ def test_the_guard_keeps_the_starter_when_the_first_clicks_cannot_teach_it(start
     out = str(tmp_path / "mine.pth")
     result = guarded_finetune([data], out, init=starter, epochs=10, batch_size=8, progress=False)
     assert result.choice == "starter" and (result.held_out, result.trained_on) == (10, 40)
-    assert result.starter_score["r_x"] > result.finetuned_score["r_x"]
+    assert result.starter_score["mae_x"] < result.finetuned_score["mae_x"]
     assert same_weights(out, starter)
     with open(out, "rb") as f, open(starter, "rb") as g:
         assert f.read() == g.read()  # a byte copy: the file the owner already had
-    assert "did not beat the starter" in result.summary and "r(x) on the last 10 of 50 frames" in result.summary
+    assert "did not beat the starter" in result.summary
+    assert "mean |error x| on the last 10 of 50 frames" in result.summary
 
 
 @pytest.mark.slow
@@ -76,13 +77,24 @@ def test_the_guard_keeps_fine_tuning_where_it_helps(starter, tmp_path):
     data = write_clicks(tmp_path / "clicks", 50, seed=12, label=lambda u, v, k: (SIDE - 1 - u, v))
     out = str(tmp_path / "mine.pth")
     result = guarded_finetune([data], out, init=starter, epochs=10, batch_size=8, progress=False)
-    assert result.choice == "finetuned" and result.finetuned_score["r_x"] > result.starter_score["r_x"]
+    assert result.choice == "finetuned" and result.finetuned_score["mae_x"] < result.starter_score["mae_x"]
     assert not same_weights(out, starter)
     _, meta = load_checkpoint(out)
     assert meta["info"]["guard"]["choice"] == "finetuned" and meta["info"]["guard"]["held_out"] == 10
     assert meta["dataset"]["images"] == 50  # trained again on all the clicks, not the first 40
     held = hold_back(scan_dataset(data).entries)[1]
     assert evaluate_model(out, None, device="cpu", entries=held)["r_x"] > 0.5
+
+
+def test_a_few_held_back_clicks_are_judged_by_the_error_not_by_r():
+    """Why (issue 20, the donkeycar set's first 25 clicks): on the 5 held back the starter had r(x) 0.84 against
+    the fine-tuned model's 0.73, and on the 590 clicks after them it scored 0.00 against 0.52. r of 5 clicks
+    is noise; the mean |error x| decides, whatever r says."""
+    starter = {"count": 5, "r_x": 0.835, "mae_x": 0.10}
+    tuned = {"count": 5, "r_x": 0.730, "mae_x": 0.05}
+    assert fine_tuning_wins(starter, tuned) == (True, "mae_x")
+    assert fine_tuning_wins(tuned, starter) == (False, "mae_x")
+    assert fine_tuning_wins(starter, dict(starter)) == (False, "mae_x")  # a tie keeps the starter
 
 
 def test_frames_are_held_back_by_the_uuid1_time_in_their_names(tmp_path):
@@ -111,7 +123,7 @@ def test_cli_guard_is_the_default_below_200_frames_and_no_guard_turns_it_off(sta
         main(["train", data, "--init", starter, "--out", out, "--epochs", "1", "--no-progress", "--device", "cpu"])
     assert exit_info.value.code == 0
     said = capsys.readouterr().out
-    assert "guard: r(x) on the last 3 of 12 frames" in said and os.path.isfile(out)
+    assert "guard: mean |error x| on the last 3 of 12 frames" in said and os.path.isfile(out)
     with pytest.raises(SystemExit) as exit_info:
         main(["train", data, "--init", starter, "--out", out, "--force", "--no-guard", "--epochs", "1",
               "--no-progress", "--device", "cpu"])

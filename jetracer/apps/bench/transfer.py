@@ -192,7 +192,8 @@ class Bench(object):
             result = guarded_finetune([kdir], out, init=self.starter, **dict(self._common(seed), **self.finetune))
             return out, {"choice": result.choice, "metric": result.metric,
                          "starter_held_out": result.starter_score[result.metric],
-                         "finetuned_held_out": result.finetuned_score[result.metric]}
+                         "finetuned_held_out": result.finetuned_score[result.metric],
+                         "held_out_scores": {"starter": result.starter_score, "finetuned": result.finetuned_score}}
         if name == "alone":
             return self._train([kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=self._imagenet()), {}
         if name == "mix":
