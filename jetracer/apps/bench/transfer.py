@@ -11,7 +11,7 @@ trained first with ``jetracer pretrain``'s preset for this machine):
   - ``finetune``: the starter fine-tuned on them, the product's recipe (``jetracer train --init --no-guard``:
     ``train(init=starter)`` with its defaults, so from 50 frames on a fifth is held for validation/test);
   - ``guard``: the few-shot guard (``jetracer train --init``, :mod:`jetracer.learning.few_shot`): fine-tuning
-    kept only where it beats the starter on the last 20 % of the K frames, else the starter itself;
+    kept only where its mean |error x| beats the starter on the last 20 % of the K frames, else the starter;
   - ``alone``: the K frames alone, the same architecture and input size from ImageNet weights when torchvision
     has them, else from random weights (the report says which);
   - optional (``--arms``, with ``--mix-data DIR``, a simulator dataset): ``mix`` (the simulator folder and the
@@ -193,7 +193,8 @@ class Bench(object):
             return out, {"choice": result.choice, "metric": result.metric,
                          "starter_held_out": result.starter_score[result.metric],
                          "finetuned_held_out": result.finetuned_score[result.metric],
-                         "held_out_scores": {"starter": result.starter_score, "finetuned": result.finetuned_score}}
+                         "held_out_scores": {"starter": result.starter_score,
+                                             "finetuned": result.finetuned_score}}
         if name == "alone":
             return self._train([kdir], seed, arch=self.arch, input_size=self.input_size, pretrained=self._imagenet()), {}
         if name == "mix":
