@@ -1,7 +1,9 @@
 """``jetracer demo``: the whole workflow in the simulator, on an embedded default, in one call.
 
 1. collect auto-labelled frames with the perturbed expert over procedural tracks (never the
-   evaluation track), 2. train the road-following model with a session-wise split, 3. optimize it
+   evaluation track), 2. train the road-following model with a session-wise split, and keep the epoch
+   that drives best one lap of three procedural tracks it never saw (:mod:`jetracer.apps.epoch_choice`:
+   the validation loss does not say which epoch laps), 3. optimize it
    for the best backend this machine has (parity-checked against fp32; a refused candidate falls back
    to the next one), 4. drive laps of a built-in track with the optimized model through the same
    pilot and steering-law code the car uses, on the clean look (the profile's camera, plain floor; the
@@ -18,6 +20,7 @@ demo ends in minutes (7 min 20 s measured on an idle 2-core machine); the report
 """
 import json
 import os
+import shutil
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -52,7 +55,7 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
              overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Run collect -> train -> optimize -> drive in ``out_dir`` and return the report (also written
     as ``report.json``). ``overrides`` replaces preset values (frames, seeds, epochs, input_size, batch_size)."""
-    from ..learning.train import pick_device, train
+    from ..learning.train import pick_device
 
     torch_device = str(pick_device(device))
     preset_name = pick_preset(torch_device, quick)
@@ -75,10 +78,7 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
     say("[2/5] training resnet18 at %dx%d on %s for up to %d epochs -> %s"
         % (preset["input_size"], preset["input_size"], torch_device, preset["epochs"], ckpt))
     start = time.time()
-    trained = train([data_dir, obstacle_dir], ckpt, dataset_weights="size", arch="resnet18", epochs=preset["epochs"],
-                    input_size=preset["input_size"],
-                    batch_size=preset["batch_size"], device=torch_device, seed=seed, progress=False,
-                    callback=lambda record: say("      epoch %s: %s" % (record.get("epoch"), _short(record))))
+    trained, chosen = _train([data_dir, obstacle_dir], ckpt, preset, torch_device, seed, say)
     timings["train_s"] = round(time.time() - start, 1)
 
     say("[3/5] optimizing for the best backend on this machine")
@@ -121,16 +121,40 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
         "timings_s": timings,
         "notes": notes,
     }
-    report.update(_training_figures(trained))
+    report.update(_training_figures(trained), epoch_choice=chosen.as_dict())
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     return report
 
 
+def _train(dirs: List[str], ckpt: str, preset: Dict[str, Any], device: str, seed: int,
+           say: Callable[[str], Any]) -> Tuple[Any, Any]:
+    """Train, then keep at ``ckpt`` the epoch that drives best on procedural tracks it never saw
+    (:mod:`jetracer.apps.epoch_choice`: the validation loss does not say which epoch laps)."""
+    from ..learning.train import train
+    from .epoch_choice import choose_epoch, validation_tracks
+    epochs_dir = os.path.join(os.path.dirname(ckpt), "epochs")
+    shutil.rmtree(epochs_dir, ignore_errors=True)  # an earlier run's epochs are not candidates
+    trained = train(dirs, ckpt, dataset_weights="size", arch="resnet18", epochs=preset["epochs"],
+                    input_size=preset["input_size"], batch_size=preset["batch_size"], device=device, seed=seed,
+                    progress=False, epoch_dir=epochs_dir,
+                    callback=lambda record: say("      epoch %s: %s" % (record.get("epoch"), _short(record))))
+    tracks = validation_tracks(seed)
+    say("      driving each epoch one lap of procedural tracks %s (clean look) to choose one"
+        % ", ".join(str(t) for t in tracks))
+    paths = sorted(os.path.join(epochs_dir, n) for n in os.listdir(epochs_dir) if n.endswith(".pth"))
+    chosen = choose_epoch(paths, tracks, say=say)
+    os.replace(chosen.path, ckpt)
+    shutil.rmtree(epochs_dir)
+    chosen.path = ckpt
+    return trained, chosen
+
+
 def _training_figures(trained: Any) -> Dict[str, Any]:
     """The report's lines on training: the loss plot, the test metrics, the speed."""
     return {"loss_plot": os.path.abspath(trained.loss_plot) if trained.loss_plot else None,
-            "test_metrics": trained.metrics.get("test"), "train_images_per_s": round(trained.images_per_s, 1)}
+            "test_metrics": trained.metrics.get("test"), "test_metrics_epoch": trained.best_epoch,
+            "train_images_per_s": round(trained.images_per_s, 1)}
 
 
 def _collect(out_dir: str, preset: Dict[str, Any], seed: int, say: Callable[[str], Any]) -> Tuple[str, str, Dict[str, Any]]:

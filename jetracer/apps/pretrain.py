@@ -41,6 +41,7 @@ from ..atomic import atomic_write
 from ..errors import UserError
 from ..learning.train_options import MAX_INPUT_SIDE, MIN_INPUT_SIDE, TRAIN
 from ..schema import Field, validate
+from .spawned import run_spawned
 
 # What a preset sets, on the schema engine; the keys it shares with training take training's ranges.
 PRESET = {
@@ -136,7 +137,7 @@ def collect_dataset(out_dir: str, frames: int, tracks: List[Any], seed: int = 0,
     jobs = _jobs(parts, frames, tracks, seed, profile, size, 0)
     if obstacles and obstacle_frames:
         jobs += _jobs(parts, obstacle_frames, list(obstacle_tracks), seed, profile, size, obstacles, first=len(jobs))
-    results = _run_jobs(jobs, processes)
+    results = run_spawned(_collect_track, jobs, processes)
     road = [job for job in jobs if not job["obstacles"]]
     _merge(road, category, os.path.join(out_dir, category))
     for label in ("blocked", "free"):
@@ -160,23 +161,6 @@ def _jobs(parts: str, frames: int, tracks: List[Any], seed: int, profile: str, s
              "seed": seed * 100003 + (t if isinstance(t, int) else 50000 + i), "width": size, "height": size,
              "obstacles": obstacles}
             for i, (t, n) in enumerate(zip(tracks, counts)) if n > 0]
-
-
-def _run_jobs(jobs: List[Dict[str, Any]], processes: int) -> List[Dict[str, Any]]:
-    """The jobs' results, in job order, from ``processes`` spawned processes (1: in this one)."""
-    if processes <= 1:
-        return [_collect_track(job) for job in jobs]
-    import multiprocessing
-    pool = multiprocessing.get_context("spawn").Pool(processes)  # spawn: no forked torch/OpenCV state
-    try:
-        results = pool.map(_collect_track, jobs, chunksize=1)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-    return results
 
 
 def _merge(jobs: List[Dict[str, Any]], sub: str, folder: str) -> None:

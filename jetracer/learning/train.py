@@ -128,6 +128,9 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
       optimizer steps (``MIN_STEPS``): 30 epochs of 25 images would otherwise be 30 steps.
     * ``freeze_bn``: keep the batch-norm statistics of the model it starts from (``--batch-norm frozen``).
     * ``info``: JSON-like metadata stored in the checkpoint under ``info``.
+    * ``epoch_dir``: a folder where every epoch's weights are also written as a checkpoint
+      (``epoch_NN.pth``, its validation figures under ``metrics.val``), so an application can choose the
+      epoch by what the validation loss cannot see (``jetracer demo`` drives them: ``apps/epoch_choice``).
 
     With the fractions left at None, a folder of fewer than ``TINY_IMAGES`` images is used whole for
     training (no validation or test frames, the final weights are kept) and ``TrainResult.notes`` says so.

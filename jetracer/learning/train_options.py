@@ -102,6 +102,8 @@ TRAIN = {
     "min_steps": Field(int, 0, 10 ** 9, nullable=True, doc="optimizer steps at least when epochs is not given"),
     "info": Field(dict, nullable=True, doc="JSON-like metadata stored in the checkpoint"),
     "freeze_bn": Field(bool, default=False, doc="keep the batch-norm statistics of the model it starts from"),
+    "epoch_dir": Field((str, os.PathLike), nullable=True,
+                       doc="also write every epoch's checkpoint there (epoch_NN.pth), to choose one by driving"),
 }
 
 
@@ -133,6 +135,7 @@ class TrainOptions(NamedTuple):
     min_steps: Optional[int]
     info: Optional[Dict[str, Any]]
     freeze_bn: bool
+    epoch_dir: Any
 
 
 _FLAGS = {"dataset_dirs": "the dataset folders", "pretrained": "--no-pretrained", "augment": "--no-augment",

@@ -30,6 +30,11 @@ def loss_plot_path(out: str) -> str:
     return os.path.splitext(out)[0] + "_loss.png"
 
 
+def epoch_path(folder: str, epoch: int) -> str:
+    """``(runs/epochs, 3)`` -> ``runs/epochs/epoch_03.pth``: epoch 3's checkpoint of a run with ``epoch_dir``."""
+    return os.path.join(folder, "epoch_%02d.pth" % epoch)
+
+
 def check_output(out: str, overwrite: bool = True, resume: bool = False) -> None:
     """Refuse, before any data is read, an ``out`` that training could not write or would lose work at.
 

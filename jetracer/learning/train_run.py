@@ -31,7 +31,7 @@ from .road_dataset import RoadDataset
 from .sampling import dataset_shares, epoch_sampler, make_loader
 from .split import split_folders
 from .train_options import FINETUNE, MIN_STEPS, SCRATCH, TINY_IMAGES, TrainError, TrainOptions, finetune_note
-from .train_output import loss_plot_path, partial_path, previous_path
+from .train_output import epoch_path, loss_plot_path, partial_path, previous_path
 from .train_state import STATE_EVERY_S, STATE_FORMAT, rng_state, run_options, save_state, scheduler_state, set_rng_state
 
 # the loop logs as jetracer.learning.train, the module people configure (and `jetracer bench` quietens)
@@ -392,6 +392,7 @@ class TrainRun(object):
                                obstacle_outputs=self.obstacle_outputs)
         self.train_args.pop("progress", None)
         self.train_args.pop("info", None)
+        self.train_args.pop("epoch_dir", None)
         self.init_record = None  # type: Optional[Dict[str, Any]]
         if self.init_meta is not None:
             self.init_record = {"path": os.path.abspath(opt.init), "format": self.init_meta.get("format"),
@@ -458,6 +459,9 @@ class TrainRun(object):
         improved = self.has_val and loss < self.best_loss
         record["best"] = improved
         self.history.append(record)
+        if self.opt.epoch_dir is not None and self.main_rank:
+            os.makedirs(os.fspath(self.opt.epoch_dir), exist_ok=True)
+            self.save({"val": val}, epoch, path=epoch_path(os.fspath(self.opt.epoch_dir), epoch))
         if improved:
             self.best_loss, self.best_epoch, self.bad_epochs = loss, epoch, 0
             self.best_state = copy.deepcopy(_weights_of(self.model))
@@ -488,16 +492,17 @@ class TrainRun(object):
             "train_images": self.train_images, "train_seconds": self.train_seconds,
             "rng": rng_state(self.generators)})
 
-    def save(self, metrics: Dict[str, Any], epoch_saved: int) -> None:
-        """Write the checkpoint ``out`` once, atomically; an existing one is kept as ``<out>.prev``."""
+    def save(self, metrics: Dict[str, Any], epoch_saved: int, path: Optional[str] = None) -> None:
+        """Write the checkpoint ``out`` once, atomically; an existing one is kept as ``<out>.prev``. With
+        ``path``, the current weights as that file instead (an epoch's checkpoint, for ``epoch_dir``)."""
         extra = {"notes": self.notes}  # type: Dict[str, Any]
         if self.init_record is not None:
             extra["init"] = self.init_record
         if self.opt.info is not None:
             extra["info"] = self.opt.info
-        if keep_previous(self.out, previous_path(self.out)):
+        if path is None and keep_previous(self.out, previous_path(self.out)):
             self.previous = previous_path(self.out)
-        save_checkpoint(self.out, self.model, self.arch, self.input_size, self.categories, train_args=self.train_args,
+        save_checkpoint(path or self.out, self.model, self.arch, self.input_size, self.categories, train_args=self.train_args,
                         split=self.split.as_meta(), metrics=metrics, epoch=epoch_saved,
                         optimizer=self.optimizer if self.opt.save_optimizer else None,
                         normalization=normalization_meta(self.mean, self.std, self.color_order),

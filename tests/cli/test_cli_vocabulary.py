@@ -163,9 +163,14 @@ def test_the_demo_says_each_epoch_once(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr  # 1: the laps were not completed (a 20-frame model)
     text = proc.stdout + proc.stderr
     for epoch in (1, 2):
-        said = [line for line in text.splitlines() if re.search(r"\bepoch %d\b" % epoch, line)]
+        said = [line for line in text.splitlines() if re.search(r"^\s*epoch %d: " % epoch, line)]
         assert len(said) == 1, said
     report = json.loads((out / "report.json").read_text())
+    # the epoch that drove best on the validation tracks is the model, said once; the other epochs are gone
+    kept = report["epoch_choice"]
+    assert kept["epoch"] in (1, 2) and [r["epoch"] for r in kept["table"]] == [1, 2], kept
+    assert len([line for line in text.splitlines() if "kept epoch %d of 2" % kept["epoch"] in line]) == 1
+    assert (out / "model.pth").is_file() and not (out / "epochs").exists()
     assert report["obstacle"]["reading"] in ("model", "label") and "obstacle:   " + report["obstacle"]["summary"] in text
     assert (out / "obstacle_frames" / "blocked").is_dir() or (out / "obstacle_frames" / "free").is_dir()
 

@@ -120,6 +120,25 @@ def test_training_reduces_validation_error_and_writes_checkpoint_and_plot(tiny_d
     assert result.images_per_s > 0
 
 
+def test_epoch_dir_keeps_every_epoch_s_weights_to_choose_from(tiny_dataset, tmp_path):
+    """``epoch_dir``: each epoch's checkpoint, loadable, with its own validation figures; the one of the best
+    epoch holds exactly the weights training kept in ``out`` (what ``jetracer demo`` chooses among by driving)."""
+    out, folder = str(tmp_path / "model.pth"), str(tmp_path / "epochs")
+    result = train([tiny_dataset], out, epochs=3, batch_size=16, input_size=32, lr=1e-3, pretrained=False,
+                   progress=False, patience=0, seed=0, epoch_dir=folder)
+    assert sorted(os.listdir(folder)) == ["epoch_01.pth", "epoch_02.pth", "epoch_03.pth"]
+    kept, _ = load_checkpoint(out)
+    weights = {}
+    for epoch in (1, 2, 3):
+        model, meta = load_checkpoint(os.path.join(folder, "epoch_%02d.pth" % epoch))
+        assert meta["epoch"] == epoch and meta["input_size"] == [32, 32] and "epoch_dir" not in meta["train_args"]
+        record = next(h for h in result.history if h["epoch"] == epoch)
+        assert meta["metrics"]["val"]["loss"] == pytest.approx(record["val"]["loss"])
+        weights[epoch] = model.state_dict()
+    assert not torch.equal(weights[1]["fc.weight"], weights[3]["fc.weight"])
+    assert all(torch.equal(v, weights[result.best_epoch][k]) for k, v in kept.state_dict().items())
+
+
 def test_early_stopping_and_callback_stop(tiny_dataset, tmp_path):
     result = train([tiny_dataset], str(tmp_path / "m.pth"), epochs=20, batch_size=32, input_size=32,
                    pretrained=False, progress=False, patience=1, lr=1e-6, augment=False)
