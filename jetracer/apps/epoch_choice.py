@@ -21,6 +21,7 @@ from .spawned import run_spawned
 VALIDATION_TRACKS = 3         # procedural tracks an epoch drives
 VALIDATION_TRACK_BASE = 2000  # their seeds start here (+ the run's seed): the demo and pretrain collect on 1000-1999
 MAX_SECONDS = 90.0            # simulated seconds a lap may take
+MAX_PROCESSES = 4             # each loads the model (on a GPU machine, a CUDA context each)
 
 
 class EpochChoice(object):
@@ -69,11 +70,12 @@ def epoch_number(path: str) -> int:
 def choose_epoch(paths: Sequence[str], tracks: Sequence[int], profile: str = "latrax", processes: Optional[int] = None,
                  say: Callable[[str], Any] = print) -> EpochChoice:
     """Drive every checkpoint of ``paths`` (``epoch_NN.pth``) one lap of each of ``tracks`` (clean look) and
-    return the best (see the module docstring). ``processes``: default one per CPU core."""
+    return the best (see the module docstring). ``processes``: default one per CPU core, at most
+    ``MAX_PROCESSES``."""
     if not paths:
         raise ValueError("no epoch checkpoints to choose from")
     jobs = [(p, int(t), profile) for p in paths for t in tracks]
-    runs = run_spawned(_drive, jobs, processes or os.cpu_count() or 1)
+    runs = run_spawned(_drive, jobs, processes or min(os.cpu_count() or 1, MAX_PROCESSES))
     table = []
     for i, path in enumerate(paths):
         mine = runs[i * len(tracks):(i + 1) * len(tracks)]
