@@ -15,7 +15,8 @@ owner's own clicks before trusting it:
 
 Measured on three real cameras (issue 20, split by time): judged by the error, it never ended below a GPU
 starter (K = 10, 25, 100), and it kept fine-tuning in all six cases of the CPU starter (K = 10, 25), five of
-them above the starter's r(x) and one level with it (-0.02 against 0.03). Capture time: the dataset index's time, else the uuid1 time in an upstream file name
+them above the starter's r(x) and one level with it (-0.02 against 0.03). Capture time: the dataset
+index's time, else the uuid1 time in an upstream file name
 (``<u>_<v>_<uuid1>.jpg``, JetBot's ``xy_<u>_<v>_<uuid1>.jpg``), else the file's modification time.
 """
 import json
@@ -159,7 +160,7 @@ def guard_by_default(dataset_dirs: Sequence[str]) -> bool:
 
 def fine_tuning_wins(starter: Dict[str, Any], tuned: Dict[str, Any]) -> Tuple[bool, str]:
     """``(won, metric)``: the fine-tuned model wins with a lower mean |error x| on the held-back clicks; a tie
-    keeps the starter. Not r(x): on the 2-20 clicks a guard holds back, r swings by +-0.5 from one click to
+    keeps the starter. Not r(x): on the 3-40 clicks a guard holds back, r swings by +-0.5 from one click to
     the next (a starter scored 0.84 on 5 clicks and 0.00 on the 590 after them)."""
     return tuned["mae_x"] < starter["mae_x"], "mae_x"
 

@@ -502,7 +502,8 @@ class TrainRun(object):
             extra["info"] = self.opt.info
         if path is None and keep_previous(self.out, previous_path(self.out)):
             self.previous = previous_path(self.out)
-        save_checkpoint(path or self.out, self.model, self.arch, self.input_size, self.categories, train_args=self.train_args,
+        save_checkpoint(path or self.out, self.model, self.arch, self.input_size, self.categories,
+                        train_args=self.train_args,
                         split=self.split.as_meta(), metrics=metrics, epoch=epoch_saved,
                         optimizer=self.optimizer if self.opt.save_optimizer else None,
                         normalization=normalization_meta(self.mean, self.std, self.color_order),
