@@ -338,3 +338,24 @@ def test_notebook_starter_field_says_whether_training_starts_from_the_model(star
     (tmp_path / "junk.pth").write_bytes(b"not a model")
     init, sentence = starter_choice(str(tmp_path / "junk.pth"))
     assert init is None and "cannot start from" in sentence
+
+
+def test_a_mobilenet_trained_from_scratch_reads_the_road_instead_of_putting_out_a_constant(tmp_path,
+                                                                                           make_tiny_dataset):
+    """torchvision gives MobileNetV3's batch norms a momentum of 0.01 (for ImageNet's long runs): over a few
+    hundred steps the running statistics lagged the weights and the saved model, loaded as the car loads it,
+    put out one x for every frame (spread 0.000, validation loss flat at the constant's)."""
+    import cv2
+    from jetracer.pilot.load import load_pilot
+    data = make_tiny_dataset(str(tmp_path / "road"), sessions=12, frames_per_session=8)
+    out = str(tmp_path / "mnv.pth")
+    train([data], out, arch="mobilenet_v3_large", epochs=30, batch_size=16, input_size=64, pretrained=False,
+          progress=False, seed=0, min_steps=0, patience=0)
+    pilot = load_pilot(out, device="cpu")
+    labels, predictions = [], []
+    for e in scan_dataset(data).entries:
+        labels.append(e.xy[0])
+        predictions.append(pilot(cv2.imread(e.path))[0])
+    labels, predictions = np.array(labels), np.array(predictions)
+    assert predictions.std() > 0.5 * labels.std()
+    assert np.corrcoef(labels, predictions)[0, 1] > 0.8
