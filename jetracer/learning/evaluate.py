@@ -26,6 +26,7 @@ from ..errors import UserError
 from .obstacle_metrics import OPERATING_THRESHOLD, blocked_metrics, distance_metrics
 
 SIGN_THRESHOLD = 0.2
+FLAT_X_SPREAD = 0.1  # predictions that spread less than this share of the labels' cannot steer
 
 
 class EvalError(UserError):
@@ -41,6 +42,26 @@ def pearson_r(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def x_spread(pred_x: Sequence[float], label_x: Sequence[float]) -> Optional[float]:
+    """How widely the predicted x varies, as a share of how widely the labels do (std over std; None under
+    two frames or labels that do not vary). Near 0 the model puts out one x for every frame and cannot steer,
+    whatever its loss says: a model that collapsed to the mean has a loss near the labels' variance."""
+    pred, label = np.asarray(pred_x, dtype=np.float64), np.asarray(label_x, dtype=np.float64)
+    if label.size < 2 or label.max() == label.min():
+        return None
+    return _round(float(np.std(pred) / np.std(label)))
+
+
+def flat_output_note(spread: Optional[float], frames: str = "frame") -> Optional[str]:
+    """A warning when predictions hardly vary (``spread`` from :func:`x_spread` under :data:`FLAT_X_SPREAD`),
+    else None. ``frames`` names them ("validation frame")."""
+    if spread is None or spread >= FLAT_X_SPREAD:
+        return None
+    return ("the model puts out nearly the same x for every %s (its spread is %.3f of the labels'): it will not "
+            "steer. Train longer or on more varied frames, and check it with `jetracer eval` before the car moves"
+            % (frames, spread))
+
+
 def label_metrics(pred: Any, label: Any, sign_threshold: float = SIGN_THRESHOLD) -> Dict[str, Any]:
     """Metrics of predicted against labelled normalised (x, y): arrays of shape (N, 2)."""
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 2)
@@ -53,6 +74,7 @@ def label_metrics(pred: Any, label: Any, sign_threshold: float = SIGN_THRESHOLD)
         out["r_" + name] = _round(pearson_r(pred[:, k], label[:, k]))
         out["mae_" + name] = _round(float(err.mean())) if err.size else None
         out["median_abs_error_" + name] = _round(float(np.median(err))) if err.size else None
+    out["spread_x"] = x_spread(pred[:, 0], label[:, 0])
     off_centre = np.abs(label[:, 0]) > sign_threshold
     n_sign = int(off_centre.sum())
     agree = np.sign(pred[off_centre, 0]) == np.sign(label[off_centre, 0])
@@ -304,6 +326,9 @@ def _road_lines(result: Dict[str, Any], fmt: Any) -> List[str]:
     for name in ("x", "y"):
         lines.append("%s: r %s, mean |error| %s, median |error| %s" % (
             name, fmt(result["r_" + name]), fmt(result["mae_" + name]), fmt(result["median_abs_error_" + name])))
+    flat = flat_output_note(result.get("spread_x"))
+    if flat:
+        lines.append(flat)
     agree = result["sign_agreement_x"]
     lines.append("sign of x agrees on %s of %d frame(s) with |label x| > %.2f" % (
         "n/a" if agree is None else "%.0f%%" % (100 * agree), result["sign_count_x"], result["sign_threshold"]))

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..pilot.preprocess import Preprocessor, input_hw
+from .evaluate import x_spread
 from .obstacle_metrics import blocked_metrics, distance_metrics
 from .road_dataset import BLOCKED, BLOCKED_MASK, DISTANCE_M, DISTANCE_MASK, ROAD_MASK
 
@@ -57,9 +58,9 @@ def multitask_loss(outputs: torch.Tensor, category_idx: torch.Tensor, xy: torch.
 def _errors(model: torch.nn.Module, loader: Any, preprocess: Preprocessor, device: torch.device,
             road_outputs: Optional[int] = None) -> Tuple[torch.Tensor, Dict[str, np.ndarray]]:
     """(N, 2) road errors of the frames with a road label, and the obstacle outputs and labels of those with
-    one (``logit``, ``blocked``, ``distance_pred``, ``distance``)."""
+    one (``logit``, ``blocked``, ``distance_pred``, ``distance``), and ``label_x``: the road frames' x labels."""
     model.eval()
-    errors = []
+    errors, label_x = [], []
     obstacle = {"logit": [], "blocked": [], "distance_pred": [], "distance": []}  # type: Dict[str, List[Any]]
     with torch.no_grad():
         for batch in loader:
@@ -67,9 +68,11 @@ def _errors(model: torch.nn.Module, loader: Any, preprocess: Preprocessor, devic
             out = model(preprocess.batch(frames)).float()
             if len(batch) < 4:
                 errors.append((select_outputs(out, category_idx.to(device)) - xy.to(device)).cpu())
+                label_x.append(xy[:, 0].double())
                 continue
             targets = batch[3].to(device)
             road = targets[:, ROAD_MASK] > 0
+            label_x.append(xy[road.cpu(), 0].double())
             errors.append((select_outputs(out[road, :road_outputs], category_idx.to(device)[road])
                            - xy.to(device)[road]).cpu())
             labelled = targets[:, BLOCKED_MASK] > 0
@@ -81,7 +84,9 @@ def _errors(model: torch.nn.Module, loader: Any, preprocess: Preprocessor, devic
                 obstacle["distance_pred"].append(out[known, road_outputs + 1].cpu().numpy())
                 obstacle["distance"].append(targets[known, DISTANCE_M].cpu().numpy())
     err = torch.cat(errors).double() if errors else torch.zeros((0, 2), dtype=torch.double)
-    return err, {k: np.concatenate(v) if v else np.zeros(0) for k, v in obstacle.items()}
+    extra = {k: np.concatenate(v) if v else np.zeros(0) for k, v in obstacle.items()}
+    extra["label_x"] = torch.cat(label_x).numpy() if label_x else np.zeros(0)
+    return err, extra
 
 
 def obstacle_summary(obstacle: Dict[str, np.ndarray]) -> Dict[str, Any]:
@@ -178,6 +183,10 @@ class EvalSet(object):
             weights = torch.cat([torch.full((e.shape[0],), self.shares[g] / held / e.shape[0], dtype=torch.double)
                                  for _, g, e in parts])
         summary = error_summary(err, self.input_size, weights)
+        label_x = np.concatenate([extra["label_x"] for _, _, (_, extra) in scored])
+        spread = x_spread(label_x + err[:, 0].numpy(), label_x)
+        if spread is not None:
+            summary["x_spread"] = spread
         if len(parts) > 1:
             summary["per_dataset"] = {name: error_summary(e, self.input_size) for name, _, e in parts}
         return summary

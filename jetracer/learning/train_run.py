@@ -26,6 +26,7 @@ from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preproc
 from .augment import EvalTransform, TrainTransform
 from .finetune import adapt_head, fit_head, init_normalization, load_init
 from .loss_plot import plot_losses
+from .evaluate import flat_output_note
 from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
 from .road_dataset import RoadDataset
 from .sampling import dataset_shares, epoch_sampler, make_loader
@@ -542,6 +543,10 @@ class TrainRun(object):
                 self.best_epoch = epoch  # no validation: the final weights are kept
             best_val = next((h["val"] for h in self.history if h["epoch"] == self.best_epoch), self.history[-1]["val"])
             metrics = {"val": best_val, "test": self.test_set(self.model, self.preprocess, self.device)}
+            flat = flat_output_note(best_val.get("x_spread"), "validation frame")
+            if flat:
+                self.notes.append(flat)
+                logger.warning(flat)
             self.save(metrics, self.best_epoch)
             if os.path.exists(partial_path(self.out)):
                 os.unlink(partial_path(self.out))

@@ -81,6 +81,7 @@ def test_constant_prediction_gives_the_known_errors_and_sign_agreement(tmp_path)
     assert result["mae_x"] == pytest.approx(0.5, abs=1e-4)   # |-0.5 - 0.25| = 0.75 and |0.5 - 0.25| = 0.25
     assert result["mae_y"] == pytest.approx(0.5, abs=1e-4)
     assert result["r_x"] is None  # a constant prediction has no correlation
+    assert result["spread_x"] == 0.0  # and no spread: it cannot steer
     assert (result["sign_count_x"], result["sign_agreement_x"]) == (6, 0.5)  # right on the +0.5 frames only
     assert sorted(r["pred_x"] for r in result["predictions"]) == [0.25] * 6
     assert os.path.isdir(data)
@@ -138,6 +139,20 @@ def test_cli_prints_json_and_writes_the_plot(tmp_path):
     assert result["count"] == 2 and result["mae_x"] == pytest.approx(0.5, abs=1e-4)
     with open(str(tmp_path / "x.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_warns_that_a_model_putting_out_one_x_will_not_steer(tmp_path):
+    """Its mean error can look acceptable (here 0.5) and r is n/a: the spread says what is wrong, on the CLI."""
+    write_frames(tmp_path / "data" / "apex", [(16, 24), (48, 24), (32, 24)])
+    rc, out, err = _cli("--model", constant_model(tmp_path / "const.pth", 0.0, 0.0), str(tmp_path / "data"),
+                        "--device", "cpu")
+    assert rc == 0, err
+    assert "nearly the same x for every frame (its spread is 0.000 of the labels'): it will not steer" in out
+    reds = [30, 90, 150, 240]
+    write_frames(tmp_path / "follows" / "apex", [(4 + 14 * k, 24) for k in range(4)], red=reds)
+    rc, out, err = _cli("--model", red_model(tmp_path / "red.pth", 0.5), str(tmp_path / "follows"), "--device", "cpu")
+    assert rc == 0, err
+    assert "will not steer" not in out and "x: r 0.99" in out
 
 
 def test_cli_bad_inputs_get_one_line_and_a_non_zero_exit(tmp_path):

@@ -103,6 +103,7 @@ def test_training_reduces_validation_error_and_writes_checkpoint_and_plot(tiny_d
     best = result.metrics["val"]
     assert best["loss"] < 0.5 * before["loss"]
     assert best["mean_abs_du_px"] < before["mean_abs_du_px"]
+    assert best["x_spread"] > 0.3 and not any("nearly the same x" in n for n in result.notes)
     assert sorted(os.listdir(str(tmp_path / "run"))) == ["model.pth", "model_loss.png"]
     with open(result.loss_plot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -245,6 +246,21 @@ def test_init_starts_from_the_models_predictions(starter, tiny_dataset, tmp_path
     assert meta["normalization"] == init_meta["normalization"]
     assert meta["init"]["path"] == os.path.abspath(init) and meta["train_args"]["lr"] == 1e-2
     assert any("starting from" in n for n in result.notes)
+
+
+def test_a_model_that_puts_out_one_x_for_every_frame_is_flagged(starter, tiny_dataset, tmp_path):
+    """A collapsed model's loss looks fine (about the labels' variance) but it cannot steer: training says so
+    in its notes (which `jetracer train` prints) and in the checkpoint."""
+    flat = torch.load(starter, map_location="cpu", weights_only=False)
+    flat["state_dict"]["fc.weight"].zero_()  # the output is the head's bias: one (x, y) for every frame
+    torch.save(flat, str(tmp_path / "flat.pth"))
+    out = str(tmp_path / "still_flat.pth")
+    result = train([tiny_dataset], out, init=str(tmp_path / "flat.pth"), epochs=1, batch_size=32, progress=False,
+                   lr=1e-12, min_steps=0)
+    assert result.metrics["val"]["x_spread"] < 0.01
+    assert any("nearly the same x" in n and "will not steer" in n for n in result.notes)
+    _, meta = load_checkpoint(out)
+    assert any("nearly the same x" in n for n in meta["notes"])
 
 
 @pytest.mark.parametrize("freeze_bn", [True, False])
