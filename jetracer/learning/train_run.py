@@ -24,9 +24,9 @@ from ..pilot.checkpoint import plain_data, save_checkpoint
 from ..pilot.model import build_model
 from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preprocessor, input_hw, normalization_meta
 from .augment import EvalTransform, TrainTransform
+from .evaluate import flat_output_note
 from .finetune import adapt_head, fit_head, init_normalization, load_init
 from .loss_plot import plot_losses
-from .evaluate import flat_output_note
 from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
 from .road_dataset import RoadDataset
 from .sampling import dataset_shares, epoch_sampler, make_loader
