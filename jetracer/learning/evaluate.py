@@ -26,7 +26,9 @@ from ..errors import UserError
 from .obstacle_metrics import OPERATING_THRESHOLD, blocked_metrics, distance_metrics
 
 SIGN_THRESHOLD = 0.2
-FLAT_X_SPREAD = 0.1  # predictions that spread less than this share of the labels' cannot steer
+# predictions that spread less than this share of the labels' do not steer: on 300 frames of six unseen procedural
+# tracks, models that lapped them spread 0.81-0.93, two mobilenet models that lapped nothing 0.11 and 0.27
+FLAT_X_SPREAD = 0.3
 
 
 class EvalError(UserError):
