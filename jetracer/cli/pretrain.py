@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from .options import (ARCHS, IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
-                      checked_device, integer)
+                      checked_device, integer, number)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -39,6 +39,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--obstacles", type=integer(0, 64), default=None, metavar="N",
                         help="override the preset's obstacles per episode of the blocked/free frames collected beside the road (8; 0: a road-only "
                              "starter without an obstacle output)")
+    parser.add_argument("--obstacle-weight", type=number(0.0, 10.0), default=None, metavar="W",
+                        help="override the preset's weight of the obstacle terms of the loss next to the road's (gpu 0.1, "
+                             "cpu and quick 1)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end (road frames, "
                              "and blocked/free folders for the obstacle output)")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     checked_device(args)
     overrides = {k: v for k, v in (("frames", args.frames), ("epochs", args.epochs),
                                    ("input_size", args.input_size), ("obstacles", args.obstacles),
-                                   ("arch", args.arch)) if v is not None}
+                                   ("arch", args.arch), ("obstacle_weight", args.obstacle_weight)) if v is not None}
     say = (lambda s: None) if args.json else print
     # with --json stdout is the report alone: torchvision prints its weight-download attempts there
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.suppress():

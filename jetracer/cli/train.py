@@ -101,6 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "measured no better than trained on real frames so far; default trained)")
     parser.add_argument("--weight-decay", type=_ranged("weight_decay"), default=None,
                         help="AdamW weight decay (default 1e-4)")
+    parser.add_argument("--obstacle-weight", type=_ranged("obstacle_weight"), default=None,
+                        help="scales the blocked/free loss next to the road's (default 1; lower keeps obstacle frames "
+                        "from costing the road, as the GPU starter's 0.1 does)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None, metavar="SCHEDULE",
                         help="learning-rate schedule: %(choices)s (default onecycle)")
     add_device_option(parser)
@@ -144,7 +147,7 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
             "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
             "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup,
-            "freeze_bn": args.batch_norm == "frozen"}
+            "freeze_bn": args.batch_norm == "frozen", "obstacle_weight": args.obstacle_weight}
 
 
 def _guarded(args: argparse.Namespace) -> bool:

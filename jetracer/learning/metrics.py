@@ -17,8 +17,8 @@ from .evaluate import x_spread
 from .obstacle_metrics import blocked_metrics, distance_metrics
 from .road_dataset import BLOCKED, BLOCKED_MASK, DISTANCE_M, DISTANCE_MASK, ROAD_MASK
 
-BLOCKED_WEIGHT = 0.5     # the blocked BCE's weight next to the road MSE
-DISTANCE_WEIGHT = 0.1    # the distance Huber loss's weight
+BLOCKED_WEIGHT = 0.5     # the blocked BCE's weight next to the road MSE, times the run's obstacle_weight
+DISTANCE_WEIGHT = 0.1    # the distance Huber loss's weight, times the run's obstacle_weight
 DISTANCE_HUBER_M = 0.25  # quadratic within this error, linear beyond: a far-off distance label does not dominate
 
 
@@ -29,12 +29,13 @@ def select_outputs(outputs: torch.Tensor, category_idx: torch.Tensor) -> torch.T
 
 
 def multitask_loss(outputs: torch.Tensor, category_idx: torch.Tensor, xy: torch.Tensor, targets: torch.Tensor,
-                   road_outputs: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+                   road_outputs: int, obstacle_weight: float = 1.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """The loss of a batch whose frames have the labels ``targets`` says (see ``RoadDataset``): the road MSE on
     the frames with a road label, plus :data:`BLOCKED_WEIGHT` x BCE of the blocked logit (output
     ``road_outputs``) on those with a blocked label, plus :data:`DISTANCE_WEIGHT` x Huber of the distance (output
     ``road_outputs + 1``, when the model has it) on those with a distance; each term a mean over its own frames,
-    none when the batch has no such frame. Returns (loss, the terms)."""
+    none when the batch has no such frame; ``obstacle_weight`` scales both obstacle terms. Returns (loss, the
+    terms, unweighted)."""
     outputs = outputs.float()
     parts = {}  # type: Dict[str, torch.Tensor]
     road = targets[:, ROAD_MASK] > 0
@@ -49,7 +50,8 @@ def multitask_loss(outputs: torch.Tensor, category_idx: torch.Tensor, xy: torch.
         parts["distance"] = F.smooth_l1_loss(outputs[known, road_outputs + 1], targets[known, DISTANCE_M],
                                              beta=DISTANCE_HUBER_M)
     loss = None  # type: Optional[torch.Tensor]
-    for name, weight in (("road", 1.0), ("blocked", BLOCKED_WEIGHT), ("distance", DISTANCE_WEIGHT)):
+    for name, weight in (("road", 1.0), ("blocked", BLOCKED_WEIGHT * obstacle_weight),
+                         ("distance", DISTANCE_WEIGHT * obstacle_weight)):
         if name in parts:
             loss = weight * parts[name] if loss is None else loss + weight * parts[name]
     return (outputs.sum() * 0.0 if loss is None else loss), parts
@@ -140,15 +142,15 @@ def describe_errors(side: str, summary: Dict[str, Any]) -> str:
         obstacle)
 
 
-def selection_loss(summary: Dict[str, Any]) -> float:
-    """What picks the best epoch: the road loss, plus :data:`BLOCKED_WEIGHT` x the blocked BCE where the side has
-    obstacle labels (the terms training minimises); NaN when the side has nothing."""
+def selection_loss(summary: Dict[str, Any], obstacle_weight: float = 1.0) -> float:
+    """What picks the best epoch: the road loss, plus :data:`BLOCKED_WEIGHT` x ``obstacle_weight`` x the blocked
+    BCE where the side has obstacle labels (the terms training minimises); NaN when the side has nothing."""
     parts = []
     if summary.get("images"):
         parts.append(summary["loss"])
     blocked = summary.get("blocked") or {}
     if "loss" in blocked:
-        parts.append(BLOCKED_WEIGHT * blocked["loss"])
+        parts.append(BLOCKED_WEIGHT * obstacle_weight * blocked["loss"])
     return float(sum(parts)) if parts else float("nan")
 
 

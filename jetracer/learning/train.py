@@ -127,6 +127,9 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     * ``min_steps``: when ``epochs`` is not given, it is raised until training makes at least this many
       optimizer steps (``MIN_STEPS``): 30 epochs of 25 images would otherwise be 30 steps.
     * ``freeze_bn``: keep the batch-norm statistics of the model it starts from (``--batch-norm frozen``).
+    * ``obstacle_weight``: scales the obstacle terms of the loss (``metrics.BLOCKED_WEIGHT``,
+      ``DISTANCE_WEIGHT``) for a run with blocked/free frames; lower keeps them from driving the shared
+      backbone at the road's cost (the GPU starter uses 0.1: ``apps.pretrain``).
     * ``info``: JSON-like metadata stored in the checkpoint under ``info``.
     * ``epoch_dir``: a folder where every epoch's weights are also written as a checkpoint
       (``epoch_NN.pth``, its validation figures under ``metrics.val``), so an application can choose the

@@ -104,6 +104,8 @@ TRAIN = {
     "freeze_bn": Field(bool, default=False, doc="keep the batch-norm statistics of the model it starts from"),
     "epoch_dir": Field((str, os.PathLike), nullable=True,
                        doc="also write every epoch's checkpoint there (epoch_NN.pth), to choose one by driving"),
+    "obstacle_weight": Field(float, 0.0, 10.0, default=1.0,
+                             doc="scales the obstacle terms of the loss (blocked 0.5, distance 0.1) next to the road's"),
 }
 
 
@@ -136,6 +138,7 @@ class TrainOptions(NamedTuple):
     info: Optional[Dict[str, Any]]
     freeze_bn: bool
     epoch_dir: Any
+    obstacle_weight: float
 
 
 _FLAGS = {"dataset_dirs": "the dataset folders", "pretrained": "--no-pretrained", "augment": "--no-augment",

@@ -97,13 +97,14 @@ def _grad_scaler(device: torch.device, enabled: bool) -> Any:
 def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
                     preprocess: Preprocessor, device: torch.device, scaler: Any = None, epoch: int = 1,
                     progress: bool = True, freeze_bn: bool = False,
-                    road_outputs: Optional[int] = None) -> Dict[str, float]:
+                    road_outputs: Optional[int] = None, obstacle_weight: float = 1.0) -> Dict[str, float]:
     """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}.
 
     ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a
     few dozen frames needs: their batch statistics would replace what the starter learned over thousands.
     A loader of ``(frames, category, xy, targets)`` (a model with an obstacle head: ``road_outputs`` road
-    outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`)."""
+    outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`, its obstacle terms scaled by
+    ``obstacle_weight``)."""
     from tqdm import tqdm
     model.train()
     if freeze_bn:
@@ -121,7 +122,7 @@ def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.
         with _autocast(device, scaler is not None):
             if len(batch) > 3:
                 loss = multitask_loss(model(inputs), category_idx, xy, batch[3].to(device, non_blocking=True),
-                                      int(road_outputs))[0]
+                                      int(road_outputs), obstacle_weight)[0]
             else:
                 loss = F.mse_loss(select_outputs(model(inputs), category_idx).float(), xy)
         optimizer.zero_grad()
@@ -446,7 +447,7 @@ class TrainRun(object):
             self.sampler.set_epoch(epoch)
         stats = train_one_epoch(self.net, self.train_loader, self.optimizer, self.scheduler, self.preprocess,
                                 self.device, self.scaler, epoch, self.progress, freeze_bn=self.opt.freeze_bn,
-                                road_outputs=self.road_outputs)
+                                road_outputs=self.road_outputs, obstacle_weight=self.opt.obstacle_weight)
         self.train_images += stats["images"] * self.world
         self.train_seconds += stats["seconds"]
         stop = self._record(epoch, stats) if self.main_rank else False
@@ -473,7 +474,7 @@ class TrainRun(object):
         record = {"epoch": epoch, "train_loss": stats["loss"], "val": val, "lr": self.optimizer.param_groups[0]["lr"],
                   "seconds": stats["seconds"], "images_per_s": stats["images"] * self.world / max(stats["seconds"], 1e-9),
                   "epochs": self.epochs}
-        loss = selection_loss(val)  # the road loss, plus the blocked BCE for a model with an obstacle head
+        loss = selection_loss(val, self.opt.obstacle_weight)  # the road loss, plus the blocked BCE where there is one
         improved = self.has_val and loss < self.best_loss
         record["best"] = improved
         self.history.append(record)

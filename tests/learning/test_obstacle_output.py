@@ -180,6 +180,24 @@ def test_the_masked_loss_trains_each_output_only_on_frames_labelled_for_it():
     assert torch.all(grad[[0, 2, 3], :2] != 0) and torch.all(grad[1:, 2] != 0) and grad[2, 3] != 0
 
 
+def test_the_obstacle_weight_scales_the_pull_of_the_obstacle_labels_and_leaves_the_road_alone():
+    """A run's obstacle_weight (the GPU starter's 0.1) scales what the blocked and distance labels ask of the
+    outputs, and so of the shared backbone; the road's pull is the same at any weight."""
+    torch.manual_seed(0)
+    category = torch.zeros(3, dtype=torch.long)
+    xy = torch.randn(3, 2)
+    targets = torch.tensor([[1, 0, 0, 0, 0.0], [0, 1, 1, 1, 0.4], [1, 1, 0, 1, 1.5]])
+    start = torch.randn(3, 4)
+    grads = {}
+    for weight in (1.0, 0.1, 0.0):
+        outputs = start.clone().requires_grad_(True)
+        multitask_loss(outputs, category, xy, targets, road_outputs=2, obstacle_weight=weight)[0].backward()
+        grads[weight] = outputs.grad
+    assert torch.allclose(grads[0.1][:, :2], grads[1.0][:, :2]) and torch.allclose(grads[0.0][:, :2], grads[1.0][:, :2])
+    assert torch.allclose(grads[0.1][:, 2:], 0.1 * grads[1.0][:, 2:]) and torch.all(grads[0.0][:, 2:] == 0)
+    assert torch.all(grads[1.0][1:, 2:] != 0)
+
+
 def test_grow_head_keeps_the_road_outputs(tmp_path):
     model = build_model("resnet18", 2, pretrained=False).eval()
     x = torch.randn(1, 3, 32, 32)

@@ -69,7 +69,8 @@ def test_pretrain_json_is_the_report_alone_with_blocked_and_free_frames_beside_t
     out = str(tmp_path / "starter.pth")
     proc = subprocess.run([sys.executable, "-m", "jetracer", "pretrain", "--out", out, "--preset", "quick",
                            "--frames", "400", "--epochs", "1", "--input-size", "32", "--device", "cpu", "--threads", "1",
-                           "--arch", "mobilenet_v3_small", "--keep-data", "--json"], stdout=subprocess.PIPE,
+                           "--arch", "mobilenet_v3_small", "--obstacle-weight", "0.1", "--keep-data", "--json"],
+                          stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -82,3 +83,4 @@ def test_pretrain_json_is_the_report_alone_with_blocked_and_free_frames_beside_t
         assert len([n for n in os.listdir(os.path.join(data, label)) if n.endswith(".jpg")]) == frames[label]
     _, meta = load_checkpoint(out)
     assert meta["arch"] == "mobilenet_v3_small" and meta["obstacle_outputs"] == ["blocked_logit", "distance_m"]
+    assert report["obstacle_weight"] == 0.1 and meta["train_args"]["obstacle_weight"] == 0.1
