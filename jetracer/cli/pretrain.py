@@ -40,8 +40,8 @@ def add_parser(subparsers: Any) -> None:
                         help="override the preset's obstacles per episode of the blocked/free frames collected beside the road (8; 0: a road-only "
                              "starter without an obstacle output)")
     parser.add_argument("--obstacle-weight", type=number(0.0, 10.0), default=None, metavar="W",
-                        help="override the preset's weight of the obstacle terms of the loss next to the road's (gpu 0.1, "
-                             "cpu and quick 1)")
+                        help="override the preset's weight of the obstacle terms of the loss next to the road's (0.1 "
+                             "in every preset; train's default is 1)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end (road frames, "
                              "and blocked/free folders for the obstacle output)")

@@ -103,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AdamW weight decay (default 1e-4)")
     parser.add_argument("--obstacle-weight", type=_ranged("obstacle_weight"), default=None,
                         help="scales the blocked/free loss next to the road's (default 1; lower keeps obstacle frames "
-                        "from costing the road, as the GPU starter's 0.1 does)")
+                        "from costing the road, as pretrain's 0.1 does)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None, metavar="SCHEDULE",
                         help="learning-rate schedule: %(choices)s (default onecycle)")
     add_device_option(parser)

@@ -129,7 +129,7 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     * ``freeze_bn``: keep the batch-norm statistics of the model it starts from (``--batch-norm frozen``).
     * ``obstacle_weight``: scales the obstacle terms of the loss (``metrics.BLOCKED_WEIGHT``,
       ``DISTANCE_WEIGHT``) for a run with blocked/free frames; lower keeps them from driving the shared
-      backbone at the road's cost (the GPU starter uses 0.1: ``apps.pretrain``).
+      backbone at the road's cost (the starter's presets use 0.1: ``apps.pretrain``).
     * ``info``: JSON-like metadata stored in the checkpoint under ``info``.
     * ``epoch_dir``: a folder where every epoch's weights are also written as a checkpoint
       (``epoch_NN.pth``, its validation figures under ``metrics.val``), so an application can choose the
