@@ -254,7 +254,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         "input_size": [cfg.input_size] * 2, "epochs": cfg.epochs, "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch, "frames": collected["frames"], "tracks": collected["tracks"],
         "sessions": len(collected["sessions"]), "collect_processes": procs, "obstacles": cfg.obstacles,
-        "obstacle_weight": cfg.obstacle_weight,
+        "obstacle_weight": cfg.obstacle_weight if cfg.obstacles else None,
         "obstacle_frames": {k: collected[k] for k in ("blocked", "free", "label_speed_mps") if k in collected},
         "val": _short(trained.metrics.get("val")), "test": _short(trained.metrics.get("test")),
         "closed_loop": closed_loop, "images_per_s": round(trained.images_per_s, 1), "notes": trained.notes,
@@ -325,7 +325,8 @@ def _train_starter(data_dir: str, out: str, name: str, cfg: Preset, collected: D
                                                    "distance at %.2f m/s (jetracer.sim.obstacle_labels)"
                                                    % collected.get("label_speed_mps", 0.0)})
     return train([data_dir], out, arch=cfg.arch, input_size=cfg.input_size, epochs=cfg.epochs,
-                 batch_size=cfg.batch_size, device=device, seed=seed, pretrained=True, obstacle_weight=cfg.obstacle_weight,
+                 batch_size=cfg.batch_size, device=device, seed=seed, pretrained=True,
+                 obstacle_weight=cfg.obstacle_weight if cfg.obstacles else 1.0,  # road-only: nothing to weigh
                  progress=False, threads=threads, info=info,
                  callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px%s" % (
                      r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),

@@ -276,6 +276,9 @@ class TrainRun(object):
                                      "free" if blocked else "blocked"))
         if labelled:
             names = ["blocked_logit"] + (["distance_m"] if any(e.distance_m is not None for e in labelled) else [])
+        elif self.opt.obstacle_weight != 1.0:
+            self.notes.append("obstacle_weight %g has no effect: no frame has a blocked/free label"
+                              % self.opt.obstacle_weight)
         own = list((self.init_meta or {}).get("obstacle_outputs") or [])
         self.obstacle_outputs = own if len(own) >= len(names) else names
         if not any(e.has_road for e in self.entries):

@@ -239,10 +239,13 @@ def test_training_on_road_and_blocked_free_folders_together(tmp_path, make_tiny_
 def test_a_road_only_run_has_no_obstacle_output(tmp_path, tiny_dataset):
     from jetracer.learning.train import train
     out = str(tmp_path / "road.pth")
-    train([tiny_dataset], out, epochs=1, input_size=32, pretrained=False, progress=False, threads=1)
+    result = train([tiny_dataset], out, epochs=1, input_size=32, pretrained=False, progress=False, threads=1,
+                   obstacle_weight=0.1)
     _, meta = load_checkpoint(out)
     assert meta["obstacle_outputs"] == [] and meta["num_outputs"] == 2
     assert not load_pilot(out, device="cpu").has_obstacle_output
+    # a weight for labels no frame has is said, not silently ignored
+    assert "obstacle_weight 0.1 has no effect: no frame has a blocked/free label" in result.notes
 
 
 def test_training_refuses_obstacle_labels_of_one_class(tmp_path, tiny_dataset):
