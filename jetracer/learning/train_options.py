@@ -105,7 +105,7 @@ TRAIN = {
     "epoch_dir": Field((str, os.PathLike), nullable=True,
                        doc="also write every epoch's checkpoint there (epoch_NN.pth), to choose one by driving"),
     "obstacle_weight": Field(float, 0.0, 10.0, default=1.0,
-                             doc="scales the obstacle terms of the loss (blocked 0.5, distance 0.1) next to the road's"),
+                             doc="scales the loss's obstacle terms (blocked 0.5, distance 0.1) next to the road's"),
 }
 
 

@@ -103,8 +103,8 @@ def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.
     ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a
     few dozen frames needs: their batch statistics would replace what the starter learned over thousands.
     A loader of ``(frames, category, xy, targets)`` (a model with an obstacle head: ``road_outputs`` road
-    outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`, its obstacle terms scaled by
-    ``obstacle_weight``)."""
+    outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`,
+    its obstacle terms scaled by ``obstacle_weight``)."""
     from tqdm import tqdm
     model.train()
     if freeze_bn:
