@@ -5,6 +5,7 @@ Built on ``ipyevents`` over a plain ``ipywidgets.Image`` (``jupyter_clickable_im
 PyPI and broke with ipywidgets 8). The frame saved is the one on screen when the click happened,
 not a newer one, so the label matches what the user saw.
 """
+import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -13,20 +14,25 @@ from .frames import RED, draw_point, to_jpeg
 
 
 def event_pixel(event: Dict[str, Any], width: int, height: int) -> Tuple[int, int]:
-    """The image pixel ``(u, v)`` of an ipyevents mouse event on an Image widget.
+    """The image pixel ``(u, v)`` of an ipyevents mouse event on a ``width`` x ``height`` Image widget.
 
-    ipyevents fills ``dataX``/``dataY`` (image pixels) for Image widgets; older versions only give the
-    position in CSS pixels relative to the widget, which is scaled by natural size / shown size the
-    same way. The result is clamped into the image.
+    The click's CSS position relative to the widget, scaled by image size / shown size, is used when
+    the event has it: ipyevents' own ``dataX``/``dataY`` scale by the ``<img>``'s natural size read at
+    click time, which is 0 while the live view decodes its next frame, so a click then reads (0, 0)
+    (seen in a real browser). ``dataX``/``dataY`` serve only events without the CSS position.
+    The result is clamped into the image.
     """
-    if "dataX" in event and "dataY" in event:
-        u, v = float(event["dataX"]), float(event["dataY"])
+    shown_w, shown_h = float(event.get("boundingRectWidth") or 0), float(event.get("boundingRectHeight") or 0)
+    if "relativeX" in event and "relativeY" in event and shown_w > 0 and shown_h > 0:
+        # whole CSS pixels, rounded half up: what ipyevents computes when the natural size is there
+        u = math.floor(int(float(event["relativeX"])) * width / shown_w + 0.5)
+        v = math.floor(int(float(event["relativeY"])) * height / shown_h + 0.5)
+    elif "dataX" in event and "dataY" in event:
+        u, v = int(round(float(event["dataX"]))), int(round(float(event["dataY"])))
     else:
-        u = float(event["relativeX"]) * width / float(event["boundingRectWidth"])
-        v = float(event["relativeY"]) * height / float(event["boundingRectHeight"])
-    u = min(max(int(round(u)), 0), width - 1)
-    v = min(max(int(round(v)), 0), height - 1)
-    return u, v
+        raise ValueError("a click event without a position (no relativeX/boundingRectWidth nor dataX): %s"
+                         % sorted(event))
+    return min(max(int(u), 0), width - 1), min(max(int(v), 0), height - 1)
 
 
 def count_images(root: str, categories: Sequence[str]) -> Dict[str, int]:
