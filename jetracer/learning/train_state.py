@@ -15,7 +15,7 @@ import torch
 from ..atomic import atomic_write
 from ..dataset import shown_path
 from ..pilot.checkpoint import plain_data
-from .train_options import TrainError, TrainOptions, option_flag
+from .train_options import TRAIN, TrainError, TrainOptions, option_flag
 from .train_output import partial_path
 
 STATE_FORMAT = "jetracer.train_state"
@@ -45,7 +45,10 @@ def load_resume_state(out: str, options: Dict[str, Any]) -> Dict[str, Any]:
                          % (shown_path(path), str(e).splitlines()[0] if str(e) else type(e).__name__))
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise TrainError("--resume: %s is not a jetracer resume state; train afresh with --force" % shown_path(path))
-    then = state.get("options") or {}
+    then = dict(state.get("options") or {})
+    for key in set(options) - set(then):  # an option added since that run started: it ran at the default
+        if key in TRAIN:
+            then[key] = plain_data(TRAIN[key].default)
     differ = ["%s (%s then, %s now)" % (option_flag(k), _shown_value(then.get(k)), _shown_value(options.get(k)))
               for k in sorted(set(then) | set(options)) if then.get(k) != options.get(k)]
     if differ:

@@ -141,6 +141,10 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny_datase
     assert not (tmp_path / "cut.pth").exists() and (tmp_path / "cut.pth.partial").exists()
     with pytest.raises(TrainError, match="interrupted run"):
         train([tiny_dataset], str(tmp_path / "cut.pth"), overwrite=False, **options)
+    # as an older jetracer wrote it, before the obstacle weight was an option: that run trained at the default
+    state = torch.load(str(tmp_path / "cut.pth.partial"), map_location="cpu", weights_only=False)
+    del state["options"]["obstacle_weight"]
+    torch.save(state, str(tmp_path / "cut.pth.partial"))
     resumed = train([tiny_dataset], str(tmp_path / "cut.pth"), resume=True, **options)
     assert resumed.epochs_run == whole.epochs_run == 3 and resumed.best_epoch == whole.best_epoch
     assert resumed.resumed_from == 1 and resumed.previous is None and whole.resumed_from is None
