@@ -10,7 +10,8 @@
 * ``backbones``: GFLOPs, CPU latency, a Nano estimate and real r(x) per backbone and input size;
 * ``obstacle-stop``: collisions, stop margins and false stops in the simulator, and the time from the first
   frame showing an obstacle to the throttle at brake or neutral, on the wire;
-* ``obstacle-transfer``: the obstacle output on real blocked/free frames, zero-shot and fine-tuned on K + K.
+* ``obstacle-transfer``: the obstacle output on real blocked/free frames, zero-shot and fine-tuned on K + K;
+* ``training``: training runs with the frames kept decoded against decoding them every epoch.
 
 The benchmarks live in :mod:`jetracer.apps.bench`, one module each; this module holds their options.
 """
@@ -28,7 +29,7 @@ from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_opti
                       number, set_torch_threads)
 
 BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones", "obstacle-stop",
-           "obstacle-transfer")
+           "obstacle-transfer", "training")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -74,6 +75,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "obstacle-transfer", help="the obstacle output on real blocked/free frames: zero-shot, fine-tuned on K + K",
         description="The obstacle output on a real blocked/free set: the starter zero-shot, fine-tuned on K blocked + "
                     "K free frames (by time and at random) and tested on the rest, and the road r(x) before and after."))
+    add_training_options(verbs.add_parser(
+        "training", help="training runs with the frames kept decoded against decoding them every epoch",
+        description="Whole training runs on DATASET with the frames decoded once and kept in memory, against "
+                    "decoding every frame every epoch, alternated in the same run; medians and the speedup."))
     p.set_defaults(func=run_bare)
     add_transfer_options(subparsers.add_parser(
         "transfer-bench", help="the same as `jetracer bench transfer`",
@@ -401,4 +406,27 @@ def run_backbones(args: argparse.Namespace) -> int:
                                  results=args.results,
                                  depthwise_penalty=args.depthwise_penalty or backbones.DEPTHWISE_PENALTY)
     print(json.dumps(report, indent=1) if args.json else backbones.format_report(report))
+    return 0
+
+
+# -- training -----------------------------------------------------------------------------------------
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset folder(s) to train on")
+    p.add_argument("--runs", type=integer(1, 100), default=3, help="runs per arm; medians reported (default 3)")
+    p.add_argument("--epochs", type=integer(1, 1000), default=2, help="epochs per run (default 2)")
+    p.add_argument("--input-size", type=IMAGE_SIDE, default=64, help="model input, square (default 64: the CPU demo's)")
+    p.add_argument("--batch-size", type=integer(1, 4096), default=32)
+    add_device_option(p, default="cpu")
+    add_threads_option(p, "torch")
+    add_json_option(p, "the result")
+    p.set_defaults(func=run_training)
+
+
+def run_training(args: argparse.Namespace) -> int:
+    from ..apps.bench.training import bench_training, format_report
+
+    report = bench_training(args.datasets, runs=args.runs, epochs=args.epochs, input_size=args.input_size,
+                            batch_size=args.batch_size, threads=args.threads, device=checked_device(args, resolve=True))
+    print(json.dumps(report) if args.json else format_report(report))
     return 0

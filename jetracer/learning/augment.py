@@ -83,13 +83,22 @@ def _default_rng() -> np.random.RandomState:
 
 
 class EvalTransform(object):
-    """Validation/test/car: resize to the model input only."""
+    """Validation/test/car: resize to the model input only.
+
+    Like :class:`TrainTransform`, it is ``prepare`` (the resize: the same every epoch, so a frame can be
+    kept after it, ``frame_cache``) then ``augment`` (here nothing)."""
 
     def __init__(self, input_size: Any = 224) -> None:
         self.input_size = input_hw(input_size)
 
-    def __call__(self, frame_bgr: np.ndarray, u: float, v: float) -> Frame:
+    def prepare(self, frame_bgr: np.ndarray, u: float, v: float) -> Frame:
         return resize(frame_bgr, u, v, self.input_size)
+
+    def augment(self, frame_bgr: np.ndarray, u: float, v: float) -> Frame:
+        return frame_bgr, u, v
+
+    def __call__(self, frame_bgr: np.ndarray, u: float, v: float) -> Frame:
+        return self.prepare(frame_bgr, u, v)
 
 
 class TrainTransform(object):
@@ -106,10 +115,17 @@ class TrainTransform(object):
         self.flip_p, self.max_rotate_deg, self.max_translate = flip_p, max_rotate_deg, max_translate
         self.brightness, self.contrast, self.saturation, self.hue_deg = brightness, contrast, saturation, hue_deg
 
+    def prepare(self, frame_bgr: np.ndarray, u: float, v: float) -> Frame:
+        """The resize to the model input: the same in every epoch."""
+        return resize(frame_bgr, u, v, self.input_size)
+
     def __call__(self, frame_bgr: np.ndarray, u: float, v: float,
                  rng: Optional[np.random.RandomState] = None) -> Frame:
+        return self.augment(*self.prepare(frame_bgr, u, v), rng=rng)
+
+    def augment(self, frame: np.ndarray, u: float, v: float, rng: Optional[np.random.RandomState] = None) -> Frame:
+        """The random part, on a prepared frame (never changed in place: a cached frame is used again)."""
         rng = rng if rng is not None else _default_rng()
-        frame, u, v = resize(frame_bgr, u, v, self.input_size)
         h, w = frame.shape[:2]
         if rng.rand() < self.flip_p:
             frame, u, v = hflip(frame, u, v)

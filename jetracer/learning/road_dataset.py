@@ -2,7 +2,7 @@
 
 The format it reads (names, JPEG checks, scanning) is :mod:`jetracer.dataset`, which imports no torch.
 """
-from typing import Any, Callable, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -25,12 +25,35 @@ class RoadDataset(object):
     blocked label?, blocked, distance label?, distance_m]`` (columns :data:`ROAD_MASK` ... :data:`DISTANCE_M`);
     a frame without a road label (a blocked/free frame) gets category 0 and xy (0, 0), masked out.
     The image is decoded by :func:`load_frame` (BGR, upright); one that fails to decode raises IOError naming it.
+    A transform with ``prepare`` (what is the same every epoch) and ``augment`` (the random part) lets frames
+    be kept after ``prepare`` (``cache``, filled by :mod:`.frame_cache`), so they are decoded once.
     """
 
     def __init__(self, entries: Sequence[Entry], categories: Sequence[str],
                  transform: Callable[..., Tuple[np.ndarray, float, float]], obstacle: bool = False) -> None:
         self.entries, self.categories, self.transform = list(entries), list(categories), transform
         self.obstacle = bool(obstacle)
+        self.cache = {}  # type: Dict[int, Tuple[np.ndarray, float, float]]
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether frames can be kept after the transform's ``prepare``."""
+        return hasattr(self.transform, "prepare") and hasattr(self.transform, "augment")
+
+    def prepared(self, i: int) -> Tuple[np.ndarray, float, float]:
+        """Frame ``i`` decoded and through the transform's ``prepare``, with its label ``(u, v)`` (the centre
+        for a frame without a road label)."""
+        frame, u0, v0 = self._decoded(i)
+        return self.transform.prepare(frame, u0, v0)
+
+    def _decoded(self, i: int) -> Tuple[np.ndarray, float, float]:
+        e = self.entries[i]
+        frame = load_frame(e.path, e.orientation)
+        if frame is None:
+            raise IOError("could not decode %s; run `jetracer dataset info` to list bad files" % shown_path(e.path))
+        if e.u is not None:
+            return frame, float(e.u), float(e.v)
+        return frame, (frame.shape[1] - 1) / 2.0, (frame.shape[0] - 1) / 2.0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -38,12 +61,14 @@ class RoadDataset(object):
     def __getitem__(self, i: int) -> Tuple[Any, ...]:
         import torch
         e = self.entries[i]
-        frame = load_frame(e.path, e.orientation)
-        if frame is None:
-            raise IOError("could not decode %s; run `jetracer dataset info` to list bad files" % shown_path(e.path))
         road = e.u is not None
-        u0, v0 = (float(e.u), float(e.v)) if road else ((frame.shape[1] - 1) / 2.0, (frame.shape[0] - 1) / 2.0)
-        frame, u, v = self.transform(frame, u0, v0)
+        kept = self.cache.get(i)
+        if kept is not None:
+            frame, u, v = self.transform.augment(*kept)
+            if frame is kept[0]:  # nothing drawn changed it: never hand out the kept array itself
+                frame = frame.copy()
+        else:
+            frame, u, v = self.transform(*self._decoded(i))
         h, w = frame.shape[:2]
         xy = torch.tensor(to_normalised(u, v, w, h) if road else (0.0, 0.0), dtype=torch.float32)
         image = torch.from_numpy(np.ascontiguousarray(frame))

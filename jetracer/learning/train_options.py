@@ -106,6 +106,8 @@ TRAIN = {
                        doc="also write every epoch's checkpoint there (epoch_NN.pth), to choose one by driving"),
     "obstacle_weight": Field(float, 0.0, 10.0, default=1.0,
                              doc="scales the loss's obstacle terms (blocked 0.5, distance 0.1) next to the road's"),
+    "frame_cache": Field(bool, default=True, doc="decode each frame once and keep it, resized, in memory (at most a "
+                                                 "quarter of the memory available, 1 GB)"),
 }
 
 
@@ -139,10 +141,11 @@ class TrainOptions(NamedTuple):
     freeze_bn: bool
     epoch_dir: Any
     obstacle_weight: float
+    frame_cache: bool
 
 
 _FLAGS = {"dataset_dirs": "the dataset folders", "pretrained": "--no-pretrained", "augment": "--no-augment",
-          "amp": "--no-amp", "min_steps": "min_steps", "freeze_bn": "--batch-norm frozen"}
+          "amp": "--no-amp", "min_steps": "min_steps", "frame_cache": "frame_cache", "freeze_bn": "--batch-norm frozen"}
 
 
 def option_flag(key: str) -> str:

@@ -26,6 +26,7 @@ from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preproc
 from .augment import EvalTransform, TrainTransform
 from .evaluate import flat_output_note
 from .finetune import adapt_head, fit_head, init_normalization, load_init
+from .frame_cache import cache_budget, fill_caches
 from .loss_plot import plot_losses
 from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
 from .road_dataset import RoadDataset
@@ -318,17 +319,30 @@ class TrainRun(object):
         self.train_loader = make_loader(self.train_ds, opt.batch_size, workers, device, True, self.sampler, opt.seed,
                                         drop_last=per_rank > opt.batch_size)
 
+        datasets = [self.train_ds]
+
         def eval_set(ids: List[int]) -> EvalSet:
             loaders = []
             for g, d in enumerate(self.dirs):
                 mine = [i for i in ids if self.group_of[i] == g]
                 if mine:
-                    loaders.append((g, d, make_loader(self._subset(mine, eval_tf), opt.batch_size, workers, device,
-                                                      False)))
+                    datasets.append(self._subset(mine, eval_tf))
+                    loaders.append((g, d, make_loader(datasets[-1], opt.batch_size, workers, device, False)))
             return EvalSet(loaders, self.shares, self.input_size, self.road_outputs)
 
         self.val_set, self.test_set = eval_set(self.split.val), eval_set(self.split.test)
         self.has_val = bool(self.split.val)
+        self._fill_caches(datasets)
+
+    def _fill_caches(self, datasets: List[RoadDataset]) -> None:
+        """Decode the frames once, before the loaders start (:mod:`.frame_cache`); a note when not all fit."""
+        if not self.opt.frame_cache:
+            return
+        filled = fill_caches(datasets, cache_budget(self.world), self.opt.threads or os.cpu_count())
+        if filled.frames < filled.total:
+            self.notes.append("%d of %d frames kept decoded in memory (%d MB, a quarter of the memory available, "
+                              "at most 1 GB); the others are decoded every epoch"
+                              % (filled.frames, filled.total, filled.bytes // (1 << 20)))
 
     def _make_model(self) -> None:
         """The model (the one to fine-tune, its head fitted to the categories, or a new one), wrapped for

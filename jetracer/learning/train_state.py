@@ -22,7 +22,7 @@ STATE_FORMAT = "jetracer.train_state"
 STATE_EVERY_S = 30.0  # the resume state is rewritten after the first epoch, a stop, and then at most this often:
 #                       a 25-frame fine-tune makes 300 one-step epochs, and each state is ~135 MB written with fsync
 # options a resumed run may change: where and how fast it runs, not what it trains
-RESUME_FREE = ("device", "workers", "threads", "progress", "info", "epoch_dir")
+RESUME_FREE = ("device", "workers", "threads", "progress", "info", "epoch_dir", "frame_cache")
 
 
 def run_options(opt: TrainOptions, dataset_dirs: Sequence[str]) -> Dict[str, Any]:

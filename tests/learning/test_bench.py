@@ -75,3 +75,20 @@ def test_a_missing_runtime_is_skipped_and_a_bug_is_a_failure(capsys, monkeypatch
     report = json.loads(capsys.readouterr().out)
     assert exit_info.value.code == 0 and report["failed"] == {}
     assert set(report["skipped"]) == {"onnxruntime-fp32", "onnxruntime-int8"} and "torch-fp32" in report["results"]
+
+
+def test_bench_training_times_both_arms_and_they_train_the_same_weights(capsys, tiny_dataset):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "training", tiny_dataset, "--runs", "1", "--epochs", "1", "--input-size", "32", "--threads", "1",
+              "--json"])
+    assert exit_info.value.code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(len(report["seconds"][arm]) == 1 and report["median_s"][arm] > 0 for arm in ("kept", "decoded"))
+    assert report["max_weight_difference"] == 0.0 and report["speedup"] > 0
+
+
+def test_bench_training_on_a_missing_folder_is_one_line(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "training", str(tmp_path / "nowhere"), "--runs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code != 0 and len(err) == 1 and "nowhere" in err[0] and "Traceback" not in err[0], err

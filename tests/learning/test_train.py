@@ -375,3 +375,27 @@ def test_a_mobilenet_trained_from_scratch_reads_the_road_instead_of_putting_out_
     labels, predictions = np.array(labels), np.array(predictions)
     assert predictions.std() > 0.5 * labels.std()
     assert np.corrcoef(labels, predictions)[0, 1] > 0.8
+
+
+def test_frames_are_decoded_once_and_training_sees_the_same_frames(tiny_dataset, tmp_path, monkeypatch):
+    """The frames kept after the resize (``frame_cache``) spare a JPEG decode per frame and epoch, and change
+    nothing: the weights equal those of a run that decodes every frame every epoch."""
+    import jetracer.learning.road_dataset as road_dataset
+    from jetracer.pilot.checkpoint import load_checkpoint
+
+    decodes = []
+    real_load = road_dataset.load_frame
+    monkeypatch.setattr(road_dataset, "load_frame", lambda path, orientation=1: decodes.append(path) or real_load(
+        path, orientation))
+    options = dict(epochs=3, batch_size=16, input_size=32, pretrained=False, progress=False, threads=1, workers=0,
+                   device="cpu", seed=5)
+    kept = train([tiny_dataset], str(tmp_path / "kept.pth"), **options)
+    kept_decodes, decodes[:] = len(decodes), []
+    again = train([tiny_dataset], str(tmp_path / "again.pth"), frame_cache=False, **options)
+    frames = len([n for n in os.listdir(os.path.join(tiny_dataset, "apex")) if n.endswith(".jpg")])
+    assert kept_decodes == frames and len(decodes) > 2 * frames
+    assert [h["train_loss"] for h in kept.history] == [h["train_loss"] for h in again.history]
+    a, _ = load_checkpoint(str(tmp_path / "kept.pth"))
+    b, _ = load_checkpoint(str(tmp_path / "again.pth"))
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
