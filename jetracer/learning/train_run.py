@@ -9,6 +9,7 @@ import contextlib
 import copy
 import logging
 import math
+import multiprocessing
 import os
 import random
 import time
@@ -337,6 +338,11 @@ class TrainRun(object):
     def _fill_caches(self, datasets: List[RoadDataset]) -> None:
         """Decode the frames once, before the loaders start (:mod:`.frame_cache`); a note when not all fit."""
         if not self.opt.frame_cache:
+            return
+        if self.workers > 0 and multiprocessing.get_start_method() != "fork":
+            # loader workers started otherwise get the dataset pickled, every epoch: the cache would cost more
+            self.notes.append("frames decoded every epoch: loader workers start by %s here, not fork, and would each "
+                              "get a copy of the kept frames" % multiprocessing.get_start_method())
             return
         filled = fill_caches(datasets, cache_budget(self.world), self.opt.threads or os.cpu_count())
         if filled.frames < filled.total:

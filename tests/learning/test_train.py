@@ -399,3 +399,14 @@ def test_frames_are_decoded_once_and_training_sees_the_same_frames(tiny_dataset,
     b, _ = load_checkpoint(str(tmp_path / "again.pth"))
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
+
+
+def test_no_frames_are_kept_where_loader_workers_would_each_get_a_pickled_copy(tiny_dataset, tmp_path, monkeypatch):
+    """Workers started by spawn or forkserver (Python 3.14's default on Linux, macOS's) receive the dataset
+    pickled every epoch: there the frames are decoded every epoch, and the notes say why."""
+    import jetracer.learning.train_run as train_run
+
+    monkeypatch.setattr(train_run.multiprocessing, "get_start_method", lambda allow_none=False: "forkserver")
+    result = train([tiny_dataset], str(tmp_path / "m.pth"), epochs=1, batch_size=8, input_size=32, pretrained=False,
+                   progress=False, threads=1, workers=1, device="cpu")
+    assert any("frames decoded every epoch: loader workers start by forkserver" in n for n in result.notes), result.notes
