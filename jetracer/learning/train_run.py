@@ -27,7 +27,7 @@ from ..pilot.preprocess import COLOR_ORDER, IMAGENET_MEAN, IMAGENET_STD, Preproc
 from .augment import EvalTransform, TrainTransform
 from .evaluate import flat_output_note
 from .finetune import adapt_head, fit_head, init_normalization, load_init
-from .frame_cache import cache_budget, fill_caches
+from .frame_cache import MAX_CACHE_BYTES, MEMORY_SHARE, cache_budget, fill_caches
 from .loss_plot import plot_losses
 from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
 from .road_dataset import RoadDataset
@@ -346,9 +346,10 @@ class TrainRun(object):
             return
         filled = fill_caches(datasets, cache_budget(self.world), self.opt.threads or os.cpu_count())
         if filled.frames < filled.total:
-            self.notes.append("%d of %d frames kept decoded in memory (%d MB, a quarter of the memory available, "
-                              "at most 1 GB); the others are decoded every epoch"
-                              % (filled.frames, filled.total, filled.bytes // (1 << 20)))
+            self.notes.append("%d of %d frames kept decoded in memory (%d MB: %d%% of the memory available, at most "
+                              "%d MB); the others are decoded every epoch" % (
+                                  filled.frames, filled.total, filled.bytes >> 20, round(100 * MEMORY_SHARE),
+                                  MAX_CACHE_BYTES >> 20))
 
     def _make_model(self) -> None:
         """The model (the one to fine-tune, its head fitted to the categories, or a new one), wrapped for

@@ -410,3 +410,13 @@ def test_no_frames_are_kept_where_loader_workers_would_each_get_a_pickled_copy(t
     result = train([tiny_dataset], str(tmp_path / "m.pth"), epochs=1, batch_size=8, input_size=32, pretrained=False,
                    progress=False, threads=1, workers=1, device="cpu")
     assert any("frames decoded every epoch: loader workers start by forkserver" in n for n in result.notes), result.notes
+
+
+def test_frames_beyond_the_memory_budget_are_decoded_every_epoch_and_the_notes_say_how_many_were_kept(
+        tiny_dataset, tmp_path, monkeypatch):
+    import jetracer.learning.train_run as train_run
+
+    monkeypatch.setattr(train_run, "cache_budget", lambda processes=1: 10 * 32 * 32 * 3)  # ten 32x32 frames
+    result = train([tiny_dataset], str(tmp_path / "m.pth"), epochs=1, batch_size=16, input_size=32, pretrained=False,
+                   progress=False, threads=1, device="cpu")
+    assert any(n.startswith("10 of 64 frames kept decoded in memory") for n in result.notes), result.notes

@@ -25,9 +25,9 @@ def bench_training(dataset_dirs: Sequence[str], runs: int = 3, epochs: int = 2, 
         for run in range(runs):
             for arm in (ARMS if run % 2 == 0 else ARMS[::-1]):
                 start = time.perf_counter()
-                train(list(dataset_dirs), os.path.join(tmp, "%s.pth" % arm), epochs=epochs,
-                               input_size=input_size, batch_size=batch_size, pretrained=False, progress=False,
-                               threads=threads, device=device, seed=0, frame_cache=arm == "kept")
+                train(list(dataset_dirs), os.path.join(tmp, "%s.pth" % arm), epochs=epochs, input_size=input_size,
+                      batch_size=batch_size, pretrained=False, progress=False, threads=threads, device=device, seed=0,
+                      frame_cache=arm == "kept")
                 times[arm].append(time.perf_counter() - start)
         difference = _max_difference(os.path.join(tmp, "kept.pth"), os.path.join(tmp, "decoded.pth"))
     medians = dict((arm, statistics.median(t)) for arm, t in times.items())
