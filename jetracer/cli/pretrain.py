@@ -12,7 +12,7 @@ from typing import Any
 
 from .options import (ARCHS, IMAGE_SIDE, PRETRAIN_PRESETS, SEED, add_device_option, add_json_option, add_threads_option,
                       checked_device, integer)
-from .train import _ranged
+from .train import ranged_option
 
 
 def add_parser(subparsers: Any) -> None:
@@ -40,7 +40,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--obstacles", type=integer(0, 64), default=None, metavar="N",
                         help="override the preset's obstacles per episode of the blocked/free frames collected beside the road (8; 0: a road-only "
                              "starter without an obstacle output)")
-    parser.add_argument("--obstacle-weight", type=_ranged("obstacle_weight"), default=None, metavar="W",
+    parser.add_argument("--obstacle-weight", type=ranged_option("obstacle_weight"), default=None, metavar="W",
                         help="override the preset's weight of the obstacle terms of the loss next to the road's (0.1 "
                              "in every preset; train's default is 1)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",

@@ -19,7 +19,7 @@ def _field(key: str) -> Any:
     return TRAIN[key]
 
 
-def _ranged(key: str, open_lo: bool = False) -> Callable[[str], Any]:
+def ranged_option(key: str, open_lo: bool = False) -> Callable[[str], Any]:
     """An argparse ``type`` for training option ``key``: its type and range are the training schema's
     (``jetracer.learning.train_options.TRAIN``), read when a value is parsed, so the command line refuses
     what the library would; ``open_lo``: the low end itself is refused (a learning rate of 0)."""
@@ -86,37 +86,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "real folder is not drowned by a large simulator one); 'size' shares by frame count")
     parser.add_argument("--arch", choices=ARCHS, default=None, metavar="ARCH",
                         help="torchvision backbone: %(choices)s (default resnet18, or --init's)")
-    parser.add_argument("--epochs", type=_ranged("epochs"), default=None, help="epochs (default 30, more for a tiny "
+    parser.add_argument("--epochs", type=ranged_option("epochs"), default=None, help="epochs (default 30, more for a tiny "
                         "dataset so that training makes at least 300 steps)")
-    parser.add_argument("--batch-size", type=_ranged("batch_size"), default=None,
+    parser.add_argument("--batch-size", type=ranged_option("batch_size"), default=None,
                         help="images per step and per process (default 32)")
     parser.add_argument("--input-size", type=_input_size, default=None,
                         help="model input N or HxW pixels (default 224, or --init's)")
-    parser.add_argument("--lr", type=_ranged("lr", open_lo=True), default=None,
+    parser.add_argument("--lr", type=ranged_option("lr", open_lo=True), default=None,
                         help="peak learning rate of AdamW (default 1e-3; 3e-4 with --init)")
-    parser.add_argument("--warmup", type=_ranged("warmup"), default=None, help="share of the steps the learning rate "
+    parser.add_argument("--warmup", type=ranged_option("warmup"), default=None, help="share of the steps the learning rate "
                         "ramps up over (default 0.3; 0.1 with --init)")
     parser.add_argument("--batch-norm", choices=["frozen", "trained"], default="trained",
                         help="frozen keeps the batch-norm statistics of the model it starts from (for a few dozen frames; "
                         "measured no better than trained on real frames so far; default trained)")
-    parser.add_argument("--weight-decay", type=_ranged("weight_decay"), default=None,
+    parser.add_argument("--weight-decay", type=ranged_option("weight_decay"), default=None,
                         help="AdamW weight decay (default 1e-4)")
-    parser.add_argument("--obstacle-weight", type=_ranged("obstacle_weight"), default=None,
+    parser.add_argument("--obstacle-weight", type=ranged_option("obstacle_weight"), default=None,
                         help="scales the blocked/free loss next to the road's (default 1; lower keeps obstacle frames "
                         "from costing the road, as pretrain's 0.1 does)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None, metavar="SCHEDULE",
                         help="learning-rate schedule: %(choices)s (default onecycle)")
     add_device_option(parser)
-    parser.add_argument("--workers", type=_ranged("workers"), default=None,
+    parser.add_argument("--workers", type=ranged_option("workers"), default=None,
                         help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
     add_threads_option(parser, "torch")
-    parser.add_argument("--seed", type=_ranged("seed"), default=None,
+    parser.add_argument("--seed", type=ranged_option("seed"), default=None,
                         help="seed for the split, initialisation and augmentation (default 0)")
-    parser.add_argument("--patience", type=_ranged("patience"), default=None, help="stop after this many epochs "
+    parser.add_argument("--patience", type=ranged_option("patience"), default=None, help="stop after this many epochs "
                         "without a better validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
-    parser.add_argument("--val-fraction", type=_ranged("val_fraction"), default=None, help="share of sessions for "
+    parser.add_argument("--val-fraction", type=ranged_option("val_fraction"), default=None, help="share of sessions for "
                         "validation (default 0.1; 0: no validation, the final weights are kept)")
-    parser.add_argument("--test-fraction", type=_ranged("test_fraction"), default=None, help="share of sessions for "
+    parser.add_argument("--test-fraction", type=ranged_option("test_fraction"), default=None, help="share of sessions for "
                         "test (default 0.1; 0: none). With neither fraction given, a folder of fewer than 50 images is "
                         "all used for training")
     parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
