@@ -289,6 +289,9 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated real sets (default: every one present)")
     p.add_argument("--ks", type=_csv_of(integer(1, 100000), "K values"), default=None,
                    help="comma-separated K values (default 10,25,100; a K needs 20 more frames to test on)")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="the starter's zero-shot figures only, no fine-tuning (a minute where the K-shot arms take "
+                   "an hour): to compare starters, e.g. for `jetracer bench backbones --results`")
     p.add_argument("--splits", type=_csv_of(str, "splits"), default=None,
                    help="time (the first K frames train, the rest test), random (--seeds draws of K frames), or "
                    "both (default time,random)")
@@ -330,7 +333,11 @@ def run_transfer(args: argparse.Namespace) -> int:
                                  **({"lr": args.finetune_lr} if args.finetune_lr else {})))  # type: Dict[str, Any]
     for key in ("ks", "arms", "splits"):
         if getattr(args, key):
+            if args.zero_shot:
+                raise UsageError("--zero-shot trains nothing, so --%s has nothing to do: drop one of them" % key)
             options[key] = getattr(args, key)
+    if args.zero_shot:
+        options.update(ks=[], arms=[])
     with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
         report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
     print(json.dumps(report, indent=1) if args.json else transfer.format_report(report))

@@ -108,6 +108,37 @@ def test_bench_reports_zero_shot_k_shot_by_time_and_at_random_and_the_laps(tmp_p
     assert not [p for p in os.listdir(str(tmp_path / "tmp")) if p.startswith("jetracer-")]  # links, models gone
 
 
+def test_zero_shot_only_scores_the_starter_on_every_frame_and_feeds_the_backbone_table(tmp_path, tiny_dataset,
+                                                                                      make_tiny_dataset, capsys):
+    real, _ = _fake_real_sets(str(tmp_path / "real"), make_tiny_dataset, n=24)
+    starter = str(tmp_path / "starter.pth")
+    train([tiny_dataset], starter, epochs=1, input_size=32, pretrained=False, progress=False)
+    argv = ["transfer-bench", "--real", real, "--starter", starter, "--device", "cpu", "--no-sim", "--zero-shot"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + ["--json"])
+    assert exit_info.value.code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ks"] == [] and report["arms"] == []
+    for name in ("jetracer_nhanhqq", "donkey_tmdpi01car"):
+        entry = report["sets"][name]
+        assert entry["zero_shot"]["count"] == 24 and -1 <= entry["zero_shot"]["r_x"] <= 1
+        assert not any(entry[split] for split in report["splits"])  # nothing fine-tuned
+    path = tmp_path / "zero.json"
+    path.write_text(json.dumps(report))
+    table = backbones.run_bench(only=[("resnet18", 32)], runs=1, warmup=0, results=[str(path)])
+    row = [r for r in table["rows"] if r["input"] == 32][0]
+    expected = sum(report["sets"][n]["zero_shot"]["r_x"] for n in report["sets"]) / 2
+    assert row["real_r_mean"] == pytest.approx(expected, abs=1e-4) and table["default"]["input"] == 32
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "zero-shot on all: r(x)" in text and "r(x) on the rest" not in text
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + ["--ks", "10"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--zero-shot trains nothing, so --ks has nothing to do" in err
+
+
 def test_bench_says_when_the_real_frames_are_absent(tmp_path, capsys):
     for verb in (["bench", "transfer"], ["transfer-bench"]):
         with pytest.raises(SystemExit) as exit_info:

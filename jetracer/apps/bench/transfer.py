@@ -384,7 +384,8 @@ def format_report(report: Dict[str, Any]) -> str:
         zero = entry["zero_shot"]
         lines.append("%s: %d frames; zero-shot on all: r(x) %s, sign of x right on %s of %d frames with |x| > 0.2"
                      % (name, entry["frames"], _fmt(zero["r_x"]), _pct(zero["sign_agreement_x"]), zero["sign_count_x"]))
-        lines.append("  %-22s %s" % ("r(x) on the rest", " ".join("%-10s" % c for c in cols)))
+        if report["ks"]:
+            lines.append("  %-22s %s" % ("r(x) on the rest", " ".join("%-10s" % c for c in cols)))
         for split in report["splits"]:
             for k, row in sorted((entry.get(split) or {}).items(), key=lambda kv: int(kv[0])):
                 label = ("time: first %s" % k) if split == "time" else ("random %s (median %d)" % (k, row["draws"]))
