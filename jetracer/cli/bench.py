@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 from .errors import UsageError
 from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_option, add_json_option,
@@ -30,6 +30,23 @@ from .options import (ARCHS, FPS, IMAGE_SIDE, add_config_option, add_device_opti
 
 BENCHES = ("inference", "hardware", "loop", "safety", "heartbeat", "sim", "transfer", "backbones", "obstacle-stop",
            "obstacle-transfer", "training")
+
+
+@contextlib.contextmanager
+def _report_logs(args: argparse.Namespace, **levels: int) -> Iterator[None]:
+    """A bench's own lines and its report, not every training's INFO lines: the root logger at WARNING (``-v``
+    leaves it), ``jetracer.<name>`` at ``levels[name]`` (e.g. ``learning=logging.ERROR``); restored after."""
+    loggers = [(logging.getLogger("jetracer." + name), level) for name, level in levels.items()]
+    if not getattr(args, "verbose", False):
+        loggers.append((logging.getLogger(), logging.WARNING))
+    old = [(log, log.level) for log, _ in loggers]
+    for log, level in loggers:
+        log.setLevel(level)
+    try:
+        yield
+    finally:
+        for log, level in old:
+            log.setLevel(level)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -324,9 +341,6 @@ def run_transfer(args: argparse.Namespace) -> int:
                          "$JETRACER_REALFRAMES" % (real, ", ".join(transfer.KNOWN_SETS)))
     device = checked_device(args)
     set_torch_threads(args)  # evaluation too, not only training
-    if not getattr(args, "verbose", False):
-        logging.getLogger().setLevel(logging.WARNING)  # the report and `say` lines, not every library's info
-    logging.getLogger("jetracer.learning").setLevel(logging.ERROR)
     options = dict(sets=args.sets, seeds=args.seeds, threads=args.threads, epochs=args.epochs,
                    mix_data=args.mix_data, keep=args.keep, sim=not args.no_sim, sim_laps=args.laps,
                    finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
@@ -338,7 +352,8 @@ def run_transfer(args: argparse.Namespace) -> int:
             options[key] = getattr(args, key)
     if args.zero_shot:
         options.update(ks=[], arms=[])
-    with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
+    # torchvision prints download attempts to stdout; stdout is the report
+    with _report_logs(args, learning=logging.ERROR), contextlib.redirect_stdout(sys.stderr):
         report = transfer.bench(real, args.starter, preset=args.preset, device=device, say=say, **options)
     print(json.dumps(report, indent=1) if args.json else transfer.format_report(report))
     return 0
@@ -370,11 +385,8 @@ def run_obstacle_transfer(args: argparse.Namespace) -> int:
     real = args.real or os.environ.get("JETRACER_REALFRAMES", DEFAULT_REAL)
     device = checked_device(args, resolve=True)
     set_torch_threads(args)
-    if not getattr(args, "verbose", False):
-        logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger("jetracer.learning").setLevel(logging.ERROR)
-    logging.getLogger("jetracer.dataset").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(sys.stderr):  # torchvision prints download attempts; stdout is the report
+    # torchvision prints download attempts to stdout; stdout is the report
+    with _report_logs(args, learning=logging.ERROR, dataset=logging.ERROR), contextlib.redirect_stdout(sys.stderr):
         report = obstacle_transfer.bench(real, args.starter, k=args.k, seeds=args.seeds, device=device,
                                          threads=args.threads, epochs=args.epochs, obstacle_set=args.set,
                                          keep=args.keep, say=say)
@@ -433,7 +445,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 def run_training(args: argparse.Namespace) -> int:
     from ..apps.bench.training import bench_training, format_report
 
-    report = bench_training(args.datasets, runs=args.runs, epochs=args.epochs, input_size=args.input_size,
-                            batch_size=args.batch_size, threads=args.threads, device=checked_device(args, resolve=True))
+    device = checked_device(args, resolve=True)
+    with _report_logs(args, learning=logging.WARNING):  # the timings, not every run's epoch lines
+        report = bench_training(args.datasets, runs=args.runs, epochs=args.epochs, input_size=args.input_size,
+                                batch_size=args.batch_size, threads=args.threads, device=device)
     print(json.dumps(report) if args.json else format_report(report))
     return 0

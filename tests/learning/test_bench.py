@@ -1,5 +1,6 @@
 """jetracer bench inference --json on the CPU: every available backend timed next to the upstream reference."""
 import json
+import logging
 
 import cv2
 import pytest
@@ -77,7 +78,8 @@ def test_a_missing_runtime_is_skipped_and_a_bug_is_a_failure(capsys, monkeypatch
     assert set(report["skipped"]) == {"onnxruntime-fp32", "onnxruntime-int8"} and "torch-fp32" in report["results"]
 
 
-def test_bench_training_times_both_arms_and_they_train_the_same_weights(capsys, tiny_dataset):
+def test_bench_training_times_both_arms_and_they_train_the_same_weights(capsys, caplog, tiny_dataset):
+    caplog.set_level(logging.INFO)
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "training", tiny_dataset, "--runs", "1", "--epochs", "1", "--input-size", "32", "--threads", "1",
               "--json"])
@@ -85,6 +87,9 @@ def test_bench_training_times_both_arms_and_they_train_the_same_weights(capsys, 
     report = json.loads(capsys.readouterr().out)
     assert all(len(report["seconds"][arm]) == 1 and report["median_s"][arm] > 0 for arm in ("kept", "decoded"))
     assert report["max_weight_difference"] == 0.0 and report["speedup"] > 0
+    # the timings, not each training's epoch lines; the loggers are as they were afterwards
+    assert not [r for r in caplog.records if r.name.startswith("jetracer.learning") and r.levelno < logging.WARNING]
+    assert logging.getLogger("jetracer.learning").level == logging.NOTSET and logging.getLogger().level == logging.INFO
 
 
 def test_bench_training_on_a_missing_folder_is_one_line(capsys, tmp_path):
