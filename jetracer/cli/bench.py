@@ -307,8 +307,9 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ks", type=_csv_of(integer(1, 100000), "K values"), default=None,
                    help="comma-separated K values (default 10,25,100; a K needs 20 more frames to test on)")
     p.add_argument("--zero-shot", action="store_true",
-                   help="the starter's zero-shot figures only, no fine-tuning (a minute where the K-shot arms take "
-                   "an hour): to compare starters, e.g. for `jetracer bench backbones --results`")
+                   help="the starter's zero-shot figures (and its laps, unless --no-sim), no fine-tuning: minutes "
+                   "where the K-shot arms take an hour or more on a CPU; to compare starters, e.g. for `jetracer "
+                   "bench backbones --results`")
     p.add_argument("--splits", type=_csv_of(str, "splits"), default=None,
                    help="time (the first K frames train, the rest test), random (--seeds draws of K frames), or "
                    "both (default time,random)")
