@@ -91,6 +91,7 @@ def test_bench_reports_zero_shot_k_shot_by_time_and_at_random_and_the_laps(tmp_p
     for name in ("jetracer_nhanhqq", "donkey_tmdpi01car"):
         entry = report["sets"][name]
         assert entry["frames"] == 40 and entry["zero_shot"]["count"] == 40  # zero-shot on every frame
+        assert entry["labels"]["left"] + entry["labels"]["centre"] + entry["labels"]["right"] == 40
         for split in ("time", "random"):
             assert set(entry[split]) == {"10"}
             row = entry[split]["10"]
@@ -137,6 +138,23 @@ def test_zero_shot_only_scores_the_starter_on_every_frame_and_feeds_the_backbone
         main(argv + ["--ks", "10"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--zero-shot trains nothing, so --ks has nothing to do" in err
+
+
+def test_a_set_that_turns_one_way_only_is_said_in_the_table():
+    """A loop driven one way round (the JetRacer set: 91 of 92 clicks left of -0.2): its r(x) grades how sharply."""
+    frames = [transfer_bench.RealFrame("f%d.jpg" % k, x, 0.0, 224, 224, k) for k, x in enumerate([-0.9, -0.7, -0.5, -0.3] * 5)]
+    spread = transfer_bench.label_spread(frames, 0.2)
+    assert spread == {"mean_x": -0.6, "sd_x": pytest.approx(0.2236, abs=1e-4), "left": 20, "centre": 0, "right": 0,
+                      "one_sided": True}
+    both = transfer_bench.label_spread(frames + [transfer_bench.RealFrame("g.jpg", 0.5, 0, 224, 224, 99)] * 3, 0.2)
+    assert (both["left"], both["right"], both["one_sided"]) == (20, 3, False)  # 20 of 23 is under 90 %
+    zero = {"r_x": 0.1, "sign_agreement_x": 0.95, "sign_count_x": 20, "mae_x": 0.2, "count": 20}
+    report = {"starter": "s.pth", "starter_meta": {"arch": "resnet18", "input_size": [224, 224]}, "seconds": 1.0,
+              "device": "cpu", "arms": [], "ks": [], "splits": ["time"], "missing": [],
+              "sets": {"loop": {"frames": 20, "labels": spread, "zero_shot": zero}}}
+    report["targets"] = transfer_bench.targets_report(report)
+    table = transfer_bench.format_report(report)
+    assert "labels x -0.60 +- 0.22, 20 left, 0 centre, 0 right: one way round, so r(x) grades how sharply" in table
 
 
 def test_bench_says_when_the_real_frames_are_absent(tmp_path, capsys):

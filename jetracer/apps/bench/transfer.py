@@ -4,7 +4,8 @@ On every real dev set under ``--real`` (by default ``$JETRACER_REALFRAMES`` or `
 known set that is missing is said, not an error), for a starter model (``--starter FILE``; without it one is
 trained first with ``jetracer pretrain``'s preset for this machine):
 
-* zero-shot: r(x) and sign agreement of the starter on every frame of the set (none is trained on);
+* zero-shot: r(x) and sign agreement of the starter on every frame of the set (none is trained on), and how
+  the set's labels lie (:func:`label_spread`: a set that turns one way only is said);
 * for K in 10, 25, 100 (where the set has K frames and ``MIN_TEST`` more to test on), each arm trained on K
   frames and scored on the others:
 
@@ -56,6 +57,7 @@ DEFAULT_REAL = "/work/shared/realframes"
 KNOWN_SETS = ("donkey_tmdpi01car", "fabianschenker_jetbot", "jetracer_nhanhqq")
 KS = (10, 25, 100)
 MIN_TEST = 20                      # frames a K leaves to test on, at least
+ONE_SIDED = 0.9                    # a set with this share of its labels on one side turns one way only
 ARMS = ("finetune", "guard", "alone", "mix", "mix_size", "finetune_mix")
 DEFAULT_ARMS = ("finetune", "guard", "alone")
 SPLITS = ("time", "random")
@@ -115,6 +117,16 @@ def read_set(folder: str) -> List[RealFrame]:
     if "x" in header:
         return read_clicked_set(folder)
     raise BenchError("%s/labels.csv has neither an x nor an angle column" % folder)
+
+
+def label_spread(frames: Sequence[RealFrame], threshold: float) -> Dict[str, Any]:
+    """How a set's labels x lie: mean, standard deviation, and how many are left of ``-threshold``, within it
+    and right of it (the sign figures' threshold). ``one_sided`` when 90 % lie on one side: a loop driven one
+    way round, where r(x) grades how sharply the car should turn, not which way (the sign agreement says that)."""
+    xs = np.array([f.x for f in frames], dtype=np.float64)
+    left, right = int((xs < -threshold).sum()), int((xs > threshold).sum())
+    return {"mean_x": round(float(xs.mean()), 4), "sd_x": round(float(xs.std()), 4), "left": left,
+            "centre": len(xs) - left - right, "right": right, "one_sided": max(left, right) >= ONE_SIDED * len(xs)}
 
 
 def find_sets(real: str, sets: Optional[Sequence[str]] = None) -> Tuple[List[str], List[str]]:
@@ -236,7 +248,7 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
     """Run the benchmark (see the module docstring) and return the report as a JSON-able dict.
     ``finetune``: train options (e.g. ``lr``, ``freeze_bn``) of the arms that start from the starter;
     ``sim``: drive the starter's laps in the simulator (``sim_laps`` per track)."""
-    from ...learning.evaluate import evaluate_model
+    from ...learning.evaluate import SIGN_THRESHOLD, evaluate_model
     from ...learning.train import pick_device
 
     device = str(pick_device(device))
@@ -266,7 +278,7 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
             set_dir = os.path.join(tmp, name)
             all_dir = write_links(frames, os.path.join(set_dir, "all"))
             zero = _brief(evaluate_model(starter, [all_dir], device=device))
-            entry = {"frames": len(frames), "zero_shot": zero}  # type: Dict[str, Any]
+            entry = {"frames": len(frames), "labels": label_spread(frames, SIGN_THRESHOLD), "zero_shot": zero}  # type: Dict[str, Any]
             say("%s: %d frames; zero-shot r(x) %s, sign right on %s of %d frames with |x| > 0.2" % (
                 name, len(frames), _fmt(zero["r_x"]), _fmt(zero["sign_agreement_x"]), zero["sign_count_x"]))
             for split in splits:
@@ -384,6 +396,11 @@ def format_report(report: Dict[str, Any]) -> str:
         zero = entry["zero_shot"]
         lines.append("%s: %d frames; zero-shot on all: r(x) %s, sign of x right on %s of %d frames with |x| > 0.2"
                      % (name, entry["frames"], _fmt(zero["r_x"]), _pct(zero["sign_agreement_x"]), zero["sign_count_x"]))
+        labels = entry.get("labels") or {}
+        if labels.get("one_sided"):
+            lines.append("  labels x %.2f +- %.2f, %d left, %d centre, %d right: one way round, so r(x) grades how "
+                         "sharply, not which way (the sign agreement)" % (labels["mean_x"], labels["sd_x"],
+                                                                          labels["left"], labels["centre"], labels["right"]))
         if report["ks"]:
             lines.append("  %-22s %s" % ("r(x) on the rest", " ".join("%-10s" % c for c in cols)))
         for split in report["splits"]:
