@@ -278,7 +278,8 @@ def run_bench(real: str, starter: str, sets: Optional[Sequence[str]] = None, ks:
             set_dir = os.path.join(tmp, name)
             all_dir = write_links(frames, os.path.join(set_dir, "all"))
             zero = _brief(evaluate_model(starter, [all_dir], device=device))
-            entry = {"frames": len(frames), "labels": label_spread(frames, SIGN_THRESHOLD), "zero_shot": zero}  # type: Dict[str, Any]
+            entry = {"frames": len(frames), "labels": label_spread(frames, SIGN_THRESHOLD),
+                     "zero_shot": zero}  # type: Dict[str, Any]
             say("%s: %d frames; zero-shot r(x) %s, sign right on %s of %d frames with |x| > 0.2" % (
                 name, len(frames), _fmt(zero["r_x"]), _fmt(zero["sign_agreement_x"]), zero["sign_count_x"]))
             for split in splits:
