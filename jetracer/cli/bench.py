@@ -346,10 +346,13 @@ def run_transfer(args: argparse.Namespace) -> int:
                    mix_data=args.mix_data, keep=args.keep, sim=not args.no_sim, sim_laps=args.laps,
                    finetune=dict({"freeze_bn": args.batch_norm == "frozen"},
                                  **({"lr": args.finetune_lr} if args.finetune_lr else {})))  # type: Dict[str, Any]
+    if args.zero_shot:  # the training options would be silently ignored
+        given = [k for k in ("ks", "arms", "splits", "epochs", "finetune_lr", "mix_data") if getattr(args, k)]
+        if given:
+            raise UsageError("--zero-shot trains nothing, so --%s has nothing to do: drop one of them"
+                             % given[0].replace("_", "-"))
     for key in ("ks", "arms", "splits"):
         if getattr(args, key):
-            if args.zero_shot:
-                raise UsageError("--zero-shot trains nothing, so --%s has nothing to do: drop one of them" % key)
             options[key] = getattr(args, key)
     if args.zero_shot:
         options.update(ks=[], arms=[])

@@ -134,10 +134,11 @@ def test_zero_shot_only_scores_the_starter_on_every_frame_and_feeds_the_backbone
         main(argv)
     text = capsys.readouterr().out
     assert exit_info.value.code == 0 and "zero-shot on all: r(x)" in text and "r(x) on the rest" not in text
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv + ["--ks", "10"])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "--zero-shot trains nothing, so --ks has nothing to do" in err
+    for extra, name in ((["--ks", "10"], "--ks"), (["--mix-data", str(tmp_path)], "--mix-data")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + extra)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "--zero-shot trains nothing, so %s has nothing to do" % name in err
 
 
 def test_a_set_that_turns_one_way_only_is_said_in_the_table():
