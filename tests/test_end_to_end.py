@@ -37,7 +37,7 @@ def drive(model: str, out_dir: str, *track: str) -> dict:
                                "--no-randomize", *track))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=8)
 def test_sim_trained_model_drives_three_laps_of_a_builtin_and_an_unseen_track(tmp_path):
     data, ckpt, onnx = str(tmp_path / "data"), str(tmp_path / "model.pth"), str(tmp_path / "model.onnx")
     jetracer("sim", "collect", "--track-seeds", TRAIN_SEEDS, "--frames", "4000", "--seed", "0", "--out", data)
