@@ -97,7 +97,8 @@ UPSTREAM_STACK = ["adafruit-circuitpython-servokit>=1.3", "adafruit-circuitpytho
                   "adafruit-circuitpython-register>=1.9"]
 extras["dev"] = sorted(set(
     extras["demo"] + extras["notebooks"]
-    + ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=2", "hypothesis>=6", "vermin>=1.6", "nbclient>=0.7", "nbformat>=5",
+    + ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=2", "hypothesis>=6", "vermin>=1.6", "nbclient>=0.7",
+       "nbformat>=5",
        "playwright>=1.40; " + DESKTOP_ONLY]
     + [p + "; " + DESKTOP_ONLY for p in UPSTREAM_STACK]
 ))
