@@ -18,18 +18,3 @@ def private_runtime_dir(monkeypatch, tmp_path_factory):
         folder = tmp_path_factory.mktemp("runtime")
         folder.chmod(0o700)
         monkeypatch.setenv("JETRACER_RUNTIME_DIR", str(folder))
-
-
-def _minutes(item) -> float:
-    """A test's expected minutes: ``@pytest.mark.slow(minutes=8)``; 1 for a bare ``slow``; 0 otherwise."""
-    marker = item.get_closest_marker("slow")
-    return 0.0 if marker is None else float(marker.kwargs.get("minutes", 1))
-
-
-def pytest_collection_modifyitems(items):
-    """Files with ``slow`` tests first, the longest first: under ``-n`` (pytest-xdist, ``--dist loadfile``) the
-    end-to-end training starts at once beside the rest instead of running alone at the end."""
-    longest = {}
-    for item in items:
-        longest[item.fspath] = max(longest.get(item.fspath, 0.0), _minutes(item))
-    items.sort(key=lambda item: -longest[item.fspath])
