@@ -400,8 +400,8 @@ def format_report(report: Dict[str, Any]) -> str:
         labels = entry.get("labels") or {}
         if labels.get("one_sided"):
             lines.append("  labels x %.2f +- %.2f, %d left, %d centre, %d right: one way round, so r(x) grades how "
-                         "sharply, not which way (the sign agreement)" % (labels["mean_x"], labels["sd_x"],
-                                                                          labels["left"], labels["centre"], labels["right"]))
+                         "sharply, not which way (the sign agreement says which way)"
+                         % (labels["mean_x"], labels["sd_x"], labels["left"], labels["centre"], labels["right"]))
         if report["ks"]:
             lines.append("  %-22s %s" % ("r(x) on the rest", " ".join("%-10s" % c for c in cols)))
         for split in report["splits"]:
