@@ -113,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=ranged_option("seed"), default=None,
                         help="seed for the split, initialisation and augmentation (default 0)")
     parser.add_argument("--patience", type=ranged_option("patience"), default=None, help="stop after this many epochs "
-                        "without a better validation loss (0: never; default 5, or a sixth of the epochs when more than 30)")
+                        "without a better validation loss, counted from the epoch the learning rate peaks (0: never; "
+                        "default 5, or a sixth of the epochs when more than 30)")
     parser.add_argument("--val-fraction", type=ranged_option("val_fraction"), default=None, help="share of sessions for "
                         "validation (default 0.1; 0: no validation, the final weights are kept)")
     parser.add_argument("--test-fraction", type=ranged_option("test_fraction"), default=None, help="share of sessions for "

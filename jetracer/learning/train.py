@@ -14,7 +14,9 @@ checkpoint (``checkpoint.save_checkpoint``). Specifics:
   validation and test losses weigh the folders by the same shares;
 * tiny datasets: without ``epochs``, training runs at least ``MIN_STEPS`` optimizer steps;
 * AdamW with a OneCycle (default) or cosine schedule stepped per batch; early stopping on the
-  validation loss (``patience`` epochs); AMP on CUDA;
+  validation loss (``patience`` epochs); with OneCycle an epoch before the learning rate peaks is neither
+  kept nor counted against the patience (a tiny validation side can score the barely trained model best);
+  AMP on CUDA;
 * metrics: MSE loss on the normalised label and the mean/median absolute error in pixels of the
   model input image (``|du| = |dx| * W/2``, ``|dv| = |dy| * H/2``) for validation and test;
 * the best-validation weights are what the checkpoint holds; a loss-curve PNG

@@ -391,11 +391,15 @@ class TrainRun(object):
                                   "least %d steps" % (len(self.train_ds), steps_per_epoch, self.epochs, self.min_steps))
         self.patience = opt.patience if opt.patience is not None else max(5, self.epochs // 6)
         steps = max(1, self.epochs * steps_per_epoch)
+        self.first_candidate = 1
         if opt.schedule == "onecycle":
             warmup = self.warmup
             pct = warmup if abs(warmup * steps - 1.0) > 1e-6 else warmup + 0.5 / steps  # torch divides by pct*steps - 1
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=self.lr, total_steps=steps,
                                                                  pct_start=min(pct, 0.99))
+            # an epoch before the learning rate peaks is no candidate: on a tiny validation side the barely
+            # trained model of epoch 2 scored best and early stopping ended the run during the warm-up
+            self.first_candidate = min(self.epochs, max(1, int(math.ceil(min(pct, 0.99) * steps / steps_per_epoch))))
         else:
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=steps)
         self.scaler = _grad_scaler(self.device, opt.amp)
@@ -499,7 +503,8 @@ class TrainRun(object):
                   "seconds": stats["seconds"], "images_per_s": stats["images"] * self.world / max(stats["seconds"], 1e-9),
                   "epochs": self.epochs}
         loss = selection_loss(val, self.opt.obstacle_weight)  # the road loss, plus the blocked BCE where there is one
-        improved = self.has_val and loss < self.best_loss
+        candidate = epoch >= self.first_candidate
+        improved = self.has_val and candidate and loss < self.best_loss
         record["best"] = improved
         self.history.append(record)
         if self.opt.epoch_dir is not None and self.main_rank:
@@ -508,7 +513,7 @@ class TrainRun(object):
         if improved:
             self.best_loss, self.best_epoch, self.bad_epochs = loss, epoch, 0
             self.best_state = copy.deepcopy(_weights_of(self.model))
-        else:
+        elif candidate:
             self.bad_epochs += 1
         if epoch % self.log_every == 0 or epoch == self.epochs or improved and self.log_every == 1:
             logger.info("epoch %d/%d: train loss %.5f, %s%s", epoch, self.epochs, stats["loss"],

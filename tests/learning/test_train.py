@@ -149,6 +149,20 @@ def test_early_stopping_and_callback_stop(tiny_dataset, tmp_path):
     assert stopped.epochs_run == 2 and stopped.stopped_early
 
 
+def test_no_epoch_before_the_learning_rate_peaks_is_kept_or_ends_the_run(tiny_dataset, tmp_path):
+    # 100 real clicks from scratch kept epoch 2 (4 steps: a constant x) and stopped in the warm-up: a small
+    # validation side scored the barely trained model best. With the warm-up over half of 10 epochs the
+    # learning rate peaks in epoch 5: nothing before it is kept, and patience counts from it. Here the run
+    # used to stop after epoch 2 and keep epoch 1; epoch 5 scores better.
+    out = tmp_path / "m.pth"
+    result = train([tiny_dataset], str(out), epochs=10, batch_size=32, input_size=32, pretrained=False,
+                   progress=False, patience=1, lr=3e-3, warmup=0.5, seed=0)
+    assert result.epochs_run >= 6 and result.best_epoch >= 5
+    assert load_checkpoint(str(out))[1]["epoch"] == result.best_epoch
+    first = next(h for h in result.history if h["epoch"] == 1)
+    assert result.metrics["val"]["loss"] < first["val"]["loss"]
+
+
 def test_unknown_option_is_refused(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown training option"):
         train([tiny_dataset], str(tmp_path / "m.pth"), epoch=3)
