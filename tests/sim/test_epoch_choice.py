@@ -41,7 +41,7 @@ def test_a_tie_goes_to_the_later_epoch_and_the_tracks_are_never_training_tracks(
 def test_a_steadier_lap_beats_a_longer_one():
     # the rows `jetracer demo` measured for epochs 6 and 7 (seed 0): both lapped the three tracks, epoch 6 in
     # more metres because it weaved (cross-track RMS 0.225 m on track 2001 against 0.090 m); it was kept, then
-    # lost `twisty`. Metres count only where the lap was not finished; a lost run still beats a shorter loss.
+    # lost `twisty`. Metres count only where the lap was not finished: there, getting further still wins.
     def row(epoch, laps, runs):
         return {"epoch": epoch, "laps": laps, "cte_rms_worst_m": max(c for _, _, c in runs),
                 "metres_unlapped": sum(m for lapped, m, _ in runs if not lapped)}
