@@ -58,14 +58,16 @@ PRESET = {
     "obstacles": Field(int, 0, 64, doc="obstacles per episode of the blocked/free frames; 0: a road-only starter"),
     "obstacle_weight": Field(float, TRAIN["obstacle_weight"].lo, TRAIN["obstacle_weight"].hi,
                              doc="scales the obstacle terms of the loss next to the road's (train's obstacle_weight)"),
+    "randconv": Field(float, TRAIN["randconv"].lo, TRAIN["randconv"].hi,
+                      doc="share of training images restyled by a random convolution (train's randconv)"),
 }
 PRESETS = {
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
-            "eval_laps": 3, "obstacles": 8, "obstacle_weight": 0.1},
+            "eval_laps": 3, "obstacles": 8, "obstacle_weight": 0.1, "randconv": 0.0},
     "cpu": {"frames": 6000, "tracks": 60, "epochs": 8, "input_size": 96, "arch": "resnet18", "batch_size": 32,
-            "eval_laps": 2, "obstacles": 8, "obstacle_weight": 0.1},
+            "eval_laps": 2, "obstacles": 8, "obstacle_weight": 0.1, "randconv": 0.0},
     "quick": {"frames": 600, "tracks": 12, "epochs": 2, "input_size": 64, "arch": "resnet18", "batch_size": 32,
-              "eval_laps": 1, "obstacles": 8, "obstacle_weight": 0.1},
+              "eval_laps": 1, "obstacles": 8, "obstacle_weight": 0.1, "randconv": 0.0},
 }
 PRESET_NAME = Field(str, choices=tuple(PRESETS))
 FIRST_TRACK_SEED = 1000                 # training tracks: 1000, 1001, ...; never the evaluation tracks below
@@ -88,6 +90,7 @@ class Preset(NamedTuple):
     eval_laps: int
     obstacles: int
     obstacle_weight: float
+    randconv: float
 
 
 def pick_preset(preset: Optional[str], device: str) -> str:
@@ -254,7 +257,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
         "input_size": [cfg.input_size] * 2, "epochs": cfg.epochs, "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch, "frames": collected["frames"], "tracks": collected["tracks"],
         "sessions": len(collected["sessions"]), "collect_processes": procs, "obstacles": cfg.obstacles,
-        "obstacle_weight": cfg.obstacle_weight if cfg.obstacles else None,
+        "obstacle_weight": cfg.obstacle_weight if cfg.obstacles else None, "randconv": cfg.randconv,
         "obstacle_frames": {k: collected[k] for k in ("blocked", "free", "label_speed_mps") if k in collected},
         "val": _short(trained.metrics.get("val")), "test": _short(trained.metrics.get("test")),
         "closed_loop": closed_loop, "images_per_s": round(trained.images_per_s, 1), "notes": trained.notes,
@@ -316,7 +319,8 @@ def _train_starter(data_dir: str, out: str, name: str, cfg: Preset, collected: D
     from ..learning.train import train
     info = {"starter": {"preset": name, "frames": collected["frames"], "tracks": collected["tracks"],
                         "track_seeds": [tracks[0], tracks[-1]], "sessions": len(collected["sessions"]),
-                        "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)"}}
+                        "labels": "simulator: the centreline point 0.6 m ahead of the rear axle (jetracer.sim.labels)",
+                        "randconv": cfg.randconv}}
     if cfg.obstacles:
         info["starter"].update({"obstacles": cfg.obstacles, "obstacle_weight": cfg.obstacle_weight,
                                 "blocked_frames": collected.get("blocked"),
@@ -327,6 +331,7 @@ def _train_starter(data_dir: str, out: str, name: str, cfg: Preset, collected: D
     return train([data_dir], out, arch=cfg.arch, input_size=cfg.input_size, epochs=cfg.epochs,
                  batch_size=cfg.batch_size, device=device, seed=seed, pretrained=True,
                  obstacle_weight=cfg.obstacle_weight if cfg.obstacles else 1.0,  # road-only: nothing to weigh
+                 randconv=cfg.randconv,
                  progress=False, threads=threads, info=info,
                  callback=lambda r: say("      epoch %d/%d: train loss %.4g, val loss %.4g, val |du| %.2f px%s" % (
                      r["epoch"], r["epochs"], r["train_loss"], r["val"].get("loss", float("nan")),

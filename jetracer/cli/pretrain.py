@@ -43,6 +43,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--obstacle-weight", type=ranged_option("obstacle_weight"), default=None, metavar="W",
                         help="override the preset's weight of the obstacle terms of the loss next to the road's (0.1 "
                              "in every preset; train's default is 1)")
+    parser.add_argument("--randconv", type=ranged_option("randconv"), default=None, metavar="P",
+                        help="override the preset's share of training images restyled by a random convolution "
+                             "(RandConv; 0 in every preset)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end (road frames, "
                              "and blocked/free folders for the obstacle output)")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     checked_device(args)
     overrides = {k: v for k, v in (("frames", args.frames), ("epochs", args.epochs),
                                    ("input_size", args.input_size), ("obstacles", args.obstacles),
-                                   ("arch", args.arch), ("obstacle_weight", args.obstacle_weight)) if v is not None}
+                                   ("arch", args.arch), ("obstacle_weight", args.obstacle_weight),
+                                   ("randconv", args.randconv)) if v is not None}
     say = (lambda s: None) if args.json else print
     # with --json stdout is the report alone: torchvision prints its weight-download attempts there
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.suppress():

@@ -123,6 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--categories", nargs="+", default=None, help="use only these categories, in this output order")
     parser.add_argument("--no-pretrained", action="store_true", help="do not try ImageNet weights")
     parser.add_argument("--no-augment", action="store_true", help="no flips, affine or colour jitter")
+    parser.add_argument("--randconv", type=ranged_option("randconv"), default=None, metavar="P",
+                        help="share of training images restyled by a random convolution (RandConv: colour and texture "
+                        "change, shapes stay; default 0)")
     parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
     parser.add_argument("--save-optimizer", action="store_true", help="also store the optimizer state in the checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -148,7 +151,8 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
             "schedule": args.schedule, "amp": not args.no_amp, "categories": args.categories,
             "save_optimizer": args.save_optimizer, "progress": not args.no_progress, "threads": args.threads,
             "init": args.init, "dataset_weights": args.dataset_weights, "warmup": args.warmup,
-            "freeze_bn": args.batch_norm == "frozen", "obstacle_weight": args.obstacle_weight}
+            "freeze_bn": args.batch_norm == "frozen", "obstacle_weight": args.obstacle_weight,
+            "randconv": args.randconv}
 
 
 def _guarded(args: argparse.Namespace) -> bool:

@@ -132,6 +132,9 @@ def train(dataset_dirs: Any, out: str, callback: Optional[Callable[[Dict[str, An
     * ``obstacle_weight``: scales the obstacle terms of the loss (``metrics.BLOCKED_WEIGHT``,
       ``DISTANCE_WEIGHT``) for a run with blocked/free frames; lower keeps them from driving the shared
       backbone at the road's cost (the starter's presets use 0.1: ``apps.pretrain``).
+    * ``randconv``: the share of training images restyled by a random convolution (``randconv.RandConv``:
+      colour and texture change, shapes and so labels stay), applied to each batch on the training device;
+      0 (the default) leaves the batches as they are. Only with ``augment``.
     * ``frame_cache``: decode each frame once and keep it in memory after the resize (``frame_cache``; the
       frames trained on are the same bit for bit); False decodes every frame every epoch.
     * ``info``: JSON-like metadata stored in the checkpoint under ``info``.

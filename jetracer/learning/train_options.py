@@ -89,6 +89,8 @@ TRAIN = {
                       doc="epochs without a better validation loss, counted from the learning rate's peak; 0: never stop"),
     "pretrained": Field(bool, default=True, doc="try ImageNet weights"),
     "augment": Field(bool, default=True, doc="flips, affine and colour jitter"),
+    "randconv": Field(float, 0.0, 1.0, default=0.0,
+                      doc="share of training images restyled by a random convolution (RandConv); needs augment"),
     "val_fraction": Field(float, 0.0, 0.9, nullable=True, doc="share of sessions for validation"),
     "test_fraction": Field(float, 0.0, 0.9, nullable=True, doc="share of sessions for test"),
     "schedule": Field(str, choices=SCHEDULES, default="onecycle", doc="learning-rate schedule"),
@@ -127,6 +129,7 @@ class TrainOptions(NamedTuple):
     patience: Optional[int]
     pretrained: bool
     augment: bool
+    randconv: float
     val_fraction: Optional[float]
     test_fraction: Optional[float]
     schedule: str

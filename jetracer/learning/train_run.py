@@ -30,6 +30,7 @@ from .finetune import adapt_head, fit_head, init_normalization, load_init
 from .frame_cache import MAX_CACHE_BYTES, MEMORY_SHARE, cache_budget, fill_caches
 from .loss_plot import plot_losses
 from .metrics import EvalSet, describe_errors, multitask_loss, select_outputs, selection_loss
+from .randconv import RandConv
 from .road_dataset import RoadDataset
 from .sampling import dataset_shares, epoch_sampler, make_loader
 from .split import split_folders
@@ -99,14 +100,16 @@ def _grad_scaler(device: torch.device, enabled: bool) -> Any:
 def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
                     preprocess: Preprocessor, device: torch.device, scaler: Any = None, epoch: int = 1,
                     progress: bool = True, freeze_bn: bool = False,
-                    road_outputs: Optional[int] = None, obstacle_weight: float = 1.0) -> Dict[str, float]:
+                    road_outputs: Optional[int] = None, obstacle_weight: float = 1.0,
+                    restyle: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Dict[str, float]:
     """One pass over ``loader``; returns {"loss": mean batch loss, "images": n, "seconds": t}.
 
     ``freeze_bn`` keeps every batch-norm layer's running statistics (and uses them), as fine-tuning on a
     few dozen frames needs: their batch statistics would replace what the starter learned over thousands.
     A loader of ``(frames, category, xy, targets)`` (a model with an obstacle head: ``road_outputs`` road
     outputs, then the obstacle ones) trains each frame on the labels it has (:func:`.metrics.multitask_loss`,
-    its obstacle terms scaled by ``obstacle_weight``)."""
+    its obstacle terms scaled by ``obstacle_weight``). ``restyle`` maps each normalised input batch before the
+    model sees it (:class:`.randconv.RandConv`); labels are left as they are."""
     from tqdm import tqdm
     model.train()
     if freeze_bn:
@@ -119,6 +122,8 @@ def train_one_epoch(model: torch.nn.Module, loader: Any, optimizer: torch.optim.
     for batch in bar:
         frames, category_idx, xy = batch[:3]
         inputs = preprocess.batch(frames)
+        if restyle is not None:
+            inputs = restyle(inputs)
         xy = xy.to(device, non_blocking=True)
         category_idx = category_idx.to(device, non_blocking=True)
         with _autocast(device, scaler is not None):
@@ -306,6 +311,7 @@ class TrainRun(object):
             workers = min(workers, len(self.split.train) // (opt.batch_size * world * 4))
         self.workers = workers
         train_tf = TrainTransform(self.input_size) if opt.augment else EvalTransform(self.input_size)
+        self.restyle = RandConv(opt.randconv) if opt.augment and opt.randconv > 0 else None
         eval_tf = EvalTransform(self.input_size)
         self.train_ds = self._subset(self.split.train, train_tf)
         self.sampler = None  # type: Any
@@ -475,7 +481,8 @@ class TrainRun(object):
             self.sampler.set_epoch(epoch)
         stats = train_one_epoch(self.net, self.train_loader, self.optimizer, self.scheduler, self.preprocess,
                                 self.device, self.scaler, epoch, self.progress, freeze_bn=self.opt.freeze_bn,
-                                road_outputs=self.road_outputs, obstacle_weight=self.opt.obstacle_weight)
+                                road_outputs=self.road_outputs, obstacle_weight=self.opt.obstacle_weight,
+                                restyle=self.restyle)
         self.train_images += stats["images"] * self.world
         self.train_seconds += stats["seconds"]
         stop = self._record(epoch, stats) if self.main_rank else False

@@ -69,7 +69,8 @@ def test_pretrain_json_is_the_report_alone_with_blocked_and_free_frames_beside_t
     out = str(tmp_path / "starter.pth")
     proc = subprocess.run([sys.executable, "-m", "jetracer", "pretrain", "--out", out, "--preset", "quick",
                            "--frames", "400", "--epochs", "1", "--input-size", "32", "--device", "cpu", "--threads", "1",
-                           "--arch", "mobilenet_v3_small", "--obstacle-weight", "0.1", "--keep-data", "--json"],
+                           "--arch", "mobilenet_v3_small", "--obstacle-weight", "0.1", "--randconv", "0.5", "--keep-data",
+                           "--json"],
                           stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -84,3 +85,5 @@ def test_pretrain_json_is_the_report_alone_with_blocked_and_free_frames_beside_t
     _, meta = load_checkpoint(out)
     assert meta["arch"] == "mobilenet_v3_small" and meta["obstacle_outputs"] == ["blocked_logit", "distance_m"]
     assert report["obstacle_weight"] == 0.1 and meta["train_args"]["obstacle_weight"] == 0.1
+    assert report["randconv"] == 0.5 and meta["train_args"]["randconv"] == 0.5
+    assert meta["info"]["starter"]["randconv"] == 0.5
