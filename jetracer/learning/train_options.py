@@ -171,7 +171,11 @@ def check_options(options: Mapping[str, Any]) -> TrainOptions:
     problems = [p for k in sorted(given) for p in validate(given[k], TRAIN[k], k)]
     if problems:
         raise TrainError("training option%s: %s" % ("s" if len(problems) > 1 else "", "; ".join(problems)))
-    return TrainOptions(**dict((k, given.get(k, field.default)) for k, field in TRAIN.items()))
+    opt = TrainOptions(**dict((k, given.get(k, field.default)) for k, field in TRAIN.items()))
+    if opt.randconv > 0 and not opt.augment:
+        raise TrainError("randconv %g restyles augmented training images, but augment is off (--no-augment): "
+                         "drop one of the two" % opt.randconv)
+    return opt
 
 
 def finetune_note(opt: TrainOptions, arch: str, input_hw: Sequence[int], color_order: str) -> str:

@@ -4,6 +4,7 @@ import torch
 
 from jetracer.learning.randconv import RandConv
 from jetracer.learning.train import train
+from jetracer.learning.train_options import TrainError
 from jetracer.pilot.checkpoint import load_checkpoint
 
 
@@ -67,3 +68,10 @@ def test_training_with_every_image_restyled_still_learns_the_road(tiny_dataset, 
     before, best = result.history[0]["val"], result.metrics["val"]
     assert best["loss"] < 0.5 * before["loss"] and best["mean_abs_du_px"] < before["mean_abs_du_px"]
     assert load_checkpoint(out)[1]["train_args"]["randconv"] == 1.0
+
+
+def test_randconv_without_augmentation_is_refused_not_ignored(tiny_dataset, tmp_path):
+    with pytest.raises(TrainError, match="--no-augment"):
+        train([tiny_dataset], str(tmp_path / "m.pth"), epochs=1, input_size=32, pretrained=False,
+              progress=False, randconv=0.5, augment=False)
+    assert not (tmp_path / "m.pth").exists()
