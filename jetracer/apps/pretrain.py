@@ -30,7 +30,7 @@ and halved its real r(x) (0.24 against 0.48 road-only); every preset uses 0.1 (G
 against 0.20, real AUROC 0.68 against 0.65). The demo keeps 1: at 0.1 its 64x64 model lost its stop for the box.
 
 Presets: ``gpu`` is the best model (resnet18 at 224x224, tens of thousands of frames); ``cpu`` finishes
-in about 15 minutes on 2 cores (its input size, frames and epochs were chosen by measuring how well
+in 12-21 minutes on 2 cores, by machine (its input size, frames and epochs were chosen by measuring how well
 the starter fine-tunes from 25 real frames; fine-tuning keeps the starter's input size); ``quick`` is
 a smoke run of a minute or two.
 """
@@ -234,7 +234,7 @@ def pretrain(out: str, preset: Optional[str] = None, device: str = "auto", data_
     timings = {}  # type: Dict[str, float]
     t_all = time.time()
     if name == "gpu" and not torch_device.startswith("cuda"):
-        say("note: the gpu preset on %s will take hours; the cpu preset finishes in about 15 minutes" % torch_device)
+        say("note: the gpu preset on %s will take hours; the cpu preset finishes in 12-21 minutes on 2 cores" % torch_device)
 
     t0 = time.time()
     collected = _collect(data_dir, cfg, tracks, seed, procs, say)

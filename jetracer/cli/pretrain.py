@@ -22,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing OUT when training finishes (the old "
                         "one is kept as OUT.prev)")
     parser.add_argument("--preset", choices=PRETRAIN_PRESETS, default=None, metavar="PRESET",
-                        help="%(choices)s; gpu: resnet18 at 224x224 on 40,000 frames; cpu: about 15 minutes on 2 cores; "
+                        help="%(choices)s; gpu: resnet18 at 224x224 on 40,000 frames; cpu: 12-21 minutes on 2 cores; "
                         "quick: a smoke run (default: gpu when CUDA is present, else cpu)")
     add_device_option(parser)
     parser.add_argument("--data", default=None, help="folder for the collected frames (default OUT_data; removed at "

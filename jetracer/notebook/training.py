@@ -18,7 +18,7 @@ def starter_choice(path: str) -> Tuple[Optional[str], str]:
         return None, "no starter model given: training starts from ImageNet weights (or random ones offline)"
     if not os.path.isfile(path):
         return None, ("no starter model at %s: training starts without one. Make one with `jetracer pretrain --out %s` "
-                      "(about 15 minutes on a laptop) and run this cell again" % (path, path))
+                      "(12-21 minutes on a 2-core laptop) and run this cell again" % (path, path))
     from ..pilot.checkpoint import CheckpointError, load_checkpoint
     try:
         _, meta = load_checkpoint(path)
