@@ -16,7 +16,7 @@
    collisions, went on).
 
 On a CPU the model input is smaller (64x64 from the 224x224 camera) and the dataset shorter so the
-demo ends in minutes (6 min 51 s measured on an idle 2-core machine); the report says so. With a GPU it trains at 224x224 on more data.
+demo ends in minutes (6-11 min measured on two 2-core machines); the report says so. With a GPU it trains at 224x224 on more data.
 """
 import json
 import os
