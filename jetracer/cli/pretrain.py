@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
                              "in every preset; train's default is 1)")
     parser.add_argument("--randconv", type=ranged_option("randconv"), default=None, metavar="P",
                         help="override the preset's share of training images restyled by a random convolution "
-                             "(RandConv; 0 in every preset)")
+                             "(RandConv; gpu 0.5, cpu and quick 0)")
     parser.add_argument("--eval", nargs="+", default=None, metavar="DATASET",
                         help="labelled real frames to report `jetracer eval` figures on at the end (road frames, "
                              "and blocked/free folders for the obstacle output)")
