@@ -62,8 +62,9 @@ PRESET = {
                       doc="share of training images restyled by a random convolution (train's randconv)"),
 }
 PRESETS = {
-    # randconv: 0.5 on the GPU (two seeds, paired: real zero-shot r +0.05 and +0.03, blocked AUROC +0.06 and +0.08);
-    # 0 on the CPU, where two seeds of the 96x96 preset went down (README, "From the simulator to your track")
+    # randconv: 0.5 on the GPU (four seeds, paired: real zero-shot r +0.05, +0.03, -0.01, +0.02; blocked AUROC +0.04 to
+    # +0.08 on each); 0 on the CPU, where two seeds of the 96x96 preset went down (README, "From the simulator to your
+    # track")
     "gpu": {"frames": 40000, "tracks": 200, "epochs": 12, "input_size": 224, "arch": "resnet18", "batch_size": 128,
             "eval_laps": 3, "obstacles": 8, "obstacle_weight": 0.1, "randconv": 0.5},
     "cpu": {"frames": 6000, "tracks": 60, "epochs": 8, "input_size": 96, "arch": "resnet18", "batch_size": 32,
