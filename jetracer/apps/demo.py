@@ -95,8 +95,9 @@ def run_demo(out_dir: str = "runs/demo", track: str = "twisty", laps: int = 3, d
     start = time.time()
     metrics, randomised = _drive(model_path, track, seed, laps, out_dir)
     notes.append("driven on the clean look (randomize=False); in a randomised world (seed %d: its own camera, floor, "
-                 "room and sensor look) the same model did %d laps with %d off-track events"
-                 % (seed, randomised["laps_completed"], randomised["offtrack_events"]))
+                 "room and sensor look) the same model did %d lap%s with %d off-track event%s"
+                 % (seed, randomised["laps_completed"], "" if randomised["laps_completed"] == 1 else "s",
+                    randomised["offtrack_events"], "" if randomised["offtrack_events"] == 1 else "s"))
     timings["drive_s"] = round(time.time() - start, 1)
 
     say("[5/5] a box on the road %.1f m ahead: stopping for it, going on once it is lifted" % OBSTACLE_AHEAD_M)
