@@ -180,14 +180,14 @@ def _optimize(ckpt: str, data_dir: str, device: str, notes: List[str], say: Call
     """The first backend of this machine whose candidate passes the parity check (None: keep the checkpoint);
     each refusal is a note."""
     from ..learning.optimize import available_backends, optimize
-    from ..learning.parity import DEFAULT_TOLERANCE, ParityError, format_parity
+    from ..learning.parity import ParityError, format_parity
 
     for backend, precision in available_backends(device):
         try:
             return optimize(ckpt, backend, precision, calib_dataset=[data_dir], device=device)
         except ParityError as e:
             notes.append("%s %s refused by the parity check (%s against the fp32 checkpoint; tolerance %.4g); trying "
-                         "the next backend" % (backend, precision, format_parity(e.parity), DEFAULT_TOLERANCE))
+                         "the next backend" % (backend, precision, format_parity(e.parity), e.tolerance))
             say("      " + notes[-1])
     return None
 

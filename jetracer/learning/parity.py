@@ -22,9 +22,10 @@ _BLOCK_RE = re.compile(r"^(.*)\[(\d+):(\d+)\]$")
 class ParityError(Failure, ValueError):
     """The optimized model differs from the fp32 checkpoint by more than the tolerance."""
 
-    def __init__(self, message: str, parity: Dict[str, Any]) -> None:
+    def __init__(self, message: str, parity: Dict[str, Any], tolerance: float) -> None:
         super(ParityError, self).__init__(message)
         self.parity = parity
+        self.tolerance = tolerance
 
 
 def compare(reference: Any, candidate: Any, frames: Sequence[np.ndarray]) -> Dict[str, Any]:
@@ -76,7 +77,7 @@ def check(parity: Dict[str, Any], tolerance: float, what: str) -> None:
     if worst[0] > tolerance:
         raise ParityError("%s is refused: %s vs the fp32 checkpoint exceeds the tolerance %.4g (%s). "
                           "Use a higher precision (fp16/fp32), more calibration frames, or --tolerance."
-                          % (what, format_parity(parity), tolerance, worst[1]), parity)
+                          % (what, format_parity(parity), tolerance, worst[1]), parity, tolerance)
 
 
 def _sides(entries: Sequence[Any], specs: Sequence[str]) -> List[Any]:

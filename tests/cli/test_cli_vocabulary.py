@@ -173,6 +173,9 @@ def test_the_demo_says_each_epoch_once(tmp_path):
     assert (out / "model.pth").is_file() and not (out / "epochs").exists()
     assert report["obstacle"]["reading"] in ("model", "label") and "obstacle:   " + report["obstacle"]["summary"] in text
     assert (out / "obstacle_frames" / "blocked").is_dir() or (out / "obstacle_frames" / "free").is_dir()
+    for note in report["notes"]:  # a refused backend: the figures and the tolerance, not an option demo lacks
+        if "refused by the parity check" in note:
+            assert "tolerance 0.02" in note and "--tolerance" not in note, note
 
 
 def test_building_the_parser_imports_no_library_vocabulary(tmp_path):
